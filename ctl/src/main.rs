@@ -1,0 +1,6 @@
+//! `peerctl`: the control CLI of the peer daemon. Not yet implemented.
+
+fn main() {
+    eprintln!("peerctl: not implemented yet");
+    std::process::exit(1);
+}

@@ -1,0 +1,347 @@
+//! The control protocol between `peerctl` (or any program) and the peer
+//! daemon over its Unix domain socket: one JSON object per line.
+//!
+//! Every [`Request`] gets exactly one [`Reply`] line, in order. A `follow`
+//! request is answered with `following`, then every stored message as an
+//! [`Event`] line (the replay), then new messages as they arrive, until the
+//! client disconnects. Lines are at most [`MAX_LINE`] bytes. The full,
+//! stable description is in `docs/control.md`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{MsgId, PeerId};
+
+/// Longest line either side accepts, in bytes (without the newline).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Default time a queued message waits for delivery before it fails.
+pub const DEFAULT_TTL_SECS: u64 = 3600;
+
+/// One request line. `req` is optional and echoed in the reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub req: Option<u64>,
+    #[serde(flatten)]
+    pub command: Command,
+}
+
+/// What a request asks for, tagged by `cmd`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    /// Own id (the original's MY ID).
+    Id,
+    /// Registration state, addresses, uptime and store counts.
+    Status,
+    /// Other online peers, every page of LIST.
+    List,
+    /// Queue a text for a peer; with `wait`, reply once it is acknowledged
+    /// (or known to be undeliverable for now).
+    Send {
+        to: PeerId,
+        text: String,
+        /// Seconds the message may stay queued; default [`DEFAULT_TTL_SECS`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ttl_secs: Option<u64>,
+        #[serde(default)]
+        wait: bool,
+    },
+    /// Queued, delivered and failed messages, newest last.
+    Outbox {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Received messages, oldest first; `limit` keeps the newest N.
+    Inbox {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<PeerId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Like `inbox`, then keep streaming new messages as events.
+    Follow {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<PeerId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Unregister from the server and exit (the original's EXIT).
+    Stop,
+}
+
+/// One reply line: `{"ok":true,"result":{..}}` or `{"ok":false,"error":{..}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub req: Option<u64>,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Response>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ControlError>,
+}
+
+impl Reply {
+    /// A success reply.
+    pub fn ok(req: Option<u64>, result: Response) -> Self {
+        Self {
+            req,
+            ok: true,
+            result: Some(result),
+            error: None,
+        }
+    }
+
+    /// A failure reply.
+    pub fn err(req: Option<u64>, code: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            req,
+            ok: false,
+            result: None,
+            error: Some(ControlError {
+                code,
+                message: message.into(),
+            }),
+        }
+    }
+
+    /// The outcome as a `Result`.
+    pub fn into_result(self) -> Result<Response, ControlError> {
+        match (self.result, self.error) {
+            (Some(r), None) if self.ok => Ok(r),
+            (_, Some(e)) => Err(e),
+            _ => Err(ControlError {
+                code: ErrorKind::Internal,
+                message: "malformed reply from the daemon".into(),
+            }),
+        }
+    }
+}
+
+/// A failure: a stable `code` for programs and a `message` for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ControlError {
+    pub code: ErrorKind,
+    pub message: String,
+}
+
+/// Stable error codes of the control protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The line is not a valid request (not JSON, unknown fields, wrong types).
+    BadRequest,
+    /// The line exceeds [`MAX_LINE`].
+    LineTooLong,
+    /// The text exceeds the protocol's 1000-byte limit (or the datagram limit).
+    TextTooLong,
+    /// The server has never registered that id.
+    UnknownPeer,
+    /// The target is this daemon itself.
+    SelfTarget,
+    /// The daemon is not registered with its server right now.
+    NotRegistered,
+    /// The message could not be delivered before its expiry.
+    Expired,
+    /// The daemon's store failed (disk full, I/O error); nothing was accepted.
+    Storage,
+    /// The daemon is shutting down.
+    ShuttingDown,
+    /// Anything else; the message says what.
+    Internal,
+    /// A code this client does not know (received only).
+    #[serde(other)]
+    Unknown,
+}
+
+/// The result of a successful request, tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    Id {
+        /// `None` until the daemon has registered once.
+        id: Option<PeerId>,
+    },
+    Status(Status),
+    /// Answer to `list`.
+    Peers {
+        peers: Vec<ListedPeer>,
+    },
+    /// Answer to `send`.
+    Sent(SendOutcome),
+    Outbox {
+        messages: Vec<OutboxEntry>,
+    },
+    Inbox {
+        messages: Vec<InboxEntry>,
+    },
+    /// Answer to `follow`; events follow.
+    Following,
+    /// Answer to `stop`; the daemon exits after it.
+    Stopping,
+}
+
+/// The registration state of the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegState {
+    /// Sending REGISTER, no answer yet.
+    Connecting,
+    /// Registered; keepalives are answered.
+    Registered,
+    /// The server does not answer or refused; see `reason`.
+    Offline,
+}
+
+/// Answer to `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub id: Option<PeerId>,
+    /// The server address as configured (`host:port`).
+    pub server: String,
+    pub state: RegState,
+    /// Why the daemon is offline, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The address the server observed, when registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_addr: Option<String>,
+    /// The daemon's own UDP address.
+    pub local_addr: String,
+    pub uptime_secs: u64,
+    pub inbox: u64,
+    pub outbox_queued: u64,
+    pub outbox_delivered: u64,
+    pub outbox_failed: u64,
+}
+
+/// One entry of `list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedPeer {
+    pub id: PeerId,
+    pub addr: String,
+}
+
+/// How a message travelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathKind {
+    Direct,
+    Relayed,
+}
+
+/// Where a queued message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MsgStatus {
+    Queued,
+    Delivered,
+    Failed,
+}
+
+/// Answer to `send`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendOutcome {
+    pub to: PeerId,
+    pub msg: MsgId,
+    pub status: MsgStatus,
+    /// The path that delivered it (when delivered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathKind>,
+    /// Milliseconds from queueing to acknowledgement (when delivered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed_ms: Option<f64>,
+    /// Why it is still queued or failed (e.g. "peer 2 is offline").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Unix milliseconds after which a queued message fails.
+    pub expires_ms: u64,
+}
+
+/// One entry of `outbox`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub msg: MsgId,
+    pub to: PeerId,
+    pub text: String,
+    pub status: MsgStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathKind>,
+    pub attempts: u32,
+    /// Unix milliseconds.
+    pub created_ms: u64,
+    pub expires_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// One received message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxEntry {
+    pub from: PeerId,
+    pub msg: MsgId,
+    pub text: String,
+    /// The address it came from (the server's when relayed).
+    pub addr: String,
+    pub path: PathKind,
+    /// The sender's clock, Unix milliseconds.
+    pub sent_ms: u64,
+    /// This daemon's clock at storage, Unix milliseconds.
+    pub received_ms: u64,
+}
+
+/// A line the daemon pushes to a follower after `following`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A stored message (replayed or new).
+    Message { message: InboxEntry },
+    /// The replay is over; what follows is new.
+    Live,
+    /// The daemon is stopping; no more events.
+    Closing,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines_are_flat_and_strict() {
+        let r: Request =
+            serde_json::from_str(r#"{"req":3,"cmd":"send","to":2,"text":"hi","wait":true}"#)
+                .unwrap();
+        assert_eq!(r.req, Some(3));
+        assert!(matches!(
+            r.command,
+            Command::Send {
+                wait: true,
+                ttl_secs: None,
+                ..
+            }
+        ));
+        let r: Request = serde_json::from_str(r#"{"cmd":"id"}"#).unwrap();
+        assert_eq!(r.command, Command::Id);
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"nope"}"#).is_err());
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"send","to":0,"text":""}"#).is_err());
+    }
+
+    #[test]
+    fn reply_shapes() {
+        let ok =
+            serde_json::to_string(&Reply::ok(None, Response::Id { id: PeerId::new(4) })).unwrap();
+        assert_eq!(ok, r#"{"ok":true,"result":{"kind":"id","id":4}}"#);
+        let err = serde_json::to_string(&Reply::err(Some(1), ErrorKind::UnknownPeer, "no peer 9"))
+            .unwrap();
+        assert_eq!(
+            err,
+            r#"{"req":1,"ok":false,"error":{"code":"unknown_peer","message":"no peer 9"}}"#
+        );
+        let back: Reply = serde_json::from_str(&err).unwrap();
+        assert_eq!(back.into_result().unwrap_err().code, ErrorKind::UnknownPeer);
+    }
+}

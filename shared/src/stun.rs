@@ -1,0 +1,1 @@
+//! STUN Binding codec (in progress).
