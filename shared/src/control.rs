@@ -304,6 +304,9 @@ pub enum Event {
     Live,
     /// The daemon is stopping; no more events.
     Closing,
+    /// This follower fell too far behind (its buffer of pending events
+    /// filled up); the daemon ends the stream. Follow again to catch up.
+    Overflow,
 }
 
 #[cfg(test)]
