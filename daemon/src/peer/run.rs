@@ -40,6 +40,9 @@ pub fn run(config: Config) -> Result<(), PeerError> {
     })?;
     udp.set_nonblocking(true)
         .map_err(|e| PeerError::Runtime(e.to_string()))?;
+    let sender = udp
+        .try_clone()
+        .map_err(|e| PeerError::Runtime(e.to_string()))?;
 
     let sys = System::new();
     let started = sys.block_on(async {
@@ -50,6 +53,7 @@ pub fn run(config: Config) -> Result<(), PeerError> {
         let shared = Arc::new(
             Shared::new(
                 Arc::new(udp),
+                sender,
                 token,
                 config.server,
                 config.server_text.clone(),

@@ -13,8 +13,12 @@ use tokio::net::UdpSocket;
 
 /// State shared by all actors of one daemon.
 pub struct Shared {
-    /// The daemon's only UDP socket.
+    /// The daemon's only UDP socket (receiving side).
     pub udp: Arc<UdpSocket>,
+    /// The same socket (a duplicated descriptor), non-blocking, for sends:
+    /// a plain `sendto` that never depends on tokio's readiness cache, so
+    /// the very first datagram goes out at once.
+    sender: std::net::UdpSocket,
     /// The secret identity; never logged.
     pub token: Token,
     /// The rendezvous server's address.
@@ -35,6 +39,7 @@ impl Shared {
     /// Wraps the bound socket and identity.
     pub fn new(
         udp: Arc<UdpSocket>,
+        sender: std::net::UdpSocket,
         token: Token,
         server: SocketAddr,
         server_text: String,
@@ -47,6 +52,7 @@ impl Shared {
         let _ = getrandom::fill(&mut seed);
         Ok(Self {
             udp,
+            sender,
             token,
             server,
             server_text,
@@ -82,7 +88,7 @@ impl Shared {
 
     /// Sends already encoded bytes; see [`Shared::send`].
     pub fn send_bytes(&self, bytes: &[u8], to: SocketAddr) {
-        if let Err(e) = self.udp.try_send_to(bytes, to) {
+        if let Err(e) = self.sender.send_to(bytes, to) {
             tracing::debug!(%to, error = %e, "datagram not sent");
         }
     }
