@@ -94,7 +94,10 @@ mod tests {
         let ids = rt.block_on(async {
             let calls = (0..50).map(|i| {
                 let h = handle.clone();
-                async move { h.call(move |s| s.queue(to, &format!("{i}"), 0, 1)).await }
+                async move {
+                    h.call(move |s| s.queue(to, &format!("{i}"), 0, 1, None))
+                        .await
+                }
             });
             futures_util::future::join_all(calls).await
         });

@@ -402,37 +402,44 @@ impl Handler<Enqueue> for Outbox {
                 self.lookup(to);
                 Box::pin(async move { rx.await.unwrap_or(Lookup::Unreachable("stopping".into())) })
             };
+        let waiting = match self.peers.get(&to).map(|p| &p.state) {
+            Some(PathState::Waiting { reason, .. }) => Some(reason.clone()),
+            _ => None,
+        };
         let store = self.store.clone();
         let fut = async move {
-            let lookup = lookup.await;
-            if lookup == Lookup::Unknown {
-                return Err(ControlError {
-                    code: ErrorKind::UnknownPeer,
-                    message: format!("peer {to} was never registered with the server"),
-                });
-            }
+            let problem = match lookup.await {
+                Lookup::Unknown => {
+                    return Err(ControlError {
+                        code: ErrorKind::UnknownPeer,
+                        message: format!("peer {to} was never registered with the server"),
+                    })
+                }
+                Lookup::Found => waiting,
+                Lookup::Offline(reason) | Lookup::Unreachable(reason) => Some(reason),
+            };
             let created = now_ms();
             let ttl_ms = u64::try_from(m.ttl.as_millis()).unwrap_or(u64::MAX);
             let expires = created.saturating_add(ttl_ms);
             let text = m.text.clone();
+            let error = problem.clone();
             let msg = store
-                .call(move |s| s.queue(to, &text, created, expires))
+                .call(move |s| s.queue(to, &text, created, expires, error.as_deref()))
                 .await
                 .map_err(|e| ControlError {
                     code: ErrorKind::Storage,
                     message: format!("cannot store the message: {e}"),
                 })?;
-            Ok((msg, OutMsg::new(to, m.text, created, expires)))
+            let mut out = OutMsg::new(to, m.text, created, expires);
+            out.last_error = problem;
+            Ok((msg, out))
         };
         Box::pin(fut.into_actor(self).map(move |r, act, _| {
             let (id, mut out) = r?;
-            let note = match &act.peers.entry(to).or_default().state {
-                PathState::Waiting { reason, .. } => Some(format!(
-                    "{reason}; queued until {}",
-                    format_ms(out.expires_ms)
-                )),
-                _ => None,
-            };
+            let note = out
+                .last_error
+                .as_ref()
+                .map(|reason| format!("{reason}; queued until {}", format_ms(out.expires_ms)));
             let queued = out.outcome(id, MsgStatus::Queued, None, note.clone());
             let delivered = (m.wait && note.is_none()).then(|| {
                 let (tx, rx) = oneshot::channel();
@@ -467,8 +474,9 @@ impl Handler<LookupDone> for Outbox {
             }
             Err(LinkError::PeerOffline(_)) => {
                 self.known.insert(peer);
-                self.unreachable(peer, format!("peer {peer} is offline"));
-                Lookup::Found
+                let reason = format!("peer {peer} is offline");
+                self.unreachable(peer, reason.clone());
+                Lookup::Offline(reason)
             }
             Err(e) => {
                 let reason = e.to_string();

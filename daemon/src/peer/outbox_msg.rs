@@ -17,6 +17,8 @@ pub enum Lookup {
     Found,
     /// Never registered with the server.
     Unknown,
+    /// Registered but offline: messages are queued until it comes back.
+    Offline(String),
     /// The server could not be asked.
     Unreachable(String),
 }

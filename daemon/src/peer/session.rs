@@ -111,6 +111,10 @@ impl StreamHandler<Line> for Session {
             }
         };
         let req = request.req;
+        if let Some(field) = unknown_field(&text, &request) {
+            let msg = format!("malformed request: unknown field `{field}`");
+            return self.reply_now(Reply::err(req, ErrorKind::BadRequest, msg));
+        }
         let services = self.services.clone();
         match request.command {
             Command::Follow { from, limit } => {
@@ -148,6 +152,22 @@ impl StreamHandler<Line> for Session {
             }),
         }
     }
+}
+
+/// A field of the request line that the request type does not know (serde
+/// cannot deny unknown fields through `#[serde(flatten)]`, so it is checked
+/// here: every non-null key must come back when the request is written out).
+fn unknown_field(text: &str, request: &Request) -> Option<String> {
+    let serde_json::Value::Object(input) = serde_json::from_str(text).ok()? else {
+        return None;
+    };
+    let serde_json::Value::Object(known) = serde_json::to_value(request).ok()? else {
+        return None;
+    };
+    input
+        .iter()
+        .find(|(k, v)| !v.is_null() && !known.contains_key(*k))
+        .map(|(k, _)| k.clone())
 }
 
 /// The client's lines, each at most `MAX_LINE` bytes (longer ones are

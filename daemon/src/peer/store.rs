@@ -183,19 +183,21 @@ impl Store {
         text: &str,
         created_ms: u64,
         expires_ms: u64,
+        last_error: Option<&str>,
     ) -> Result<MsgId, StoreError> {
         let msg = self.next_msg;
         self.conn
             .prepare_cached(
-                "INSERT INTO outbox (msg, target, text, status, created_ms, expires_ms)
-                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
+                "INSERT INTO outbox (msg, target, text, status, created_ms, expires_ms, last_error)
+                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6)",
             )?
             .execute(params![
                 to_sql(msg),
                 to_sql(to.get()),
                 text,
                 to_sql(created_ms),
-                to_sql(expires_ms)
+                to_sql(expires_ms),
+                last_error
             ])?;
         self.next_msg += 1;
         self.set_meta("next_msg", &self.next_msg.to_string())?;
@@ -408,13 +410,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let to = PeerId::new(2).unwrap();
         let mut store = Store::open(dir.path()).unwrap();
-        let a = store.queue(to, "a", 1, 100).unwrap();
-        let b = store.queue(to, "b", 1, 100).unwrap();
+        let a = store.queue(to, "a", 1, 100, None).unwrap();
+        let b = store.queue(to, "b", 1, 100, None).unwrap();
         assert_ne!(a, b);
         store.delivered(a, PathKind::Relayed, 5, 2).unwrap();
         drop(store);
         let mut store = Store::open(dir.path()).unwrap();
-        let c = store.queue(to, "c", 1, 100).unwrap();
+        let c = store.queue(to, "c", 1, 100, Some("x")).unwrap();
         assert!(c.0 > b.0);
         store.failed(c, "expired", 3).unwrap();
         let queued = store.queued().unwrap();
