@@ -215,6 +215,9 @@ pub struct Status {
     pub outbox_queued: u64,
     pub outbox_delivered: u64,
     pub outbox_failed: u64,
+    /// The daemon's process id (useful after `--detach`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 /// One entry of `list`.

@@ -141,6 +141,7 @@ async fn status(s: &Services) -> Result<Status, ControlError> {
         outbox_queued: counts.queued,
         outbox_delivered: counts.delivered,
         outbox_failed: counts.failed,
+        pid: Some(std::process::id()),
     })
 }
 

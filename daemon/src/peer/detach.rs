@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use peerd_shared::control::Reply;
+use peerd_shared::control::{Reply, Response};
 
 use super::args::Config;
 use super::error::PeerError;
@@ -83,7 +83,7 @@ fn spawn_and_wait(config: &Config) -> Result<(), PeerError> {
                 log_since(&log_path, start)
             )));
         }
-        if answers_status(&config.socket) {
+        if answering_pid(&config.socket) == Some(child.id()) {
             return Ok(());
         }
         if Instant::now() >= deadline {
@@ -108,18 +108,20 @@ fn log_since(path: &Path, offset: u64) -> String {
     text.trim_end().to_owned()
 }
 
-/// Whether a daemon answers a `status` request on `socket`.
-fn answers_status(socket: &Path) -> bool {
-    let Ok(mut stream) = UnixStream::connect(socket) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream.write_all(b"{\"cmd\":\"status\"}\n").is_err() {
-        return false;
-    }
+/// The pid of the daemon answering `status` on `socket`, if one does (only
+/// our own child counts: another daemon may be holding the socket).
+fn answering_pid(socket: &Path) -> Option<u32> {
+    let mut stream = UnixStream::connect(socket).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(b"{\"cmd\":\"status\"}\n").ok()?;
     let mut line = String::new();
-    if BufReader::new(stream).read_line(&mut line).is_err() {
-        return false;
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    match serde_json::from_str::<Reply>(&line)
+        .ok()?
+        .into_result()
+        .ok()?
+    {
+        Response::Status(status) => status.pid,
+        _ => None,
     }
-    serde_json::from_str::<Reply>(&line).is_ok_and(|r| r.ok)
 }
