@@ -29,21 +29,30 @@ pub struct Server {
 impl Server {
     /// A server on 127.0.0.1:0 with a fresh database and `extra` flags.
     pub fn start(extra: &[&str]) -> Self {
+        Self::start_fresh("127.0.0.1:0", "info", extra)
+    }
+
+    /// A server on `listen` with a fresh database, logging at `rust_log`.
+    pub fn start_fresh(listen: &str, rust_log: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("nested").join("registry.sqlite3");
-        let mut s = Self::start_at("127.0.0.1:0", &db, extra);
+        let mut s = Self::spawn(listen, &db, rust_log, extra);
         s._dir = Some(dir);
         s
     }
 
     /// A server listening on `listen` with the database at `db`.
     pub fn start_at(listen: &str, db: &Path, extra: &[&str]) -> Self {
+        Self::spawn(listen, db, "info", extra)
+    }
+
+    fn spawn(listen: &str, db: &Path, rust_log: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_peerd"))
             .arg("server")
             .args(["--listen", listen, "--db"])
             .arg(db)
             .args(extra)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", rust_log)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -365,5 +374,16 @@ impl Peer {
     /// The seq of the last request built by [`Peer::json`].
     pub fn next_seq_used(&self) -> Seq {
         Seq(self.next_seq)
+    }
+}
+
+impl Client {
+    /// Discards every datagram already queued on this socket.
+    pub fn drain(&self) -> usize {
+        let mut n = 0;
+        while self.recv_within(Duration::from_millis(5)).is_some() {
+            n += 1;
+        }
+        n
     }
 }
