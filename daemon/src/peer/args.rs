@@ -14,11 +14,24 @@ pub const DEFAULT_SERVER: &str = "127.0.0.1:8080";
 /// Default UDP address: all interfaces, an ephemeral port.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:0";
 
+/// When messages go through the server's RELAY instead of a direct path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayPolicy {
+    /// Punch first; relay when the punch times out.
+    #[default]
+    Auto,
+    /// Never relay: keep punching (messages wait for a direct path).
+    Never,
+    /// Always relay, never punch.
+    Always,
+}
+
 /// Flags of `peerd start`.
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(
     after_help = "Precedence: flag > environment variable > config file > default.\n\
-The config file is TOML with the keys server, listen, data_dir and socket, e.g.\n  \
+The config file is TOML with the keys server, listen, data_dir, socket and relay, e.g.\n  \
 server = \"rendezvous.example.net:8080\"\n  data_dir = \"/var/lib/peerd\""
 )]
 pub struct StartArgs {
@@ -36,6 +49,10 @@ pub struct StartArgs {
     /// --data-dir, else $XDG_RUNTIME_DIR/peerd/peerd.sock]
     #[arg(long, env = "PEERD_SOCKET", value_name = "PATH")]
     pub socket: Option<PathBuf>,
+    /// Path policy: auto (punch, then relay), never (direct only), always (relay only)
+    /// [default: auto]
+    #[arg(long, env = "PEERD_RELAY", value_name = "POLICY")]
+    pub relay: Option<RelayPolicy>,
     /// Run in the background: log to DIR/peerd.log, return once the control socket answers
     #[arg(long)]
     pub detach: bool,
@@ -56,6 +73,7 @@ struct FileConfig {
     #[serde(alias = "data-dir")]
     data_dir: Option<PathBuf>,
     socket: Option<PathBuf>,
+    relay: Option<RelayPolicy>,
 }
 
 /// The resolved settings of one daemon.
@@ -68,6 +86,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub socket: PathBuf,
+    pub relay: RelayPolicy,
     pub detach: bool,
     pub log_file: Option<PathBuf>,
 }
@@ -111,6 +130,7 @@ impl Config {
             listen,
             data_dir: absolute(&data_dir),
             socket: absolute(&socket),
+            relay: args.relay.or(file.relay).unwrap_or_default(),
             detach: args.detach,
             log_file: args.log_file.clone(),
         })
@@ -175,9 +195,11 @@ mod tests {
 
     #[test]
     fn file_fills_in_and_flags_win() {
-        let (_dir, mut args) =
-            args_with_config("server = \"127.0.0.1:9\"\ndata_dir = \"/tmp/pd\"\n");
+        let (_dir, mut args) = args_with_config(
+            "server = \"127.0.0.1:9\"\ndata_dir = \"/tmp/pd\"\nrelay = \"always\"\n",
+        );
         let c = Config::resolve(&args).expect("resolve");
+        assert_eq!(c.relay, RelayPolicy::Always);
         assert_eq!(c.server, "127.0.0.1:9".parse().unwrap());
         assert_eq!(c.data_dir, PathBuf::from("/tmp/pd"));
         assert_eq!(c.socket, PathBuf::from("/tmp/pd/peerd.sock"));

@@ -20,6 +20,7 @@ use peerd_shared::{MsgId, PeerId};
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
+use super::args::RelayPolicy;
 use super::db::StoreHandle;
 use super::outbox_msg::{Lookup, OutMsg};
 use super::paths::{PathState, PeerPath, Route};
@@ -104,6 +105,7 @@ pub struct Outbox {
     lookups: HashMap<PeerId, Vec<oneshot::Sender<Lookup>>>,
     /// Own address, for lookup answers (set in `started`).
     me: Option<Addr<Outbox>>,
+    policy: RelayPolicy,
 }
 
 fn random_nonce() -> u64 {
@@ -114,7 +116,12 @@ fn random_nonce() -> u64 {
 
 impl Outbox {
     /// An empty outbox; it loads queued messages when started.
-    pub fn new(shared: Arc<Shared>, store: StoreHandle, link: Addr<RegistryLink>) -> Self {
+    pub fn new(
+        shared: Arc<Shared>,
+        store: StoreHandle,
+        link: Addr<RegistryLink>,
+        policy: RelayPolicy,
+    ) -> Self {
         Self {
             shared,
             store,
@@ -126,6 +133,7 @@ impl Outbox {
             known: HashSet::new(),
             lookups: HashMap::new(),
             me: None,
+            policy,
         }
     }
 
@@ -331,7 +339,7 @@ impl Outbox {
         let mut lookups = Vec::new();
         for (peer, path) in &mut self.peers {
             let had_route = path.route().is_some();
-            if let (Some((addr, nonce)), Some(me)) = (path.punch_tick(now), me) {
+            if let (Some((addr, nonce)), Some(me)) = (path.punch_tick(now, self.policy), me) {
                 let punch = Packet::Punch {
                     from: me,
                     to: *peer,
@@ -461,7 +469,7 @@ impl Handler<LookupDone> for Outbox {
             Ok(addr) => {
                 self.known.insert(peer);
                 let path = self.peers.entry(peer).or_default();
-                path.introduce(addr, random_nonce(), Instant::now());
+                path.introduce(addr, random_nonce(), Instant::now(), self.policy);
                 if path.route().is_some() {
                     self.flush(peer);
                 }
@@ -497,7 +505,7 @@ impl Handler<IntroReceived> for Outbox {
         tracing::debug!(peer = %m.peer, addr = %m.addr, "introduced");
         self.known.insert(m.peer);
         let path = self.peers.entry(m.peer).or_default();
-        path.introduce(m.addr, random_nonce(), Instant::now());
+        path.introduce(m.addr, random_nonce(), Instant::now(), self.policy);
         if path.route().is_some() {
             self.flush(m.peer);
         }
@@ -521,7 +529,10 @@ impl Handler<PunchReceived> for Outbox {
             let _ = self.shared.send(&ack, m.src);
         }
         let path = self.peers.entry(m.peer).or_default();
-        if path.punch_matches(m.src, m.nonce, m.ack) && path.go_direct(m.src, Instant::now()) {
+        if self.policy != RelayPolicy::Always
+            && path.punch_matches(m.src, m.nonce, m.ack)
+            && path.go_direct(m.src, Instant::now())
+        {
             tracing::info!(peer = %m.peer, addr = %m.src, "direct path");
             self.flush(m.peer);
         }

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::args::RelayPolicy;
 use super::retry::{Backoff, PUNCH_INTERVAL, PUNCH_WINDOW};
 
 /// Where the path to one peer stands.
@@ -89,10 +90,17 @@ impl PeerPath {
     }
 
     /// An introduction arrived: start punching `addr` with a fresh nonce,
-    /// unless the path is already direct to that very address.
-    pub fn introduce(&mut self, addr: SocketAddr, nonce: u64, now: Instant) {
+    /// unless the path is already direct to that very address (or the
+    /// policy says to relay only).
+    pub fn introduce(&mut self, addr: SocketAddr, nonce: u64, now: Instant, policy: RelayPolicy) {
         self.intro = Some(Intro { addr, nonce });
         self.lookup.reset();
+        if policy == RelayPolicy::Always {
+            self.state = PathState::Relayed {
+                reason: "relay forced (--relay always)".into(),
+            };
+            return;
+        }
         if self.state == (PathState::Direct { addr }) {
             return;
         }
@@ -128,8 +136,9 @@ impl PeerPath {
     }
 
     /// Advances punching: the probe to send now, if any. After the window
-    /// without an answer the path falls back to relay.
-    pub fn punch_tick(&mut self, now: Instant) -> Option<(SocketAddr, u64)> {
+    /// without an answer the path falls back to relay (or, when relaying is
+    /// disabled, waits to look the peer up and punch again).
+    pub fn punch_tick(&mut self, now: Instant, policy: RelayPolicy) -> Option<(SocketAddr, u64)> {
         let PathState::Punching {
             addr,
             until,
@@ -139,9 +148,12 @@ impl PeerPath {
             return None;
         };
         if now >= *until {
-            self.state = PathState::Relayed {
-                reason: format!("punch timed out after {} s", PUNCH_WINDOW.as_secs()),
-            };
+            let reason = format!("punch timed out after {} s", PUNCH_WINDOW.as_secs());
+            if policy == RelayPolicy::Never {
+                self.wait(format!("{reason} (relay disabled)"), now);
+            } else {
+                self.state = PathState::Relayed { reason };
+            }
             return None;
         }
         if now < *next_probe {
@@ -166,10 +178,13 @@ mod tests {
         let now = Instant::now();
         let mut p = PeerPath::default();
         assert!(p.needs_lookup(now));
-        p.introduce(addr("10.0.0.1:5"), 42, now);
-        assert_eq!(p.punch_tick(now), Some((addr("10.0.0.1:5"), 42)));
+        p.introduce(addr("10.0.0.1:5"), 42, now, RelayPolicy::Auto);
         assert_eq!(
-            p.punch_tick(now),
+            p.punch_tick(now, RelayPolicy::Auto),
+            Some((addr("10.0.0.1:5"), 42))
+        );
+        assert_eq!(
+            p.punch_tick(now, RelayPolicy::Auto),
             None,
             "next probe only after the interval"
         );
@@ -185,7 +200,7 @@ mod tests {
         assert!(p.go_direct(addr("10.0.0.1:6"), now));
         assert_eq!(p.route(), Some(Route::Direct(addr("10.0.0.1:6"))));
         // The same introduction again keeps a direct path to the same address.
-        p.introduce(addr("10.0.0.1:6"), 43, now);
+        p.introduce(addr("10.0.0.1:6"), 43, now, RelayPolicy::Auto);
         assert_eq!(p.route(), Some(Route::Direct(addr("10.0.0.1:6"))));
     }
 
@@ -193,10 +208,19 @@ mod tests {
     fn falls_back_to_relay_after_the_window_and_waits_with_backoff() {
         let now = Instant::now();
         let mut p = PeerPath::default();
-        p.introduce(addr("10.0.0.1:5"), 1, now);
-        assert_eq!(p.punch_tick(now + PUNCH_WINDOW), None);
+        p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto);
+        assert_eq!(p.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto), None);
         assert_eq!(p.route(), Some(Route::Relayed));
         assert!(matches!(&p.state, PathState::Relayed { reason } if reason.contains("3 s")));
+        let mut q = PeerPath::default();
+        q.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Never);
+        assert_eq!(q.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Never), None);
+        assert!(
+            matches!(&q.state, PathState::Waiting { reason, .. } if reason.contains("relay disabled"))
+        );
+        let mut r = PeerPath::default();
+        r.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Always);
+        assert_eq!(r.route(), Some(Route::Relayed));
         p.wait("peer 2 is offline".into(), now);
         assert!(!p.needs_lookup(now));
         assert!(p.needs_lookup(now + Duration::from_millis(500)));

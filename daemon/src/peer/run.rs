@@ -69,7 +69,12 @@ pub fn run(config: Config) -> Result<(), PeerError> {
         );
         let outbox_ctx = Context::<Outbox>::new();
         let link = RegistryLink::new(shared.clone(), db.clone(), outbox_ctx.address()).start();
-        let outbox = outbox_ctx.run(Outbox::new(shared.clone(), db.clone(), link.clone()));
+        let outbox = outbox_ctx.run(Outbox::new(
+            shared.clone(),
+            db.clone(),
+            link.clone(),
+            config.relay,
+        ));
         let inbox = Inbox::new(shared.clone(), db.clone(), link.clone()).start();
         Socket::new(shared.clone(), link.clone(), outbox.clone(), inbox.clone()).start();
         let services = Services {
