@@ -8,7 +8,7 @@
 //! start the outbox resumes every message still queued in the store.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +30,10 @@ use super::shared::{format_ms, now_ms, Shared};
 
 /// How often timers (retransmission, punching, lookups) are checked.
 const TICK: Duration = Duration::from_millis(25);
+/// Most unacknowledged messages on the wire to one peer: a window, so a
+/// burst never overruns the receiver's socket buffer (and then every
+/// message would wait for its retransmission).
+pub const WINDOW: usize = 1024;
 
 /// Queue a text (the store assigns its `msg`); answered once stored.
 #[derive(Message)]
@@ -103,6 +107,10 @@ pub struct Outbox {
     known: HashSet<PeerId>,
     /// Callers waiting for a lookup of a peer.
     lookups: HashMap<PeerId, Vec<oneshot::Sender<Lookup>>>,
+    /// Unacknowledged messages on the wire, per peer (at most [`WINDOW`]).
+    in_flight: HashMap<PeerId, usize>,
+    /// Messages waiting for room in their peer's window, oldest first.
+    parked: HashMap<PeerId, VecDeque<MsgId>>,
     /// Own address, for lookup answers (set in `started`).
     me: Option<Addr<Outbox>>,
     policy: RelayPolicy,
@@ -132,6 +140,8 @@ impl Outbox {
             timers: BinaryHeap::new(),
             known: HashSet::new(),
             lookups: HashMap::new(),
+            in_flight: HashMap::new(),
+            parked: HashMap::new(),
             me: None,
             policy,
         }
@@ -145,6 +155,11 @@ impl Outbox {
 
     fn remove(&mut self, id: MsgId) -> Option<OutMsg> {
         let m = self.msgs.remove(&id)?;
+        if m.in_flight {
+            if let Some(n) = self.in_flight.get_mut(&m.to) {
+                *n = n.saturating_sub(1);
+            }
+        }
         if let Some(set) = self.by_peer.get_mut(&m.to) {
             set.remove(&id);
             if set.is_empty() {
@@ -181,6 +196,18 @@ impl Outbox {
             return;
         };
         if let (Some(route), Some(me)) = (route, me) {
+            if !m.in_flight {
+                let n = self.in_flight.entry(to).or_default();
+                if *n >= WINDOW {
+                    if !m.parked {
+                        m.parked = true;
+                        self.parked.entry(to).or_default().push_back(id);
+                    }
+                    return;
+                }
+                *n += 1;
+                m.in_flight = true;
+            }
             let packet = Packet::Message {
                 from: me,
                 to,
@@ -206,6 +233,26 @@ impl Outbox {
         self.timers.push(Reverse((due, id)));
         if lookup {
             self.lookup(to);
+        }
+    }
+
+    /// Sends parked messages of `peer` while its window has room.
+    fn release(&mut self, peer: PeerId) {
+        loop {
+            if self.in_flight.get(&peer).copied().unwrap_or(0) >= WINDOW {
+                return;
+            }
+            let Some(queue) = self.parked.get_mut(&peer) else {
+                return;
+            };
+            let Some(id) = queue.pop_front() else {
+                self.parked.remove(&peer);
+                return;
+            };
+            if let Some(m) = self.msgs.get_mut(&id) {
+                m.parked = false;
+                self.attempt(id);
+            }
         }
     }
 
@@ -333,6 +380,10 @@ impl Outbox {
             if self.msgs.get(&id).is_some_and(|m| m.due == due) {
                 self.attempt(id);
             }
+        }
+        let waiting: Vec<PeerId> = self.parked.keys().copied().collect();
+        for peer in waiting {
+            self.release(peer);
         }
         let me = self.shared.id();
         let mut flush = Vec::new();
@@ -549,6 +600,7 @@ impl Handler<AckReceived> for Outbox {
         let Some(m) = self.remove(a.msg) else {
             return;
         };
+        self.release(a.peer);
         if let Some(path) = self.peers.get_mut(&a.peer) {
             path.last_heard = Some(Instant::now());
         }
