@@ -378,6 +378,12 @@ impl Handler<Enqueue> for Outbox {
         let lookup: std::pin::Pin<Box<dyn std::future::Future<Output = Lookup>>> =
             if self.known.contains(&to) {
                 Box::pin(std::future::ready(Lookup::Found))
+            } else if !self.shared.registered() {
+                // Do not hold `send` up while registering: queue now; the
+                // peer is looked up (and the message failed if the id is
+                // unknown) once the server answers.
+                let reason = "not registered with the server yet".to_owned();
+                Box::pin(std::future::ready(Lookup::Unreachable(reason)))
             } else {
                 let (tx, rx) = oneshot::channel();
                 self.lookups.entry(to).or_default().push(tx);
