@@ -262,6 +262,9 @@ impl Outbox {
         let mut notes = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(m) = self.queue.get_mut(id) {
+                if m.waiters.is_empty() && m.last_error.as_deref() == Some(reason.as_str()) {
+                    continue;
+                }
                 m.last_error = Some(reason.clone());
                 let note = format!("{reason}; queued until {}", format_ms(m.expires_ms));
                 let outcome = m.outcome(id, MsgStatus::Queued, None, Some(note));
@@ -378,6 +381,12 @@ impl Handler<Enqueue> for Outbox {
         let lookup: std::pin::Pin<Box<dyn std::future::Future<Output = Lookup>>> =
             if self.known.contains(&to) {
                 Box::pin(std::future::ready(Lookup::Found))
+            } else if let Some(PathState::Waiting { reason, .. }) =
+                self.peers.get(&to).map(|p| &p.state)
+            {
+                // Looked up moments ago and unreachable: do not ask again
+                // for every message (the retry timer will).
+                Box::pin(std::future::ready(Lookup::Unreachable(reason.clone())))
             } else if !self.shared.registered() {
                 // Do not hold `send` up while registering: queue now; the
                 // peer is looked up (and the message failed if the id is
