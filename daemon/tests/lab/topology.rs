@@ -1,0 +1,533 @@
+//! The lab's internet: the public segment, hosts on it, and home routers
+//! doing NAT in front of private hosts.
+//!
+//! Addresses: the public segment is 198.51.100.0/24, a bridge `br0` in the
+//! core namespace; the server host is 198.51.100.2, every other host or
+//! router WAN side gets the next address from 198.51.100.10. Home N is
+//! 10.N.0.0/24: its router is 10.N.0.1 (a bridge `brlan`), its hosts
+//! 10.N.0.2, 10.N.0.3, ...
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::error::{LabError, Result};
+use super::netns::{self, Netns};
+use super::precheck::preflight;
+use super::process::Spawned;
+use super::server::PeerdServer;
+
+/// Every namespace a lab creates is named `PREFIX-<pid>-<n>-<role>`.
+pub const PREFIX: &str = "peerdlab";
+/// The server host's address on the public segment.
+pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+/// The UDP port `Lab::start_server` runs `peerd server` on.
+pub const SERVER_PORT: u16 = 8080;
+/// Public ports a cone router maps to. Private hosts pick ephemeral ports
+/// from [`PRIVATE_EPHEMERAL`], outside this range, so a mapping never keeps
+/// the private port and a new mapping (after a conntrack flush) gets a new
+/// random port: that is what makes rebinding observable.
+pub const CONE_PORTS: &str = "1024-60999";
+/// `net.ipv4.ip_local_port_range` inside private hosts.
+pub const PRIVATE_EPHEMERAL: &str = "61000 65000";
+/// The iptables chain (in routers and public hosts) holding the loss rule.
+const LOSS_CHAIN: &str = "LAB_LOSS";
+
+static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
+
+/// How a host is connected to the public segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Directly on the public segment, no NAT.
+    Public,
+    /// Behind MASQUERADE (endpoint-independent mapping) with a firewall
+    /// dropping new inbound UDP (address-and-port-dependent filtering).
+    Cone,
+    /// Behind MASQUERADE `--random` (a new public port per destination).
+    Symmetric,
+}
+
+/// The namespaces of one lab, destroyed (processes killed first) on drop,
+/// newest first.
+struct Namespaces(Mutex<Vec<Netns>>);
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        let all = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        for ns in all.iter().rev() {
+            ns.kill_all();
+        }
+        for ns in all.iter().rev() {
+            if let Err(e) = ns.destroy() {
+                eprintln!("lab teardown: {e}");
+            }
+        }
+    }
+}
+
+/// A small internet in network namespaces; everything is removed on drop.
+pub struct Lab {
+    tag: String,
+    core: Netns,
+    next_public: AtomicU8,
+    next_home: AtomicU8,
+    server_host: Host,
+    server: Mutex<Option<PeerdServer>>,
+    server_db: tempfile::TempDir,
+    // Declared last: dropped after the server process is gone.
+    namespaces: Namespaces,
+}
+
+impl Lab {
+    /// Builds the public segment with the server host on it (no server
+    /// running yet: see [`Lab::start_server`]).
+    pub fn new() -> Result<Self> {
+        preflight()?;
+        sweep_stale();
+        let tag = format!(
+            "{PREFIX}-{}-{}",
+            std::process::id(),
+            NEXT_LAB.fetch_add(1, Ordering::Relaxed)
+        );
+        // Registered namespaces are destroyed if any later step fails.
+        let namespaces = Namespaces(Mutex::new(Vec::new()));
+        let core = namespaces.create(&tag, "core")?;
+        core.ip(&["link", "add", "br0", "type", "bridge"])?;
+        core.ip(&["link", "set", "br0", "up"])?;
+        let ns = namespaces.create(&tag, "server")?;
+        attach_public(&core, &ns, SERVER_IP.octets()[3])?;
+        install_loss_chain(&ns, &["INPUT -i wan", "OUTPUT -o wan"])?;
+        let server_db = tempfile::tempdir().map_err(|e| LabError::io("server db dir", e))?;
+        Ok(Self {
+            tag,
+            core,
+            next_public: AtomicU8::new(10),
+            next_home: AtomicU8::new(1),
+            server_host: Host {
+                ns,
+                ip: SERVER_IP,
+                kind: Kind::Public,
+                router: None,
+            },
+            server: Mutex::new(None),
+            server_db,
+            namespaces,
+        })
+    }
+
+    /// This lab's namespace name prefix (`peerdlab-<pid>-<n>`).
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// The names of the namespaces this lab created.
+    pub fn namespace_names(&self) -> Vec<String> {
+        let all = self.namespaces.0.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter().map(|n| n.name().to_owned()).collect()
+    }
+
+    /// The host on the public segment that runs the server (198.51.100.2).
+    pub fn server_host(&self) -> &Host {
+        &self.server_host
+    }
+
+    /// Adds a host: `Public` on the segment, `Cone`/`Symmetric` behind a new
+    /// home router of that kind.
+    pub fn add_host(&self, kind: Kind) -> Result<Host> {
+        match kind {
+            Kind::Public => {
+                let octet = self.next_public.fetch_add(1, Ordering::Relaxed);
+                let ns = self.new_ns(&format!("p{octet}"))?;
+                let ip = self.attach_public(&ns, octet)?;
+                install_loss_chain(&ns, &["INPUT -i wan", "OUTPUT -o wan"])?;
+                Ok(Host {
+                    ns,
+                    ip,
+                    kind,
+                    router: None,
+                })
+            }
+            Kind::Cone | Kind::Symmetric => {
+                let router = self.add_router(kind)?;
+                self.add_host_behind(&router)
+            }
+        }
+    }
+
+    /// Adds a home router of `kind` (Cone or Symmetric) with no host yet.
+    pub fn add_router(&self, kind: Kind) -> Result<Router> {
+        if kind == Kind::Public {
+            return Err(LabError::Unavailable(
+                "a router must be Cone or Symmetric".into(),
+            ));
+        }
+        let home = self.next_home.fetch_add(1, Ordering::Relaxed);
+        let ns = self.new_ns(&format!("r{home}"))?;
+        let octet = self.next_public.fetch_add(1, Ordering::Relaxed);
+        let wan_ip = self.attach_public(&ns, octet)?;
+        let lan = format!("10.{home}.0.1/24");
+        ns.ip(&["link", "add", "brlan", "type", "bridge"])?;
+        ns.ip(&["addr", "add", &lan, "dev", "brlan"])?;
+        ns.ip(&["link", "set", "brlan", "up"])?;
+        ns.sysctl("net.ipv4.ip_forward=1")?;
+        let udp_map: &[&str] = match kind {
+            Kind::Cone => &["MASQUERADE", "--to-ports", CONE_PORTS],
+            _ => &["MASQUERADE", "--random"],
+        };
+        let mut rule = vec![
+            "-t",
+            "nat",
+            "-A",
+            "POSTROUTING",
+            "-o",
+            "wan",
+            "-p",
+            "udp",
+            "-j",
+        ];
+        rule.extend_from_slice(udp_map);
+        ns.iptables(&rule)?;
+        ns.iptables(&[
+            "-t",
+            "nat",
+            "-A",
+            "POSTROUTING",
+            "-o",
+            "wan",
+            "-j",
+            "MASQUERADE",
+        ])?;
+        install_loss_chain(&ns, &["FORWARD -i wan", "FORWARD -o wan"])?;
+        // New inbound UDP is dropped silently, whether it would be
+        // forwarded (cone filtering) or hit the router itself.
+        for chain in ["FORWARD", "INPUT"] {
+            ns.iptables(&[
+                "-A",
+                chain,
+                "-i",
+                "wan",
+                "-p",
+                "udp",
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "NEW",
+                "-j",
+                "DROP",
+            ])?;
+        }
+        Ok(Router {
+            ns,
+            wan_ip,
+            home,
+            kind,
+            next_host: Arc::new(AtomicU8::new(2)),
+        })
+    }
+
+    /// Adds another private host behind `router` (e.g. two peers behind the
+    /// same cone router).
+    pub fn add_host_behind(&self, router: &Router) -> Result<Host> {
+        let k = router.next_host.fetch_add(1, Ordering::Relaxed);
+        let ns = self.new_ns(&format!("h{}-{k}", router.home))?;
+        let port = format!("l{k}");
+        router.ns.ip(&[
+            "link",
+            "add",
+            &port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            ns.name(),
+        ])?;
+        router
+            .ns
+            .ip(&["link", "set", &port, "master", "brlan", "up"])?;
+        let ip = Ipv4Addr::new(10, router.home, 0, k);
+        ns.ip(&["addr", "add", &format!("{ip}/24"), "dev", "eth0"])?;
+        ns.ip(&["link", "set", "eth0", "up"])?;
+        let gw = format!("10.{}.0.1", router.home);
+        ns.ip(&["route", "add", "default", "via", &gw])?;
+        ns.sysctl(&format!("net.ipv4.ip_local_port_range={PRIVATE_EPHEMERAL}"))?;
+        Ok(Host {
+            ns,
+            ip,
+            kind: router.kind,
+            router: Some(router.clone()),
+        })
+    }
+
+    /// Starts `peerd server` on the server host at 198.51.100.2:8080 (its
+    /// database survives restarts within the lab). `keepalive` in seconds.
+    pub fn start_server(&self, keepalive: Option<u64>) -> Result<SocketAddr> {
+        let mut slot = self.server.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.addr());
+        }
+        let db = self.server_db.path().join("server.db");
+        let server = PeerdServer::start(&self.server_host, SERVER_PORT, &db, keepalive)?;
+        let addr = server.addr();
+        *slot = Some(server);
+        Ok(addr)
+    }
+
+    /// Stops the server started by [`Lab::start_server`] (SIGKILL).
+    pub fn stop_server(&self) {
+        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(server);
+    }
+
+    /// Log lines of the running server, if any.
+    pub fn server_log(&self) -> Vec<String> {
+        let slot = self.server.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref().map(PeerdServer::lines).unwrap_or_default()
+    }
+
+    /// Where [`Lab::start_server`] runs the server.
+    pub fn server_addr(&self) -> SocketAddr {
+        SocketAddr::from((SERVER_IP, SERVER_PORT))
+    }
+
+    fn new_ns(&self, role: &str) -> Result<Netns> {
+        self.namespaces.create(&self.tag, role)
+    }
+
+    fn attach_public(&self, ns: &Netns, octet: u8) -> Result<Ipv4Addr> {
+        attach_public(&self.core, ns, octet)
+    }
+}
+
+impl Namespaces {
+    /// Creates the namespace `TAG-ROLE`, registered for teardown.
+    fn create(&self, tag: &str, role: &str) -> Result<Netns> {
+        let ns = Netns::create(&format!("{tag}-{role}"))?;
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(ns.clone());
+        Ok(ns)
+    }
+}
+
+/// Connects `ns` to the public segment (the bridge in `core`) as
+/// 198.51.100.`octet` on its interface `wan`.
+fn attach_public(core: &Netns, ns: &Netns, octet: u8) -> Result<Ipv4Addr> {
+    if octet == 0 || octet == 255 {
+        return Err(LabError::Unavailable("public segment is full".into()));
+    }
+    let port = format!("p{octet}");
+    core.ip(&[
+        "link",
+        "add",
+        &port,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "wan",
+        "netns",
+        ns.name(),
+    ])?;
+    core.ip(&["link", "set", &port, "master", "br0", "up"])?;
+    let ip = Ipv4Addr::new(198, 51, 100, octet);
+    ns.ip(&["addr", "add", &format!("{ip}/24"), "dev", "wan"])?;
+    ns.ip(&["link", "set", "wan", "up"])?;
+    Ok(ip)
+}
+
+/// A machine of the lab: a namespace with one address.
+#[derive(Clone, Debug)]
+pub struct Host {
+    ns: Netns,
+    ip: Ipv4Addr,
+    kind: Kind,
+    router: Option<Router>,
+}
+
+impl Host {
+    /// The host's own address (public, or 10.N.0.k behind a router).
+    pub fn ip(&self) -> Ipv4Addr {
+        self.ip
+    }
+
+    /// `ip():port`.
+    pub fn addr(&self, port: u16) -> SocketAddr {
+        SocketAddr::from((self.ip, port))
+    }
+
+    /// How the host is connected.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The home router in front of the host (`None` for public hosts).
+    pub fn router(&self) -> Option<&Router> {
+        self.router.as_ref()
+    }
+
+    /// The host's namespace.
+    pub fn ns(&self) -> &Netns {
+        &self.ns
+    }
+
+    /// Binds a UDP socket on the host's address (`port` 0: ephemeral).
+    pub fn bind_udp(&self, port: u16) -> Result<UdpSocket> {
+        self.ns.bind_udp(self.addr(port))
+    }
+
+    /// A `Command` running `program` on this host (`ip netns exec`).
+    pub fn command(&self, program: impl AsRef<Path>) -> Command {
+        self.ns.command(&program.as_ref().to_string_lossy())
+    }
+
+    /// Spawns `program args` on this host; killed when the guard drops (and
+    /// in any case when the lab drops).
+    pub fn spawn(&self, program: impl AsRef<Path>, args: &[&str]) -> Result<Spawned> {
+        let mut cmd = self.command(program.as_ref());
+        cmd.args(args);
+        let name = format!("{} on {}", program.as_ref().display(), self.ns.name());
+        Spawned::start(cmd, &name)
+    }
+
+    /// Drops a random fraction `p` of the datagrams on the host's uplink,
+    /// both directions: its router's WAN side, or its own interface for a
+    /// public host. `p = 0` removes the loss.
+    pub fn set_loss(&self, p: f64) -> Result<()> {
+        match &self.router {
+            Some(r) => r.set_loss(p),
+            None => set_loss(&self.ns, p),
+        }
+    }
+
+    /// Datagrams dropped so far by the loss rule on the host's uplink.
+    pub fn loss_drops(&self) -> Result<u64> {
+        match &self.router {
+            Some(r) => r.loss_drops(),
+            None => drops(&self.ns, LOSS_CHAIN, ""),
+        }
+    }
+}
+
+/// A home router doing NAT between its home 10.N.0.0/24 and the public segment.
+#[derive(Clone, Debug)]
+pub struct Router {
+    ns: Netns,
+    wan_ip: Ipv4Addr,
+    home: u8,
+    kind: Kind,
+    next_host: Arc<AtomicU8>,
+}
+
+impl Router {
+    /// The router's public address (what peers behind it look like).
+    pub fn wan_ip(&self) -> Ipv4Addr {
+        self.wan_ip
+    }
+
+    /// Cone or Symmetric.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The router's namespace.
+    pub fn ns(&self) -> &Netns {
+        &self.ns
+    }
+
+    /// Drops a random fraction `p` of the datagrams crossing the WAN side,
+    /// both directions (`iptables -m statistic`); `p = 0` removes the loss.
+    pub fn set_loss(&self, p: f64) -> Result<()> {
+        set_loss(&self.ns, p)
+    }
+
+    /// Datagrams dropped so far by the loss rule.
+    pub fn loss_drops(&self) -> Result<u64> {
+        drops(&self.ns, LOSS_CHAIN, "")
+    }
+
+    /// New inbound UDP dropped so far by the firewall (unsolicited datagrams).
+    pub fn filter_drops(&self) -> Result<u64> {
+        Ok(drops(&self.ns, "FORWARD", "ctstate NEW")? + drops(&self.ns, "INPUT", "ctstate NEW")?)
+    }
+
+    /// Forgets every NAT mapping (`conntrack -F`): the next datagram out
+    /// gets a new public port, as after a NAT rebinding.
+    pub fn flush_conntrack(&self) -> Result<()> {
+        self.ns.exec("conntrack", &["-F"]).map(drop)
+    }
+
+    /// The router's connection-tracking table (`conntrack -L`), for diagnostics.
+    pub fn conntrack_table(&self) -> Result<String> {
+        self.ns.exec("conntrack", &["-L"])
+    }
+}
+
+/// Creates the loss chain and jumps to it from each `"CHAIN -i/-o IFACE"` hook.
+fn install_loss_chain(ns: &Netns, hooks: &[&str]) -> Result<()> {
+    ns.iptables(&["-N", LOSS_CHAIN])?;
+    for hook in hooks {
+        let mut args = vec!["-A"];
+        args.extend(hook.split_whitespace());
+        args.extend(["-j", LOSS_CHAIN]);
+        ns.iptables(&args)?;
+    }
+    Ok(())
+}
+
+fn set_loss(ns: &Netns, p: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(LabError::Unavailable(format!(
+            "loss {p} is not a probability"
+        )));
+    }
+    ns.iptables(&["-F", LOSS_CHAIN])?;
+    if p > 0.0 {
+        let p = format!("{p}");
+        ns.iptables(&[
+            "-A",
+            LOSS_CHAIN,
+            "-m",
+            "statistic",
+            "--mode",
+            "random",
+            "--probability",
+            &p,
+            "-j",
+            "DROP",
+        ])?;
+    }
+    Ok(())
+}
+
+/// Sum of the packet counters of the DROP rules in `chain` whose line
+/// contains `matching`.
+fn drops(ns: &Netns, chain: &str, matching: &str) -> Result<u64> {
+    let out = ns.iptables(&["-L", chain, "-v", "-x", "-n"])?;
+    Ok(out
+        .lines()
+        .filter(|l| l.contains("DROP") && l.contains(matching))
+        .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+        .sum())
+}
+
+/// Deletes namespaces left by lab processes that died without cleaning up
+/// (killed by a timeout, SIGKILL): `PREFIX-<pid>-...` whose pid is gone.
+fn sweep_stale() {
+    let Ok(names) = netns::list_all() else { return };
+    for name in names {
+        let Some(rest) = name.strip_prefix(&format!("{PREFIX}-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = Netns::adopt(&name).destroy();
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The lab itself under test (issue 4): it builds and tears down cleanly,
+//! even after a panic, and its routers behave as their kind says: a cone
+//! router maps endpoint-independently and filters by address and port, a
+//! symmetric router maps per destination, loss injection drops the
+//! configured fraction, and a conntrack flush rebinds.
+//!
+//! Needs root, `ip`, `iptables` and `conntrack`; without them the tests
+//! print a skip line, except under `CI=true` where they fail.
+
+mod lab;
+
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, UdpSocket};
+use std::panic::AssertUnwindSafe;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use lab::{lab_or_skip, mapped_address, Kind, Lab, Reflector};
+
+const WAIT: Duration = Duration::from_secs(3);
+
+/// Names of every namespace on the machine that start with `tag`.
+fn namespaces_with(tag: &str) -> Vec<String> {
+    lab::list_namespaces()
+        .expect("ip netns list")
+        .into_iter()
+        .filter(|n| n.starts_with(tag))
+        .collect()
+}
+
+/// Receives datagrams on `sock` until `last` arrives from `from`; returns
+/// every payload received on the way (as text), `last` included.
+fn collect_until(sock: &UdpSocket, from: SocketAddr, last: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    lab::recv_matching(sock, WAIT, |buf, src| {
+        let text = String::from_utf8_lossy(buf).into_owned();
+        let done = src == from && text == last;
+        seen.push(format!("{text} from {src}"));
+        done.then_some(())
+    })
+    .unwrap_or_else(|e| panic!("waiting for {last:?} from {from}: {e}; got {seen:?}"));
+    seen
+}
+
+#[test]
+fn lab_builds_connects_and_tears_down() {
+    let Some(lab) = lab_or_skip("lab_builds_connects_and_tears_down") else {
+        return;
+    };
+    let tag = lab.tag().to_owned();
+    let public = lab.add_host(Kind::Public).expect("public host");
+    let cone = lab.add_host(Kind::Cone).expect("cone host");
+    let router = cone.router().expect("cone host has a router").clone();
+    let neighbour = lab
+        .add_host_behind(&router)
+        .expect("second host behind the cone");
+    let sym = lab.add_host(Kind::Symmetric).expect("symmetric host");
+    let names = lab.namespace_names();
+    assert_eq!(
+        names.len(),
+        8,
+        "core, server, public, 2 routers, 3 homes: {names:?}"
+    );
+    assert_eq!(namespaces_with(&tag).len(), names.len());
+
+    // Every host reaches the server host, and is seen as its public face.
+    let stun = Reflector::start(lab.server_host(), 3478).expect("reflector");
+    for (host, face) in [
+        (&public, public.ip()),
+        (&cone, router.wan_ip()),
+        (&neighbour, router.wan_ip()),
+        (&sym, sym.router().expect("router").wan_ip()),
+    ] {
+        let sock = host.bind_udp(0).expect("bind");
+        let mapped = mapped_address(&sock, stun.addr()).expect("STUN through the lab");
+        assert_eq!(mapped.ip(), face, "{:?} host seen as", host.kind());
+    }
+    // Hosts behind the same router reach each other on the home network.
+    let a = cone.bind_udp(0).expect("bind");
+    let b = neighbour.bind_udp(0).expect("bind");
+    let b_addr = b.local_addr().expect("local_addr");
+    a.send_to(b"neighbour", b_addr).expect("send");
+    let got = lab::recv_matching(&b, WAIT, |buf, src| (buf == b"neighbour").then_some(src));
+    assert_eq!(got.expect("LAN datagram").ip(), cone.ip());
+
+    // A process started in a namespace dies with the lab, guard or not.
+    let mut orphan = cone
+        .command("sleep")
+        .arg("600")
+        .spawn()
+        .expect("spawn sleep in the cone host");
+    let guarded = public
+        .spawn("sleep", &["600"])
+        .expect("spawn guarded sleep");
+    let guarded_pid = guarded.pid();
+    drop((stun, a, b));
+    drop(lab);
+    let status = orphan.try_wait().expect("try_wait");
+    assert!(
+        status.is_some(),
+        "a process in a lab namespace survived the lab"
+    );
+    assert!(
+        std::fs::read_to_string(format!("/proc/{guarded_pid}/stat"))
+            .map_or(true, |s| s.contains(") Z ")),
+        "the guarded process survived the lab"
+    );
+    drop(guarded);
+    assert_eq!(
+        namespaces_with(&tag),
+        Vec::<String>::new(),
+        "namespaces left"
+    );
+}
+
+#[test]
+fn lab_is_removed_when_the_test_panics() {
+    if lab::preflight().is_err() {
+        // lab_or_skip reports (or fails under CI) in the other tests.
+        return;
+    }
+    let tag = Mutex::new(String::new());
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let lab = Lab::new().expect("lab");
+        *tag.lock().expect("lock") = lab.tag().to_owned();
+        let host = lab.add_host(Kind::Cone).expect("cone host");
+        let _sleeper = host.spawn("sleep", &["600"]).expect("spawn");
+        panic!("deliberate panic inside a lab test (expected in this test's output)");
+    }));
+    assert!(outcome.is_err(), "the closure panics");
+    let tag = tag.into_inner().expect("lock");
+    assert!(!tag.is_empty());
+    assert_eq!(
+        namespaces_with(&tag),
+        Vec::<String>::new(),
+        "namespaces left after a panic"
+    );
+}
+
+/// Three STUN responders: the server host on two ports, and another
+/// public host (another address).
+fn three_stun_servers(lab: &Lab) -> (Vec<Reflector>, Vec<SocketAddr>) {
+    let other = lab.add_host(Kind::Public).expect("second public host");
+    let servers = vec![
+        Reflector::start(lab.server_host(), 3478).expect("reflector 1"),
+        Reflector::start(lab.server_host(), 3479).expect("reflector 2"),
+        Reflector::start(&other, 3478).expect("reflector 3"),
+    ];
+    let addrs = servers.iter().map(Reflector::addr).collect();
+    (servers, addrs)
+}
+
+#[test]
+fn cone_mapping_is_endpoint_independent() {
+    let Some(lab) = lab_or_skip("cone_mapping_is_endpoint_independent") else {
+        return;
+    };
+    let host = lab.add_host(Kind::Cone).expect("cone host");
+    let wan = host.router().expect("router").wan_ip();
+    let (_servers, addrs) = three_stun_servers(&lab);
+    let sock = host.bind_udp(0).expect("bind");
+    let local = sock.local_addr().expect("local_addr");
+    let mapped: Vec<SocketAddr> = addrs
+        .iter()
+        .map(|s| mapped_address(&sock, *s).expect("STUN"))
+        .collect();
+    eprintln!("cone: local {local}, mapped {mapped:?} towards {addrs:?}");
+    assert!(
+        mapped.iter().all(|m| *m == mapped[0]),
+        "one mapping for all: {mapped:?}"
+    );
+    assert_eq!(mapped[0].ip(), wan);
+    assert_ne!(
+        mapped[0].port(),
+        local.port(),
+        "the router picks the public port"
+    );
+    // A second socket of the same host gets its own mapping.
+    let other = host.bind_udp(0).expect("bind");
+    let other_mapped = mapped_address(&other, addrs[0]).expect("STUN");
+    assert_ne!(other_mapped, mapped[0]);
+}
+
+#[test]
+fn symmetric_mapping_depends_on_the_destination() {
+    let Some(lab) = lab_or_skip("symmetric_mapping_depends_on_the_destination") else {
+        return;
+    };
+    let host = lab.add_host(Kind::Symmetric).expect("symmetric host");
+    let wan = host.router().expect("router").wan_ip();
+    let (_servers, addrs) = three_stun_servers(&lab);
+    let sock = host.bind_udp(0).expect("bind");
+    let mapped: Vec<SocketAddr> = addrs
+        .iter()
+        .map(|s| mapped_address(&sock, *s).expect("STUN"))
+        .collect();
+    eprintln!("symmetric: mapped {mapped:?} towards {addrs:?}");
+    assert!(mapped.iter().all(|m| m.ip() == wan));
+    let ports: BTreeSet<u16> = mapped.iter().map(SocketAddr::port).collect();
+    assert_eq!(ports.len(), 3, "a new port per destination: {mapped:?}");
+    // Asking the same destination again keeps that destination's mapping.
+    assert_eq!(mapped_address(&sock, addrs[0]).expect("STUN"), mapped[0]);
+}
+
+#[test]
+fn cone_filters_by_address_and_port() {
+    let Some(lab) = lab_or_skip("cone_filters_by_address_and_port") else {
+        return;
+    };
+    let host = lab.add_host(Kind::Cone).expect("cone host");
+    let router = host.router().expect("router").clone();
+    let third = lab.add_host(Kind::Public).expect("third host");
+    let stun = Reflector::start(lab.server_host(), 3478).expect("reflector");
+    let inside = host.bind_udp(0).expect("bind");
+    let mapped = mapped_address(&inside, stun.addr()).expect("STUN");
+    // t: another address; u: the STUN server's address, another port.
+    let t = third.bind_udp(4000).expect("bind");
+    let u = lab.server_host().bind_udp(3479).expect("bind");
+    let (t_addr, u_addr) = (third.addr(4000), lab.server_host().addr(3479));
+    let before = router.filter_drops().expect("counters");
+
+    for _ in 0..3 {
+        t.send_to(b"t-early", mapped).expect("send");
+        u.send_to(b"u-early", mapped).expect("send");
+    }
+    // The inside host opens towards t only: same public mapping, seen by t.
+    inside.send_to(b"hello t", t_addr).expect("send");
+    let seen_as = lab::recv_matching(&t, WAIT, |buf, src| (buf == b"hello t").then_some(src));
+    assert_eq!(
+        seen_as.expect("t hears the inside host"),
+        mapped,
+        "endpoint-independent"
+    );
+    for _ in 0..3 {
+        u.send_to(b"u-mid", mapped).expect("send");
+    }
+    t.send_to(b"t-late", mapped).expect("send");
+    let first = collect_until(&inside, t_addr, "t-late");
+    inside.send_to(b"hello u", u_addr).expect("send");
+    lab::recv_matching(&u, WAIT, |buf, _| (buf == b"hello u").then_some(())).expect("u hears");
+    u.send_to(b"u-late", mapped).expect("send");
+    let second = collect_until(&inside, u_addr, "u-late");
+    eprintln!("inside host received {first:?} then {second:?}");
+    assert_eq!(
+        first,
+        [format!("t-late from {t_addr}")],
+        "only t's answer after opening to t"
+    );
+    assert_eq!(
+        second,
+        [format!("u-late from {u_addr}")],
+        "u-mid stayed filtered"
+    );
+    let dropped = router.filter_drops().expect("counters") - before;
+    assert!(
+        dropped >= 9,
+        "the firewall dropped the 9 unsolicited datagrams: {dropped}"
+    );
+}
