@@ -115,10 +115,12 @@ fn lab_builds_connects_and_tears_down() {
 
 #[test]
 fn lab_is_removed_when_the_test_panics() {
-    if lab::preflight().is_err() {
-        // lab_or_skip reports (or fails under CI) in the other tests.
+    // Skips (or fails under CI) like every lab test; the probe lab itself
+    // is dropped at once.
+    let Some(probe) = lab_or_skip("lab_is_removed_when_the_test_panics") else {
         return;
-    }
+    };
+    drop(probe);
     let tag = Mutex::new(String::new());
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let lab = Lab::new().expect("lab");
@@ -255,5 +257,136 @@ fn cone_filters_by_address_and_port() {
     assert!(
         dropped >= 9,
         "the firewall dropped the 9 unsolicited datagrams: {dropped}"
+    );
+}
+
+/// Sends `count` numbered datagrams from `from` to `to` (paced: a short
+/// pause every 100 so no queue on the way overflows), then, with the loss
+/// already removed by `after_burst`, an end marker until it arrives.
+/// Returns how many numbered datagrams arrived.
+fn burst(
+    from: &UdpSocket,
+    to: &UdpSocket,
+    dest: SocketAddr,
+    count: u32,
+    after_burst: impl FnOnce(),
+) -> u32 {
+    for i in 0..count {
+        from.send_to(&i.to_be_bytes(), dest).expect("send");
+        if i % 100 == 99 {
+            std::thread::sleep(Duration::from_millis(2)); // pacing, not synchronisation
+        }
+    }
+    after_burst();
+    let mut got = BTreeSet::new();
+    for _ in 0..20 {
+        from.send_to(b"end", dest).expect("send end");
+        let done = lab::recv_matching(to, Duration::from_millis(250), |buf, _| {
+            if buf == b"end" {
+                return Some(());
+            }
+            if let Ok(n) = <[u8; 4]>::try_from(buf) {
+                got.insert(u32::from_be_bytes(n));
+            }
+            None
+        });
+        if done.is_ok() {
+            return u32::try_from(got.len()).expect("count fits");
+        }
+    }
+    panic!("the end marker never arrived (loss still on?)");
+}
+
+#[test]
+fn loss_injection_drops_the_configured_fraction() {
+    let Some(lab) = lab_or_skip("loss_injection_drops_the_configured_fraction") else {
+        return;
+    };
+    const COUNT: u32 = 2000;
+    let host = lab.add_host(Kind::Cone).expect("cone host");
+    let router = host.router().expect("router").clone();
+    let public = lab.add_host(Kind::Public).expect("public host");
+    let inside = host.bind_udp(0).expect("bind");
+    let outside = public.bind_udp(5000).expect("bind");
+    for s in [&inside, &outside] {
+        lab::force_recv_buffer(s, 8 << 20).expect("receive buffer");
+    }
+    // Open the mapping (no loss yet) so the outside can answer.
+    inside.send_to(b"open", public.addr(5000)).expect("send");
+    let mapped = lab::recv_matching(&outside, WAIT, |buf, src| (buf == b"open").then_some(src))
+        .expect("mapping open");
+
+    router.set_loss(0.2).expect("set loss");
+    let mut rule_drops = 0;
+    let out_arrived = burst(&inside, &outside, public.addr(5000), COUNT, || {
+        rule_drops = router.loss_drops().expect("counters");
+        router.set_loss(0.0).expect("clear loss");
+    });
+    let out_lost = COUNT - out_arrived;
+    assert_eq!(
+        u64::from(out_lost),
+        rule_drops,
+        "every loss is the rule's doing"
+    );
+
+    router.set_loss(0.2).expect("set loss");
+    let in_arrived = burst(&outside, &inside, mapped, COUNT, || {
+        rule_drops = router.loss_drops().expect("counters");
+        router.set_loss(0.0).expect("clear loss");
+    });
+    let in_lost = COUNT - in_arrived;
+    assert_eq!(
+        u64::from(in_lost),
+        rule_drops,
+        "every loss is the rule's doing"
+    );
+    eprintln!(
+        "loss p=0.2 over {COUNT} datagrams: {out_lost} lost outbound, {in_lost} lost inbound"
+    );
+    for lost in [out_lost, in_lost] {
+        assert!(
+            (300..=500).contains(&lost),
+            "lost {lost} of {COUNT} at p=0.2"
+        );
+    }
+}
+
+#[test]
+fn conntrack_flush_rebinds_the_cone_mapping() {
+    let Some(lab) = lab_or_skip("conntrack_flush_rebinds_the_cone_mapping") else {
+        return;
+    };
+    let host = lab.add_host(Kind::Cone).expect("cone host");
+    let router = host.router().expect("router").clone();
+    let stun = Reflector::start(lab.server_host(), 3478).expect("reflector");
+    let u = lab.server_host().bind_udp(3479).expect("bind");
+    let u_addr = lab.server_host().addr(3479);
+    let inside = host.bind_udp(0).expect("bind");
+
+    let m1 = mapped_address(&inside, stun.addr()).expect("STUN");
+    assert_eq!(
+        mapped_address(&inside, stun.addr()).expect("STUN"),
+        m1,
+        "stable mapping"
+    );
+    inside.send_to(b"before", u_addr).expect("send");
+    let seen = lab::recv_matching(&u, WAIT, |buf, src| (buf == b"before").then_some(src));
+    assert_eq!(seen.expect("u hears"), m1);
+
+    router.flush_conntrack().expect("conntrack -F");
+    u.send_to(b"stale", m1).expect("send");
+    let m2 = mapped_address(&inside, stun.addr()).expect("STUN after flush");
+    eprintln!("rebinding: {m1} -> {m2} after conntrack -F");
+    assert_ne!(m2, m1, "a new mapping after the flush");
+    assert_eq!(m2.ip(), router.wan_ip());
+    inside.send_to(b"after", u_addr).expect("send");
+    let seen = lab::recv_matching(&u, WAIT, |buf, src| (buf == b"after").then_some(src));
+    assert_eq!(seen.expect("u hears"), m2, "the peer sees the new mapping");
+    u.send_to(b"fresh", m2).expect("send");
+    let got = collect_until(&inside, u_addr, "fresh");
+    assert_eq!(
+        got,
+        [format!("fresh from {u_addr}")],
+        "the old mapping is dead"
     );
 }

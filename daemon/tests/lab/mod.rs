@@ -23,7 +23,7 @@ mod topology;
 pub use error::LabError;
 pub use netns::{list_all as list_namespaces, Netns};
 pub use precheck::{lab_or_skip, preflight};
-pub use probe::{mapped_address, recv_matching, Reflector, StunTx};
+pub use probe::{force_recv_buffer, mapped_address, recv_matching, Reflector, StunTx};
 pub use process::Spawned;
 pub use server::PeerdServer;
 pub use topology::{Host, Kind, Lab, Router, SERVER_IP};

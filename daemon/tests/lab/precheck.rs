@@ -3,6 +3,7 @@
 //! the test loudly; elsewhere a lab test without its preconditions prints a
 //! one-line reason and returns.
 
+use std::io::Write;
 use std::process::{Command, Stdio};
 
 use super::error::{LabError, Result};
@@ -54,7 +55,9 @@ pub fn lab_or_skip(test: &str) -> Option<Lab> {
             !in_ci(),
             "lab test {test} cannot run under CI=true: {reason}"
         );
-        eprintln!("skipping lab test {test}: {reason}");
+        // Written past the test harness's output capture, so a skip is
+        // visible in a normal `cargo test` run.
+        let _ = writeln!(std::io::stderr(), "skipping lab test {test}: {reason}");
         return None;
     }
     match Lab::new() {

@@ -7,6 +7,7 @@
 
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -179,6 +180,30 @@ pub fn recv_matching<T>(
             Err(e) => return Err(LabError::io("recv_from", e)),
         }
     }
+}
+
+/// Gives `sock` a receive buffer of `bytes` (`SO_RCVBUFFORCE`, root only),
+/// so a burst of datagrams is not dropped by the receiving socket itself.
+pub fn force_recv_buffer(sock: &UdpSocket, bytes: usize) -> Result<()> {
+    let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: setsockopt on a valid socket with a pointer to a c_int of the
+    // given length.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            std::ptr::from_ref(&size).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(LabError::io(
+            "setsockopt SO_RCVBUFFORCE",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
 }
 
 /// A STUN Binding responder on a lab host, run by a thread of the test
