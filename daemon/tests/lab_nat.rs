@@ -15,7 +15,10 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use lab::{lab_or_skip, mapped_address, Kind, Lab, Reflector};
+use lab::{lab_or_skip, mapped_address, Kind, Lab, PeerdServer, Reflector};
+use peerd_shared::wire::{ErrorCode, Packet};
+use peerd_shared::Token;
+use tempfile::TempDir;
 
 const WAIT: Duration = Duration::from_secs(3);
 
@@ -139,17 +142,21 @@ fn lab_is_removed_when_the_test_panics() {
     );
 }
 
-/// Three STUN responders: the server host on two ports, and another
-/// public host (another address).
-fn three_stun_servers(lab: &Lab) -> (Vec<Reflector>, Vec<SocketAddr>) {
+/// Three real `peerd server`s answering STUN: the server host on two
+/// ports, and another public host (another address).
+fn three_servers(lab: &Lab) -> (Vec<PeerdServer>, TempDir, Vec<SocketAddr>) {
     let other = lab.add_host(Kind::Public).expect("second public host");
+    let dbs = tempfile::tempdir().expect("temp dir");
+    let first = lab.start_server(None).expect("peerd server");
     let servers = vec![
-        Reflector::start(lab.server_host(), 3478).expect("reflector 1"),
-        Reflector::start(lab.server_host(), 3479).expect("reflector 2"),
-        Reflector::start(&other, 3478).expect("reflector 3"),
+        PeerdServer::start(lab.server_host(), 8081, &dbs.path().join("b.db"), None)
+            .expect("second peerd server"),
+        PeerdServer::start(&other, 8080, &dbs.path().join("c.db"), None)
+            .expect("third peerd server"),
     ];
-    let addrs = servers.iter().map(Reflector::addr).collect();
-    (servers, addrs)
+    let mut addrs = vec![first];
+    addrs.extend(servers.iter().map(PeerdServer::addr));
+    (servers, dbs, addrs)
 }
 
 #[test]
@@ -159,7 +166,7 @@ fn cone_mapping_is_endpoint_independent() {
     };
     let host = lab.add_host(Kind::Cone).expect("cone host");
     let wan = host.router().expect("router").wan_ip();
-    let (_servers, addrs) = three_stun_servers(&lab);
+    let (_servers, _dbs, addrs) = three_servers(&lab);
     let sock = host.bind_udp(0).expect("bind");
     let local = sock.local_addr().expect("local_addr");
     let mapped: Vec<SocketAddr> = addrs
@@ -190,7 +197,7 @@ fn symmetric_mapping_depends_on_the_destination() {
     };
     let host = lab.add_host(Kind::Symmetric).expect("symmetric host");
     let wan = host.router().expect("router").wan_ip();
-    let (_servers, addrs) = three_stun_servers(&lab);
+    let (_servers, _dbs, addrs) = three_servers(&lab);
     let sock = host.bind_udp(0).expect("bind");
     let mapped: Vec<SocketAddr> = addrs
         .iter()
@@ -212,10 +219,10 @@ fn cone_filters_by_address_and_port() {
     let host = lab.add_host(Kind::Cone).expect("cone host");
     let router = host.router().expect("router").clone();
     let third = lab.add_host(Kind::Public).expect("third host");
-    let stun = Reflector::start(lab.server_host(), 3478).expect("reflector");
+    let server = lab.start_server(None).expect("peerd server");
     let inside = host.bind_udp(0).expect("bind");
-    let mapped = mapped_address(&inside, stun.addr()).expect("STUN");
-    // t: another address; u: the STUN server's address, another port.
+    let mapped = mapped_address(&inside, server).expect("STUN");
+    // t: another address; u: the server's address, another port.
     let t = third.bind_udp(4000).expect("bind");
     let u = lab.server_host().bind_udp(3479).expect("bind");
     let (t_addr, u_addr) = (third.addr(4000), lab.server_host().addr(3479));
@@ -358,25 +365,39 @@ fn conntrack_flush_rebinds_the_cone_mapping() {
     };
     let host = lab.add_host(Kind::Cone).expect("cone host");
     let router = host.router().expect("router").clone();
-    let stun = Reflector::start(lab.server_host(), 3478).expect("reflector");
+    let server = lab.start_server(None).expect("peerd server");
     let u = lab.server_host().bind_udp(3479).expect("bind");
     let u_addr = lab.server_host().addr(3479);
     let inside = host.bind_udp(0).expect("bind");
+    let token = Token::generate().expect("token");
 
-    let m1 = mapped_address(&inside, stun.addr()).expect("STUN");
+    let (id, m1) = lab::register(&inside, server, token).expect("REGISTER");
     assert_eq!(
-        mapped_address(&inside, stun.addr()).expect("STUN"),
+        mapped_address(&inside, server).expect("STUN"),
         m1,
-        "stable mapping"
+        "STUN agrees"
     );
     inside.send_to(b"before", u_addr).expect("send");
     let seen = lab::recv_matching(&u, WAIT, |buf, src| (buf == b"before").then_some(src));
-    assert_eq!(seen.expect("u hears"), m1);
+    assert_eq!(seen.expect("u hears"), m1, "one mapping towards both ports");
 
     router.flush_conntrack().expect("conntrack -F");
     u.send_to(b"stale", m1).expect("send");
-    let m2 = mapped_address(&inside, stun.addr()).expect("STUN after flush");
+    // The server still holds m1: a request from the new mapping is refused,
+    // which is how a daemon notices the rebinding (protocol.md 2).
+    let list = Packet::List {
+        seq: lab::next_seq(),
+        id,
+        token,
+        after: None,
+    };
+    match lab::request(&inside, server, &list).expect("LIST") {
+        Packet::Error { code, .. } => assert_eq!(code, ErrorCode::Unauthorized),
+        other => panic!("LIST from the rebound address answered {other:?}"),
+    }
+    let (id2, m2) = lab::register(&inside, server, token).expect("REGISTER again");
     eprintln!("rebinding: {m1} -> {m2} after conntrack -F");
+    assert_eq!(id2, id, "same token, same id");
     assert_ne!(m2, m1, "a new mapping after the flush");
     assert_eq!(m2.ip(), router.wan_ip());
     inside.send_to(b"after", u_addr).expect("send");

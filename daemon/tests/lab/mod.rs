@@ -17,6 +17,7 @@ mod netns;
 mod precheck;
 mod probe;
 mod process;
+mod rendezvous;
 mod server;
 mod topology;
 
@@ -25,5 +26,6 @@ pub use netns::{list_all as list_namespaces, Netns};
 pub use precheck::{lab_or_skip, preflight};
 pub use probe::{force_recv_buffer, mapped_address, recv_matching, Reflector, StunTx};
 pub use process::Spawned;
+pub use rendezvous::{next_seq, register, request};
 pub use server::PeerdServer;
 pub use topology::{Host, Kind, Lab, Router, SERVER_IP};
