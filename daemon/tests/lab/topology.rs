@@ -59,6 +59,11 @@ impl Drop for Namespaces {
         for ns in all.iter().rev() {
             ns.kill_all();
         }
+        if std::env::var_os("LAB_KEEP").is_some() {
+            let names: Vec<&str> = all.iter().map(Netns::name).collect();
+            eprintln!("LAB_KEEP: keeping namespaces {names:?} (the next lab run removes them)");
+            return;
+        }
         for ns in all.iter().rev() {
             if let Err(e) = ns.destroy() {
                 eprintln!("lab teardown: {e}");
