@@ -12,6 +12,7 @@
 //! of it, hence the `dead_code` and `unused_imports` allowances.
 #![allow(dead_code, unused_imports)]
 
+mod daemon;
 mod error;
 mod netns;
 mod precheck;
@@ -21,6 +22,7 @@ mod rendezvous;
 mod server;
 mod topology;
 
+pub use daemon::{control, peerctl_path, PeerDaemon};
 pub use error::LabError;
 pub use netns::{list_all as list_namespaces, Netns};
 pub use precheck::{lab_or_skip, preflight};
