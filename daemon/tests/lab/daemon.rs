@@ -20,8 +20,8 @@ use peerd_shared::control::{
 use peerd_shared::PeerId;
 
 use super::error::{LabError, Result};
+use super::machines::Host;
 use super::process::Spawned;
-use super::topology::Host;
 
 /// How long a daemon may take to register after its start.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(20);

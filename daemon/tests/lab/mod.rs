@@ -14,6 +14,7 @@
 
 mod daemon;
 mod error;
+mod machines;
 mod netns;
 mod precheck;
 mod probe;
@@ -24,10 +25,11 @@ mod topology;
 
 pub use daemon::{control, peerctl_path, PeerDaemon};
 pub use error::LabError;
+pub use machines::{Host, Kind, Router};
 pub use netns::{list_all as list_namespaces, Netns};
 pub use precheck::{lab_or_skip, preflight};
 pub use probe::{force_recv_buffer, mapped_address, recv_matching, Reflector, StunTx};
 pub use process::Spawned;
 pub use rendezvous::{next_seq, register, request};
 pub use server::PeerdServer;
-pub use topology::{Host, Kind, Lab, Router, SERVER_IP};
+pub use topology::{Lab, SERVER_IP};

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::error::{LabError, Result};
+use super::machines::Host;
 use super::process::Spawned;
-use super::topology::Host;
 
 /// How long `peerd server` may take to print `listening on ADDR`.
 const START_TIMEOUT: Duration = Duration::from_secs(15);

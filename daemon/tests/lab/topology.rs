@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::error::{LabError, Result};
+use super::machines::{install_loss_chain, Host, Kind, Router};
 use super::netns::{self, Netns};
 use super::precheck::preflight;
-use super::process::Spawned;
 use super::server::PeerdServer;
 
 /// Every namespace a lab creates is named `PREFIX-<pid>-<n>-<role>`.
@@ -32,22 +32,8 @@ pub const SERVER_PORT: u16 = 8080;
 pub const CONE_PORTS: &str = "1024-60999";
 /// `net.ipv4.ip_local_port_range` inside private hosts.
 pub const PRIVATE_EPHEMERAL: &str = "61000 65000";
-/// The iptables chain (in routers and public hosts) holding the loss rule.
-const LOSS_CHAIN: &str = "LAB_LOSS";
 
 static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
-
-/// How a host is connected to the public segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// Directly on the public segment, no NAT.
-    Public,
-    /// Behind MASQUERADE (endpoint-independent mapping) with a firewall
-    /// dropping new inbound UDP (address-and-port-dependent filtering).
-    Cone,
-    /// Behind MASQUERADE `--random` (a new public port per destination).
-    Symmetric,
-}
 
 /// The namespaces of one lab, destroyed (processes killed first) on drop,
 /// newest first.
@@ -343,181 +329,6 @@ fn attach_public(core: &Netns, ns: &Netns, octet: u8) -> Result<Ipv4Addr> {
     ns.ip(&["addr", "add", &format!("{ip}/24"), "dev", "wan"])?;
     ns.ip(&["link", "set", "wan", "up"])?;
     Ok(ip)
-}
-
-/// A machine of the lab: a namespace with one address.
-#[derive(Clone, Debug)]
-pub struct Host {
-    ns: Netns,
-    ip: Ipv4Addr,
-    kind: Kind,
-    router: Option<Router>,
-}
-
-impl Host {
-    /// The host's own address (public, or 10.N.0.k behind a router).
-    pub fn ip(&self) -> Ipv4Addr {
-        self.ip
-    }
-
-    /// `ip():port`.
-    pub fn addr(&self, port: u16) -> SocketAddr {
-        SocketAddr::from((self.ip, port))
-    }
-
-    /// How the host is connected.
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
-
-    /// The home router in front of the host (`None` for public hosts).
-    pub fn router(&self) -> Option<&Router> {
-        self.router.as_ref()
-    }
-
-    /// The host's namespace.
-    pub fn ns(&self) -> &Netns {
-        &self.ns
-    }
-
-    /// Binds a UDP socket on the host's address (`port` 0: ephemeral).
-    pub fn bind_udp(&self, port: u16) -> Result<UdpSocket> {
-        self.ns.bind_udp(self.addr(port))
-    }
-
-    /// A `Command` running `program` on this host (`ip netns exec`).
-    pub fn command(&self, program: impl AsRef<Path>) -> Command {
-        self.ns.command(&program.as_ref().to_string_lossy())
-    }
-
-    /// Spawns `program args` on this host; killed when the guard drops (and
-    /// in any case when the lab drops).
-    pub fn spawn(&self, program: impl AsRef<Path>, args: &[&str]) -> Result<Spawned> {
-        let mut cmd = self.command(program.as_ref());
-        cmd.args(args);
-        let name = format!("{} on {}", program.as_ref().display(), self.ns.name());
-        Spawned::start(cmd, &name)
-    }
-
-    /// Drops a random fraction `p` of the datagrams on the host's uplink,
-    /// both directions: its router's WAN side, or its own interface for a
-    /// public host. `p = 0` removes the loss.
-    pub fn set_loss(&self, p: f64) -> Result<()> {
-        match &self.router {
-            Some(r) => r.set_loss(p),
-            None => set_loss(&self.ns, p),
-        }
-    }
-
-    /// Datagrams dropped so far by the loss rule on the host's uplink.
-    pub fn loss_drops(&self) -> Result<u64> {
-        match &self.router {
-            Some(r) => r.loss_drops(),
-            None => drops(&self.ns, LOSS_CHAIN, ""),
-        }
-    }
-}
-
-/// A home router doing NAT between its home 10.N.0.0/24 and the public segment.
-#[derive(Clone, Debug)]
-pub struct Router {
-    ns: Netns,
-    wan_ip: Ipv4Addr,
-    home: u8,
-    kind: Kind,
-    next_host: Arc<AtomicU8>,
-}
-
-impl Router {
-    /// The router's public address (what peers behind it look like).
-    pub fn wan_ip(&self) -> Ipv4Addr {
-        self.wan_ip
-    }
-
-    /// Cone or Symmetric.
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
-
-    /// The router's namespace.
-    pub fn ns(&self) -> &Netns {
-        &self.ns
-    }
-
-    /// Drops a random fraction `p` of the datagrams crossing the WAN side,
-    /// both directions (`iptables -m statistic`); `p = 0` removes the loss.
-    pub fn set_loss(&self, p: f64) -> Result<()> {
-        set_loss(&self.ns, p)
-    }
-
-    /// Datagrams dropped so far by the loss rule.
-    pub fn loss_drops(&self) -> Result<u64> {
-        drops(&self.ns, LOSS_CHAIN, "")
-    }
-
-    /// New inbound UDP dropped so far by the firewall (unsolicited datagrams).
-    pub fn filter_drops(&self) -> Result<u64> {
-        Ok(drops(&self.ns, "FORWARD", "ctstate NEW")? + drops(&self.ns, "INPUT", "ctstate NEW")?)
-    }
-
-    /// Forgets every NAT mapping (`conntrack -F`): the next datagram out
-    /// gets a new public port, as after a NAT rebinding.
-    pub fn flush_conntrack(&self) -> Result<()> {
-        self.ns.exec("conntrack", &["-F"]).map(drop)
-    }
-
-    /// The router's connection-tracking table (`conntrack -L`), for diagnostics.
-    pub fn conntrack_table(&self) -> Result<String> {
-        self.ns.exec("conntrack", &["-L"])
-    }
-}
-
-/// Creates the loss chain and jumps to it from each `"CHAIN -i/-o IFACE"` hook.
-fn install_loss_chain(ns: &Netns, hooks: &[&str]) -> Result<()> {
-    ns.iptables(&["-N", LOSS_CHAIN])?;
-    for hook in hooks {
-        let mut args = vec!["-A"];
-        args.extend(hook.split_whitespace());
-        args.extend(["-j", LOSS_CHAIN]);
-        ns.iptables(&args)?;
-    }
-    Ok(())
-}
-
-fn set_loss(ns: &Netns, p: f64) -> Result<()> {
-    if !(0.0..=1.0).contains(&p) {
-        return Err(LabError::Unavailable(format!(
-            "loss {p} is not a probability"
-        )));
-    }
-    ns.iptables(&["-F", LOSS_CHAIN])?;
-    if p > 0.0 {
-        let p = format!("{p}");
-        ns.iptables(&[
-            "-A",
-            LOSS_CHAIN,
-            "-m",
-            "statistic",
-            "--mode",
-            "random",
-            "--probability",
-            &p,
-            "-j",
-            "DROP",
-        ])?;
-    }
-    Ok(())
-}
-
-/// Sum of the packet counters of the DROP rules in `chain` whose line
-/// contains `matching`.
-fn drops(ns: &Netns, chain: &str, matching: &str) -> Result<u64> {
-    let out = ns.iptables(&["-L", chain, "-v", "-x", "-n"])?;
-    Ok(out
-        .lines()
-        .filter(|l| l.contains("DROP") && l.contains(matching))
-        .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
-        .sum())
 }
 
 /// Deletes namespaces left by lab processes that died without cleaning up
