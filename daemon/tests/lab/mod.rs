@@ -9,8 +9,9 @@
 //! veths, processes) is removed when the `Lab` is dropped, panics included.
 //!
 //! Each test binary includes this module with `mod lab;` and uses a subset
-//! of it, hence the `dead_code` and `unused_imports` allowances.
-#![allow(dead_code, unused_imports)]
+//! of it, hence the `dead_code` allowance (and `unused_imports` on the
+//! re-exports).
+#![allow(dead_code)]
 
 mod daemon;
 mod error;
@@ -23,13 +24,16 @@ mod rendezvous;
 mod server;
 mod topology;
 
-pub use daemon::{control, peerctl_path, PeerDaemon};
-pub use error::LabError;
-pub use machines::{Host, Kind, Router};
-pub use netns::{list_all as list_namespaces, Netns};
-pub use precheck::{lab_or_skip, preflight};
-pub use probe::{force_recv_buffer, mapped_address, recv_matching, Reflector, StunTx};
-pub use process::Spawned;
-pub use rendezvous::{next_seq, register, request};
-pub use server::PeerdServer;
-pub use topology::{Lab, SERVER_IP};
+#[allow(unused_imports)]
+pub use self::{
+    daemon::{control, peerctl_path, PeerDaemon},
+    error::LabError,
+    machines::{Host, Kind, Router},
+    netns::{list_all as list_namespaces, Netns},
+    precheck::{lab_or_skip, preflight},
+    probe::{force_recv_buffer, mapped_address, recv_matching, Reflector, StunTx},
+    process::Spawned,
+    rendezvous::{next_seq, register, request},
+    server::PeerdServer,
+    topology::{Lab, SERVER_IP},
+};

@@ -7,9 +7,8 @@
 //! 10.N.0.0/24: its router is 10.N.0.1 (a bridge `brlan`), its hosts
 //! 10.N.0.2, 10.N.0.3, ...
 
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
