@@ -142,6 +142,34 @@ fn lab_is_removed_when_the_test_panics() {
     );
 }
 
+#[test]
+fn labs_of_killed_test_processes_are_swept() {
+    let Some(probe) = lab_or_skip("labs_of_killed_test_processes_are_swept") else {
+        return;
+    };
+    drop(probe);
+    // A namespace named like a lab of a process that no longer exists, as
+    // a test killed by SIGKILL leaves behind.
+    let mut gone = std::process::Command::new("true")
+        .spawn()
+        .expect("spawn true");
+    let dead_pid = gone.id();
+    gone.wait().expect("reap");
+    let stale = format!("peerdlab-{dead_pid}-0-core");
+    let out = std::process::Command::new("ip")
+        .args(["netns", "add", &stale])
+        .status()
+        .expect("ip netns add");
+    assert!(out.success());
+    let lab = Lab::new().expect("lab");
+    assert_eq!(
+        namespaces_with(&stale),
+        Vec::<String>::new(),
+        "stale lab swept"
+    );
+    assert!(!namespaces_with(lab.tag()).is_empty(), "the new lab stands");
+}
+
 /// Three real `peerd server`s answering STUN: the server host on two
 /// ports, and another public host (another address).
 fn three_servers(lab: &Lab) -> (Vec<PeerdServer>, TempDir, Vec<SocketAddr>) {
