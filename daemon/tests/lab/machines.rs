@@ -150,6 +150,28 @@ impl Router {
         self.ns.exec("conntrack", &["-F"]).map(drop)
     }
 
+    /// How long an idle UDP mapping lives, in seconds: `unreplied` while
+    /// only one direction was seen (and for a short-lived exchange),
+    /// `answered` once traffic has flowed both ways for a while
+    /// (`nf_conntrack_udp_timeout` / `_stream`, Linux defaults 30 and 120).
+    pub fn set_mapping_timeout(&self, unreplied: u32, answered: u32) -> Result<()> {
+        self.ns.sysctl(&format!(
+            "net.netfilter.nf_conntrack_udp_timeout={unreplied}"
+        ))?;
+        self.ns.sysctl(&format!(
+            "net.netfilter.nf_conntrack_udp_timeout_stream={answered}"
+        ))
+    }
+
+    /// How many UDP mappings the router holds now.
+    pub fn udp_mappings(&self) -> Result<usize> {
+        Ok(self
+            .conntrack_table()?
+            .lines()
+            .filter(|l| l.starts_with("udp"))
+            .count())
+    }
+
     /// The router's connection-tracking table (`conntrack -L`), for diagnostics.
     pub fn conntrack_table(&self) -> Result<String> {
         self.ns.exec("conntrack", &["-L"])
