@@ -87,8 +87,9 @@ fn registered(host: &Host, server: SocketAddr) -> (UdpSocket, PeerId, Token) {
 }
 
 /// A punches B through `server`: CONNECT from A, INTRO at B, then both
-/// punch. Returns how long until both heard each other, or `None`.
-fn punch(a: &Host, b: &Host, server: SocketAddr) -> Option<Duration> {
+/// punch. Returns how long until both heard each other and where A heard
+/// B from, or `None`.
+fn punch(a: &Host, b: &Host, server: SocketAddr) -> Option<(Duration, SocketAddr)> {
     let (sa, ida, ta) = registered(a, server);
     let (sb, idb, _) = registered(b, server);
     let connect = Packet::Connect {
@@ -140,8 +141,12 @@ fn punch(a: &Host, b: &Host, server: SocketAddr) -> Option<Duration> {
             for side in &mut sides {
                 side.poll(Duration::from_millis(10));
             }
-            if sides.iter().all(|s| s.heard.is_some()) {
-                return Some(start.elapsed());
+            if let [Side {
+                heard: Some(b_seen),
+                ..
+            }, Side { heard: Some(_), .. }] = &sides
+            {
+                return Some((start.elapsed(), *b_seen));
             }
         }
     }
@@ -205,6 +210,7 @@ fn punch_symmetric_symmetric_fails() {
 
 #[test]
 fn same_router_no_hairpin_but_private_addresses_work() {
+    // Routers do not hairpin unless asked (see the next test).
     let Some(lab) = lab_or_skip("same_router_no_hairpin_but_private_addresses_work") else {
         return;
     };
@@ -223,4 +229,39 @@ fn same_router_no_hairpin_but_private_addresses_work() {
         (buf == b"over the home network").then_some(src)
     });
     assert_eq!(from.expect("private path").ip(), a.ip());
+}
+
+#[test]
+fn same_router_with_hairpin_punches_via_public_addresses() {
+    let Some(lab) = lab_or_skip("same_router_with_hairpin_punches_via_public_addresses") else {
+        return;
+    };
+    let server = lab.start_server(None).expect("peerd server");
+    let a = lab.add_host(Kind::Cone).expect("a");
+    let router = a.router().expect("router").clone();
+    lab.enable_hairpin(&router).expect("hairpin");
+    let b = lab.add_host_behind(&router).expect("b");
+    let (took, b_seen) = punch(&a, &b, server).expect("hairpinned punch");
+    eprintln!("hairpin punch: direct after {took:?}, a sees b as {b_seen}");
+    assert_eq!(
+        b_seen.ip(),
+        router.wan_ip(),
+        "b is seen by its public mapping"
+    );
+    // The hairpin keeps the router's filtering: an unsolicited datagram
+    // from a to b's public mapping is dropped.
+    let sb = b.bind_udp(0).expect("bind");
+    let b_public = lab::mapped_address(&sb, server).expect("STUN");
+    let sa = a.bind_udp(0).expect("bind");
+    sa.send_to(b"unsolicited", b_public).expect("send");
+    sb.send_to(b"open", lab::mapped_address(&sa, server).expect("STUN"))
+        .expect("send");
+    sa.send_to(b"solicited", b_public).expect("send");
+    let mut got = Vec::new();
+    lab::recv_matching(&sb, Duration::from_secs(3), |buf, _| {
+        got.push(String::from_utf8_lossy(buf).into_owned());
+        (buf == b"solicited").then_some(())
+    })
+    .expect("the solicited datagram arrives");
+    assert_eq!(got, ["solicited"], "filtering holds on the hairpin");
 }

@@ -172,6 +172,119 @@ impl Router {
             .count())
     }
 
+    /// Hairpinning through `loop_ns`, a namespace that only sends packets
+    /// back. Linux delivers a packet for the router's own address locally,
+    /// where no NAT mapping applies; so packets from the home to the WAN
+    /// address are policy-routed out of `hp0` instead, source-NATed there
+    /// exactly like on `wan` (the same mapping is reused: endpoint
+    /// independence), turned around by `loop_ns`, and come back in on
+    /// `hp1` as if from outside: conntrack maps them to the inside host
+    /// whose mapping they address, or the firewall drops them as new.
+    pub fn install_hairpin(&self, loop_ns: &Netns) -> Result<()> {
+        let (wan, ns) = (self.wan_ip.to_string(), &self.ns);
+        for (mine, theirs, net) in [("hp0", "xa", "169.254.1"), ("hp1", "xb", "169.254.2")] {
+            ns.ip(&[
+                "link",
+                "add",
+                mine,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                theirs,
+                "netns",
+                loop_ns.name(),
+            ])?;
+            ns.ip(&["addr", "add", &format!("{net}.1/30"), "dev", mine])?;
+            ns.ip(&["link", "set", mine, "up"])?;
+            loop_ns.ip(&["addr", "add", &format!("{net}.2/30"), "dev", theirs])?;
+            loop_ns.ip(&["link", "set", theirs, "up"])?;
+        }
+        loop_ns.sysctl("net.ipv4.ip_forward=1")?;
+        for conf in ["all", "xa"] {
+            loop_ns.sysctl(&format!("net.ipv4.conf.{conf}.rp_filter=0"))?;
+        }
+        loop_ns.ip(&[
+            "route",
+            "add",
+            &format!("{wan}/32"),
+            "via",
+            "169.254.2.1",
+            "dev",
+            "xb",
+        ])?;
+        // From the home to the WAN address: out of hp0, before the local table.
+        ns.ip(&[
+            "route",
+            "add",
+            "default",
+            "via",
+            "169.254.1.2",
+            "dev",
+            "hp0",
+            "table",
+            "100",
+        ])?;
+        ns.ip(&[
+            "rule",
+            "add",
+            "pref",
+            "100",
+            "iif",
+            "brlan",
+            "to",
+            &format!("{wan}/32"),
+            "lookup",
+            "100",
+        ])?;
+        ns.ip(&["rule", "add", "pref", "200", "lookup", "local"])?;
+        ns.ip(&["rule", "del", "pref", "0"])?;
+        // Coming back in with our own address as source is expected on hp1.
+        for conf in ["all", "hp1"] {
+            ns.sysctl(&format!("net.ipv4.conf.{conf}.rp_filter=0"))?;
+        }
+        ns.sysctl("net.ipv4.conf.hp1.accept_local=1")?;
+        let snat = match self.kind {
+            Kind::Cone => format!("{wan}:{}", super::topology::CONE_PORTS),
+            _ => wan.clone(),
+        };
+        let mut rule = vec![
+            "-t",
+            "nat",
+            "-A",
+            "POSTROUTING",
+            "-o",
+            "hp0",
+            "-p",
+            "udp",
+            "-j",
+            "SNAT",
+            "--to-source",
+            &snat,
+        ];
+        if self.kind != Kind::Cone {
+            rule.push("--random");
+        }
+        ns.iptables(&rule)?;
+        for chain in ["FORWARD", "INPUT"] {
+            ns.iptables(&[
+                "-A",
+                chain,
+                "-i",
+                "hp1",
+                "-p",
+                "udp",
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "NEW",
+                "-j",
+                "DROP",
+            ])?;
+        }
+        Ok(())
+    }
+
     /// The router's connection-tracking table (`conntrack -L`), for diagnostics.
     pub fn conntrack_table(&self) -> Result<String> {
         self.ns.exec("conntrack", &["-L"])

@@ -217,6 +217,15 @@ impl Lab {
         })
     }
 
+    /// Makes `router` hairpin (RFC 4787 REQ-9): a host sending to the
+    /// router's own public address reaches the host behind that mapping,
+    /// seen from its public mapping, through the router's usual filtering.
+    /// Off by default. See [`Router::install_hairpin`] for how.
+    pub fn enable_hairpin(&self, router: &Router) -> Result<()> {
+        let loop_ns = self.new_ns(&format!("x{}", router.home))?;
+        router.install_hairpin(&loop_ns)
+    }
+
     /// Adds another private host behind `router` (e.g. two peers behind the
     /// same cone router).
     pub fn add_host_behind(&self, router: &Router) -> Result<Host> {
