@@ -2,6 +2,7 @@
 //! line by line, killed and reaped on drop.
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -133,8 +134,10 @@ impl Drop for Spawned {
         self.kill();
         if std::thread::panicking() || (running && std::env::var_os("LAB_VERBOSE").is_some()) {
             let out = lock(&self.output.0);
+            let saved = save_log(&self.name, &out.lines)
+                .map_or_else(|e| format!("(not saved: {e})"), |p| p.display().to_string());
             eprintln!(
-                "--- last output of {} ---\n{}",
+                "--- last output of {} (full log: {saved}) ---\n{}",
                 self.name,
                 tail(&out.lines, TAIL_ON_PANIC)
             );
@@ -163,6 +166,28 @@ fn reader(
         lock(&output.0).open -= 1;
         output.1.notify_all();
     })
+}
+
+/// Writes a process's whole output to
+/// `$TMPDIR/peerdlab-logs/<test pid>/<label>.log` for a failed test.
+fn save_log(name: &str, lines: &[String]) -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir()
+        .join("peerdlab-logs")
+        .join(std::process::id().to_string());
+    std::fs::create_dir_all(&dir)?;
+    let file: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{file}.log"));
+    std::fs::write(&path, lines.join("\n") + "\n")?;
+    Ok(path)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
