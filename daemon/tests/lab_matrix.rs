@@ -295,32 +295,45 @@ fn rebinding_heals_within_two_keepalives() {
     );
     let (da, db) = (daemon(&lab, &ha, "a"), daemon(&lab, &hb, "b"));
     let (ida, idb) = (da.id().expect("id a"), db.id().expect("id b"));
-    send_batch(&da, idb, "a->b", 20);
-    db.wait_inbox(ida, 20, DELIVERY).expect("first half");
+    da.send(idb, "hello", true).expect("a path exists");
     let before = da.status().expect("status").public_addr;
 
-    ha.router()
-        .expect("router")
-        .flush_conntrack()
-        .expect("conntrack -F");
-    let flushed = Instant::now();
-    for i in 20..40 {
-        da.send(idb, &format!("a->b {i}"), false).expect("queue");
-    }
-    send_batch(&db, ida, "b->a", 20);
-    let limit = Duration::from_secs(2 * KEEPALIVE);
+    // Both sides talk steadily (a message every 50 ms for 2 s each way);
+    // a's router forgets its mappings in the middle.
+    let (count, pace) = (40, Duration::from_millis(50));
+    let router = ha.router().expect("router").clone();
+    let flushed = std::thread::scope(|scope| {
+        scope.spawn(|| paced_batch(&da, idb, "a->b", count, pace));
+        scope.spawn(|| paced_batch(&db, ida, "b->a", count, pace));
+        // Mid-conversation: once b holds 10 of a's messages.
+        db.wait_inbox(ida, 11, DELIVERY)
+            .expect("conversation under way");
+        router.flush_conntrack().expect("conntrack -F");
+        Instant::now()
+    });
+    let limit = Duration::from_secs(2 * KEEPALIVE).saturating_sub(flushed.elapsed());
     let to_b = db
-        .wait_inbox(ida, 40, limit)
+        .wait_inbox(ida, count + 1, limit)
         .expect("delivery resumes within 2 x keepalive");
-    let to_a = da.wait_inbox(idb, 20, limit).expect("and the other way");
+    let to_a = da.wait_inbox(idb, count, limit).expect("both ways");
     let after = da.status().expect("status").public_addr;
     eprintln!(
-        "rebinding: {before:?} -> {after:?}, delivery resumed after {:.1} s",
+        "rebinding: {before:?} -> {after:?}, all delivered {:.1} s after the flush",
         flushed.elapsed().as_secs_f64()
     );
     assert_ne!(before, after, "the flush gave a a new public address");
-    assert_exactly_once(&to_b, "a->b", 40, false);
-    assert_exactly_once(&to_a, "b->a", 20, false);
+    let to_b: Vec<InboxEntry> = to_b.into_iter().filter(|m| m.text != "hello").collect();
+    assert_exactly_once(&to_b, "a->b", count, false);
+    assert_exactly_once(&to_a, "b->a", count, false);
+}
+
+/// Queues `count` messages `"{tag} {i}"`, one every `pace`.
+fn paced_batch(from: &PeerDaemon, to: PeerId, tag: &str, count: usize, pace: Duration) {
+    for i in 0..count {
+        from.send(to, &format!("{tag} {i}"), false)
+            .unwrap_or_else(|e| panic!("{} cannot queue message {i}: {e}", from.name()));
+        std::thread::sleep(pace); // pacing, not synchronisation
+    }
 }
 
 #[test]
