@@ -65,6 +65,25 @@ fn lab_builds_connects_and_tears_down() {
     let got = lab::recv_matching(&b, WAIT, |buf, src| (buf == b"neighbour").then_some(src));
     assert_eq!(got.expect("LAN datagram").ip(), cone.ip());
 
+    // The lab is sealed: nothing routes beyond its own networks (probed
+    // with a documentation address, TEST-NET-1).
+    let outside = std::net::SocketAddr::from(([192, 0, 2, 1], 53));
+    for host in [&public, lab.server_host()] {
+        let sock = host.bind_udp(0).expect("bind");
+        let err = sock
+            .send_to(b"out", outside)
+            .expect_err("no route out of the lab");
+        assert_eq!(err.kind(), std::io::ErrorKind::NetworkUnreachable, "{err}");
+    }
+    let routes = router
+        .ns()
+        .ip(&["route", "show", "table", "all"])
+        .expect("routes");
+    assert!(
+        !routes.contains("default"),
+        "a router has a default route: {routes}"
+    );
+
     // A process started in a namespace dies with the lab, guard or not.
     let mut orphan = cone
         .command("sleep")
