@@ -15,12 +15,14 @@ use lab::{lab_or_skip, mapped_address, Kind, Lab, Reflector};
 
 const WAIT: Duration = Duration::from_secs(3);
 
-/// Names of every namespace on the machine that start with `tag`.
+/// Names of every namespace on the machine that are `tag` or start with
+/// `tag-`.
 fn namespaces_with(tag: &str) -> Vec<String> {
+    let prefix = format!("{tag}-");
     lab::list_namespaces()
         .expect("ip netns list")
         .into_iter()
-        .filter(|n| n.starts_with(tag))
+        .filter(|n| n == tag || n.starts_with(&prefix))
         .collect()
 }
 

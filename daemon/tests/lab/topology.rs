@@ -128,7 +128,7 @@ impl Lab {
     pub fn add_host(&self, kind: Kind) -> Result<Host> {
         match kind {
             Kind::Public => {
-                let octet = self.next_public.fetch_add(1, Ordering::Relaxed);
+                let octet = self.next_public_octet()?;
                 let ns = self.new_ns(&format!("p{octet}"))?;
                 let ip = self.attach_public(&ns, octet)?;
                 install_loss_chain(&ns, &["INPUT -i wan", "OUTPUT -o wan"])?;
@@ -154,8 +154,14 @@ impl Lab {
             ));
         }
         let home = self.next_home.fetch_add(1, Ordering::Relaxed);
+        if home == 0 {
+            self.next_home.store(0, Ordering::Relaxed);
+            return Err(LabError::Unavailable(
+                "no home network left (10.1-255)".into(),
+            ));
+        }
         let ns = self.new_ns(&format!("r{home}"))?;
-        let octet = self.next_public.fetch_add(1, Ordering::Relaxed);
+        let octet = self.next_public_octet()?;
         let wan_ip = self.attach_public(&ns, octet)?;
         let lan = format!("10.{home}.0.1/24");
         ns.ip(&["link", "add", "brlan", "type", "bridge"])?;
@@ -230,6 +236,10 @@ impl Lab {
     /// same cone router).
     pub fn add_host_behind(&self, router: &Router) -> Result<Host> {
         let k = router.next_host.fetch_add(1, Ordering::Relaxed);
+        if !(2..=254).contains(&k) {
+            router.next_host.store(255, Ordering::Relaxed);
+            return Err(LabError::Unavailable("the home network is full".into()));
+        }
         let ns = self.new_ns(&format!("h{}-{k}", router.home))?;
         let port = format!("l{k}");
         router.ns.ip(&[
@@ -292,6 +302,17 @@ impl Lab {
         SocketAddr::from((SERVER_IP, SERVER_PORT))
     }
 
+    /// The next free address on the public segment (198.51.100.10-254).
+    fn next_public_octet(&self) -> Result<u8> {
+        match self.next_public.fetch_add(1, Ordering::Relaxed) {
+            octet @ 10..=254 => Ok(octet),
+            _ => {
+                self.next_public.store(255, Ordering::Relaxed);
+                Err(LabError::Unavailable("the public segment is full".into()))
+            }
+        }
+    }
+
     fn new_ns(&self, role: &str) -> Result<Netns> {
         self.namespaces.create(&self.tag, role)
     }
@@ -316,9 +337,6 @@ impl Namespaces {
 /// Connects `ns` to the public segment (the bridge in `core`) as
 /// 198.51.100.`octet` on its interface `wan`.
 fn attach_public(core: &Netns, ns: &Netns, octet: u8) -> Result<Ipv4Addr> {
-    if octet == 0 || octet == 255 {
-        return Err(LabError::Unavailable("public segment is full".into()));
-    }
     let port = format!("p{octet}");
     core.ip(&[
         "link",
