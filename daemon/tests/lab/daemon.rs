@@ -75,7 +75,14 @@ impl PeerDaemon {
         .arg("--socket")
         .arg(self.socket())
         .args(&self.extra)
-        .env("RUST_LOG", "info");
+        .env("RUST_LOG", "info")
+        // Isolated from the user's own peerd config and environment.
+        .env("XDG_CONFIG_HOME", self.dir.path().join("config"));
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("PEERD_") {
+                cmd.env_remove(key);
+            }
+        }
         let label = format!("peerd start ({}) on {}", self.name, self.host.ns().name());
         self.process = Some(Spawned::start(cmd, &label)?);
         self.wait_registered(REGISTER_TIMEOUT)
