@@ -23,7 +23,10 @@ impl PeerdServer {
     pub fn start(host: &Host, port: u16, db: &Path, keepalive: Option<u64>) -> Result<Self> {
         let listen = host.addr(port).to_string();
         let mut cmd = host.command(env!("CARGO_BIN_EXE_peerd"));
-        cmd.args(["server", "--listen", &listen, "--db"]).arg(db);
+        cmd.args(["server", "--listen", &listen, "--db"])
+            .arg(db)
+            // `listening on ADDR` is an info line, whatever the caller's RUST_LOG.
+            .env("RUST_LOG", "info");
         if let Some(k) = keepalive {
             cmd.args(["--keepalive", &k.to_string()]);
         }
