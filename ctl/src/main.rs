@@ -194,8 +194,27 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
     };
     let stopping = matches!(command, Command::Stop);
+    let waiting_for = match &command {
+        Command::Send { to, wait: true, .. } => Some(*to),
+        _ => None,
+    };
     let mut client = Client::connect(&socket).await?;
-    let response = client.request_within(command, timeout).await?;
+    let response = match client.request_within(command, timeout).await {
+        Err(ClientError::Timeout(limit)) if waiting_for.is_some() => {
+            return Err(Failure {
+                code: "timeout".into(),
+                message: format!(
+                    "no acknowledgement from {} within {}; a queued message stays queued \
+                     and peerd keeps trying (see `peerctl outbox`)",
+                    waiting_for.map_or_else(String::new, |id| id.to_string()),
+                    duration::format(limit)
+                ),
+                status: peerctl::EXIT_TIMEOUT,
+                printed: false,
+            })
+        }
+        other => other?,
+    };
     if cli.json {
         println!("{}", json_line(&response));
     } else {
