@@ -34,8 +34,8 @@ pub enum ClientError {
     /// Reading or writing the established connection failed.
     #[error("lost the connection to peerd: {0}")]
     Io(#[from] io::Error),
-    /// The daemon closed the connection before answering.
-    #[error("peerd closed the connection before answering")]
+    /// The daemon closed the connection (before answering, or mid-stream).
+    #[error("peerd closed the connection")]
     Closed,
     /// The daemon sent something that is not the control protocol.
     #[error("unexpected answer from peerd: {0}")]
