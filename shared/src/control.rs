@@ -215,6 +215,9 @@ pub struct Status {
     pub outbox_queued: u64,
     pub outbox_delivered: u64,
     pub outbox_failed: u64,
+    /// The daemon's process id (useful after `--detach`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 /// One entry of `list`.
@@ -304,6 +307,9 @@ pub enum Event {
     Live,
     /// The daemon is stopping; no more events.
     Closing,
+    /// This follower fell too far behind (its buffer of pending events
+    /// filled up); the daemon ends the stream. Follow again to catch up.
+    Overflow,
 }
 
 #[cfg(test)]

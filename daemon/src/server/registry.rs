@@ -202,7 +202,9 @@ impl Registry {
         if head.kind == Some(Kind::Error) {
             return debug!(%source, "malformed ERROR received; never answered");
         }
-        if e.code == ErrorCode::TooLarge && e.seq.is_none() {
+        // protocol.md 1: an oversized datagram is answered only if it parses
+        // as an object with a valid seq (then `too_large`); else dropped.
+        if datagram.len() > MAX_DATAGRAM && (e.code != ErrorCode::TooLarge || e.seq.is_none()) {
             return info!(
                 "datagram of {} bytes from {source}: too large, dropped",
                 datagram.len()

@@ -1,0 +1,226 @@
+//! The flags of `peerd start` and how they become a [`Config`]: each setting
+//! comes from its flag, else its environment variable, else the config file
+//! (TOML, unknown keys rejected), else its default.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::error::PeerError;
+
+/// Default rendezvous server.
+pub const DEFAULT_SERVER: &str = "127.0.0.1:8080";
+/// Default UDP address: all interfaces, an ephemeral port.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:0";
+
+/// When messages go through the server's RELAY instead of a direct path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayPolicy {
+    /// Punch first; relay when the punch times out.
+    #[default]
+    Auto,
+    /// Never relay: keep punching (messages wait for a direct path).
+    Never,
+    /// Always relay, never punch.
+    Always,
+}
+
+/// Flags of `peerd start`.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(
+    after_help = "Precedence: flag > environment variable > config file > default.\n\
+The config file is TOML with the keys server, listen, data_dir, socket and relay, e.g.\n  \
+server = \"rendezvous.example.net:8080\"\n  data_dir = \"/var/lib/peerd\""
+)]
+pub struct StartArgs {
+    /// The rendezvous server, HOST:PORT (host names are resolved) [default: 127.0.0.1:8080]
+    #[arg(long, env = "PEERD_SERVER", value_name = "HOST:PORT")]
+    pub server: Option<String>,
+    /// Local UDP address to send and receive on [default: 0.0.0.0:0, an ephemeral port]
+    #[arg(long, env = "PEERD_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Where the identity, the message store and the log live
+    /// [default: the user's data directory, e.g. ~/.local/share/peerd]
+    #[arg(long, env = "PEERD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The control socket peerctl talks to [default: DIR/peerd.sock with an explicit
+    /// --data-dir, else $XDG_RUNTIME_DIR/peerd/peerd.sock]
+    #[arg(long, env = "PEERD_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Path policy: auto (punch, then relay), never (direct only), always (relay only)
+    /// [default: auto]
+    #[arg(long, env = "PEERD_RELAY", value_name = "POLICY")]
+    pub relay: Option<RelayPolicy>,
+    /// Run in the background: log to DIR/peerd.log, return once the control socket answers
+    #[arg(long)]
+    pub detach: bool,
+    /// Config file to read instead of the user's (e.g. ~/.config/peerd/config.toml)
+    #[arg(long, env = "PEERD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Internal: log to this file instead of stderr (set by --detach).
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+/// The config file's keys; anything else is an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    server: Option<String>,
+    listen: Option<String>,
+    #[serde(alias = "data-dir")]
+    data_dir: Option<PathBuf>,
+    socket: Option<PathBuf>,
+    relay: Option<RelayPolicy>,
+}
+
+/// The resolved settings of one daemon.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The server as configured, for `status`.
+    pub server_text: String,
+    /// The server address the daemon talks to.
+    pub server: SocketAddr,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub socket: PathBuf,
+    pub relay: RelayPolicy,
+    pub detach: bool,
+    pub log_file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Merges flags/env, the config file and the defaults, and resolves the server.
+    pub fn resolve(args: &StartArgs) -> Result<Self, PeerError> {
+        let file = match &args.config {
+            Some(path) => read_file(path, true)?,
+            None => match peerd_shared::paths::config_file() {
+                Some(path) => read_file(&path, false)?,
+                None => FileConfig::default(),
+            },
+        };
+        let listen_text = args
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            PeerError::Config(format!(
+                "--listen must be an address like 0.0.0.0:0, got {listen_text:?}"
+            ))
+        })?;
+        let server_text = args
+            .server
+            .clone()
+            .or(file.server)
+            .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+        let server = resolve_server(&server_text, listen)?;
+        let explicit_dir = args.data_dir.clone().or(file.data_dir);
+        let data_dir = explicit_dir
+            .clone()
+            .unwrap_or_else(peerd_shared::paths::default_data_dir);
+        let explicit_socket = args.socket.clone().or(file.socket);
+        let socket =
+            peerd_shared::paths::socket_path(explicit_socket.as_deref(), explicit_dir.as_deref());
+        Ok(Self {
+            server_text,
+            server,
+            listen,
+            data_dir: absolute(&data_dir),
+            socket: absolute(&socket),
+            relay: args.relay.or(file.relay).unwrap_or_default(),
+            detach: args.detach,
+            log_file: args.log_file.clone(),
+        })
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn read_file(path: &Path, required: bool) -> Result<FileConfig, PeerError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            return Ok(FileConfig::default())
+        }
+        Err(e) => {
+            return Err(PeerError::ConfigFile {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })
+        }
+    };
+    toml::from_str(&text).map_err(|e| PeerError::ConfigFile {
+        path: path.to_path_buf(),
+        message: e.message().to_owned(),
+    })
+}
+
+/// Resolves `HOST:PORT`, preferring an address of the listen socket's family.
+fn resolve_server(text: &str, listen: SocketAddr) -> Result<SocketAddr, PeerError> {
+    let err = |message: String| PeerError::Resolve {
+        server: text.to_owned(),
+        message,
+    };
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| err(e.to_string()))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4() == listen.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| err("no address found".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args_with_config(text: &str) -> (tempfile::TempDir, StartArgs) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).expect("write config");
+        let args = StartArgs {
+            config: Some(path),
+            ..StartArgs::default()
+        };
+        (dir, args)
+    }
+
+    #[test]
+    fn file_fills_in_and_flags_win() {
+        let (_dir, mut args) = args_with_config(
+            "server = \"127.0.0.1:9\"\ndata_dir = \"/tmp/pd\"\nrelay = \"always\"\n",
+        );
+        let c = Config::resolve(&args).expect("resolve");
+        assert_eq!(c.relay, RelayPolicy::Always);
+        assert_eq!(c.server, "127.0.0.1:9".parse().unwrap());
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/pd"));
+        assert_eq!(c.socket, PathBuf::from("/tmp/pd/peerd.sock"));
+        args.server = Some("localhost:7".into());
+        args.socket = Some("/tmp/s.sock".into());
+        let c = Config::resolve(&args).expect("resolve");
+        assert_eq!(c.server.port(), 7);
+        assert!(c.server.ip().is_loopback());
+        assert_eq!(c.socket, PathBuf::from("/tmp/s.sock"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let (_dir, args) = args_with_config("sever = \"x\"\n");
+        let e = Config::resolve(&args).expect_err("unknown key");
+        assert!(e.to_string().contains("sever"), "{e}");
+        let (_dir, mut args) = args_with_config("");
+        args.listen = Some("nope".into());
+        assert!(Config::resolve(&args).is_err());
+        args.listen = None;
+        args.server = Some("no-port".into());
+        assert!(Config::resolve(&args).is_err());
+    }
+}

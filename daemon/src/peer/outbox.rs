@@ -1,0 +1,610 @@
+//! The outbox: messages this daemon sends, from queueing to acknowledgement.
+//!
+//! A message is stored before `send` is answered, then sent over the peer's
+//! path ([`super::paths`]): direct when a punch succeeded, relayed through
+//! the server when it did not. Until a path exists the peer is looked up
+//! (CONNECT) and punched. Every message is retransmitted (200 ms doubling,
+//! capped at 5 s) until its MESSAGE_ACK, or fails when its ttl runs out. On
+//! start the outbox resumes every message still queued in the store.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use peerd_shared::control::{ControlError, ErrorKind, MsgStatus, PathKind, SendOutcome};
+use peerd_shared::wire::{self, ErrorCode, Packet};
+use peerd_shared::{MsgId, PeerId};
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+
+use super::args::RelayPolicy;
+use super::db::StoreHandle;
+use super::outbox_msg::{Lookup, OutMsg};
+use super::paths::{PathState, PeerPath, Route};
+use super::registry_link::{ConnectPeer, LinkError, RegistryLink, RelayData};
+use super::retry::{PATH_FAILURE_SENDS, PUNCH_WINDOW};
+use super::shared::{format_ms, now_ms, Shared};
+
+/// How often timers (retransmission, punching, lookups) are checked.
+const TICK: Duration = Duration::from_millis(25);
+
+/// Queue a text (the store assigns its `msg`); answered once stored.
+#[derive(Message)]
+#[rtype(result = "Result<Accepted, ControlError>")]
+pub struct Enqueue {
+    pub to: PeerId,
+    pub text: String,
+    pub ttl: Duration,
+    pub wait: bool,
+}
+
+/// Answer to [`Enqueue`]: the queued outcome, and the final one to await
+/// when the caller asked to wait and the peer is reachable.
+pub struct Accepted {
+    pub queued: SendOutcome,
+    pub delivered: Option<oneshot::Receiver<SendOutcome>>,
+}
+
+/// The server introduced a peer that wants to talk (INTRO).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct IntroReceived {
+    pub peer: PeerId,
+    pub addr: SocketAddr,
+}
+
+/// A PUNCH (`ack: false`) or PUNCH_ACK arrived directly.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PunchReceived {
+    pub peer: PeerId,
+    pub nonce: u64,
+    pub src: SocketAddr,
+    pub ack: bool,
+}
+
+/// A MESSAGE_ACK arrived (directly or relayed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AckReceived {
+    pub peer: PeerId,
+    pub msg: MsgId,
+    pub path: PathKind,
+    pub src: SocketAddr,
+}
+
+/// The server refused a RELAY.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RelayFailed {
+    pub target: PeerId,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// The daemon (re)registered: look up waiting peers again now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LinkUp;
+
+/// The actor that delivers this daemon's messages.
+pub struct Outbox {
+    shared: Arc<Shared>,
+    store: StoreHandle,
+    link: Addr<RegistryLink>,
+    peers: HashMap<PeerId, PeerPath>,
+    msgs: HashMap<MsgId, OutMsg>,
+    by_peer: HashMap<PeerId, BTreeSet<MsgId>>,
+    timers: BinaryHeap<Reverse<(Instant, MsgId)>>,
+    /// Peers the server confirmed were registered at least once.
+    known: HashSet<PeerId>,
+    /// Callers waiting for a lookup of a peer.
+    lookups: HashMap<PeerId, Vec<oneshot::Sender<Lookup>>>,
+    /// Own address, for lookup answers (set in `started`).
+    me: Option<Addr<Outbox>>,
+    policy: RelayPolicy,
+}
+
+fn random_nonce() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
+impl Outbox {
+    /// An empty outbox; it loads queued messages when started.
+    pub fn new(
+        shared: Arc<Shared>,
+        store: StoreHandle,
+        link: Addr<RegistryLink>,
+        policy: RelayPolicy,
+    ) -> Self {
+        Self {
+            shared,
+            store,
+            link,
+            peers: HashMap::new(),
+            msgs: HashMap::new(),
+            by_peer: HashMap::new(),
+            timers: BinaryHeap::new(),
+            known: HashSet::new(),
+            lookups: HashMap::new(),
+            me: None,
+            policy,
+        }
+    }
+
+    fn insert(&mut self, id: MsgId, m: OutMsg) {
+        self.by_peer.entry(m.to).or_default().insert(id);
+        self.msgs.insert(id, m);
+        self.attempt(id);
+    }
+
+    fn remove(&mut self, id: MsgId) -> Option<OutMsg> {
+        let m = self.msgs.remove(&id)?;
+        if let Some(set) = self.by_peer.get_mut(&m.to) {
+            set.remove(&id);
+            if set.is_empty() {
+                self.by_peer.remove(&m.to);
+            }
+        }
+        Some(m)
+    }
+
+    /// Sends a message over the peer's current path (or starts finding one)
+    /// and schedules its next retransmission.
+    fn attempt(&mut self, id: MsgId) {
+        let now = Instant::now();
+        let Some(m) = self.msgs.get(&id) else {
+            return;
+        };
+        if now_ms() >= m.expires_ms {
+            self.expire(id);
+            return;
+        }
+        let to = m.to;
+        let path = self.peers.entry(to).or_default();
+        let stale = path
+            .last_heard
+            .is_none_or(|t| now.duration_since(t) > PUNCH_WINDOW);
+        if m.path_sends >= PATH_FAILURE_SENDS && stale && path.route().is_some() {
+            tracing::info!(peer = %to, "no answer on the path; looking the peer up again");
+            path.state = PathState::Unknown;
+        }
+        let route = path.route();
+        let lookup = route.is_none() && path.needs_lookup(now);
+        let me = self.shared.id();
+        let Some(m) = self.msgs.get_mut(&id) else {
+            return;
+        };
+        if let (Some(route), Some(me)) = (route, me) {
+            let packet = Packet::Message {
+                from: me,
+                to,
+                msg: id,
+                text: m.text.clone(),
+                ts: m.created_ms,
+            };
+            m.attempts += 1;
+            m.path_sends += 1;
+            match (route, wire::encode(&packet)) {
+                (Route::Direct(addr), Ok(bytes)) => self.shared.send_bytes(&bytes, addr),
+                (Route::Relayed, Ok(bytes)) => {
+                    if let Ok(data) =
+                        RawValue::from_string(String::from_utf8_lossy(&bytes).into_owned())
+                    {
+                        self.link.do_send(RelayData { target: to, data });
+                    }
+                }
+                (_, Err(e)) => m.last_error = Some(e.to_string()),
+            }
+        }
+        let due = m.schedule(now);
+        self.timers.push(Reverse((due, id)));
+        if lookup {
+            self.lookup(to);
+        }
+    }
+
+    /// Sends every pending message of `peer` now (a path just appeared).
+    fn flush(&mut self, peer: PeerId) {
+        let ids: Vec<MsgId> = self
+            .by_peer
+            .get(&peer)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        for id in ids {
+            if let Some(m) = self.msgs.get_mut(&id) {
+                m.restart();
+            }
+            self.attempt(id);
+        }
+    }
+
+    fn expire(&mut self, id: MsgId) {
+        let Some(m) = self.remove(id) else {
+            return;
+        };
+        let reason = m
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "no acknowledgement".into());
+        let error = format!("expired at {}: {reason}", format_ms(m.expires_ms));
+        tracing::warn!(peer = %m.to, msg = %id, %error, "message failed");
+        let outcome = m.outcome(id, MsgStatus::Failed, None, Some(error.clone()));
+        let attempts = m.attempts;
+        for w in m.waiters {
+            let _ = w.send(outcome.clone());
+        }
+        let store = self.store.clone();
+        actix::spawn(async move {
+            if let Err(e) = store.call(move |s| s.failed(id, &error, attempts)).await {
+                tracing::error!(error = %e, "cannot record a failed message");
+            }
+        });
+    }
+
+    /// Sends CONNECT for `peer` unless one is out; the answer comes back
+    /// as [`LookupDone`].
+    fn lookup(&mut self, peer: PeerId) {
+        let path = self.peers.entry(peer).or_default();
+        if path.state == PathState::Connecting {
+            return;
+        }
+        path.state = PathState::Connecting;
+        let req = self.link.send(ConnectPeer(peer));
+        let me = self.me.clone();
+        actix::spawn(async move {
+            let result = req.await.unwrap_or(Err(LinkError::Stopping));
+            if let Some(me) = me {
+                me.do_send(LookupDone { peer, result });
+            }
+        });
+    }
+
+    /// The peer is unreachable for now: answer waiting senders with a note
+    /// and record it as the messages' last error.
+    fn unreachable(&mut self, peer: PeerId, reason: String) {
+        self.peers
+            .entry(peer)
+            .or_default()
+            .wait(reason.clone(), Instant::now());
+        let ids: Vec<MsgId> = self
+            .by_peer
+            .get(&peer)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        let mut notes = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(m) = self.msgs.get_mut(&id) {
+                m.last_error = Some(reason.clone());
+                let note = format!("{reason}; queued until {}", format_ms(m.expires_ms));
+                let outcome = m.outcome(id, MsgStatus::Queued, None, Some(note));
+                for w in m.waiters.drain(..) {
+                    let _ = w.send(outcome.clone());
+                }
+                notes.push((id, m.attempts));
+            }
+        }
+        if notes.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        actix::spawn(async move {
+            let r = store
+                .call(move |s| {
+                    notes
+                        .iter()
+                        .try_for_each(|(id, attempts)| s.note(*id, &reason, *attempts))
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "cannot record a delivery problem");
+            }
+        });
+    }
+
+    /// The peer was never registered: fail its messages at once.
+    fn fail_all(&mut self, peer: PeerId, reason: &str) {
+        let ids: Vec<MsgId> = self
+            .by_peer
+            .get(&peer)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        for id in ids {
+            if let Some(m) = self.msgs.get_mut(&id) {
+                m.last_error = Some(reason.to_owned());
+                m.expires_ms = 0;
+            }
+            self.expire(id);
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((due, id))) = self.timers.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.timers.pop();
+            if self.msgs.get(&id).is_some_and(|m| m.due == due) {
+                self.attempt(id);
+            }
+        }
+        let me = self.shared.id();
+        let mut flush = Vec::new();
+        let mut lookups = Vec::new();
+        for (peer, path) in &mut self.peers {
+            let had_route = path.route().is_some();
+            if let (Some((addr, nonce)), Some(me)) = (path.punch_tick(now, self.policy), me) {
+                let punch = Packet::Punch {
+                    from: me,
+                    to: *peer,
+                    nonce,
+                };
+                let _ = self.shared.send(&punch, addr);
+            }
+            let pending = self.by_peer.contains_key(peer);
+            if !had_route && path.route().is_some() && pending {
+                tracing::info!(peer = %peer, "no direct path; relaying through the server");
+                flush.push(*peer);
+            }
+            if pending && path.route().is_none() && path.needs_lookup(now) {
+                lookups.push(*peer);
+            }
+        }
+        for peer in flush {
+            self.flush(peer);
+        }
+        for peer in lookups {
+            self.lookup(peer);
+        }
+    }
+}
+
+/// Answer of a CONNECT the outbox sent.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct LookupDone {
+    peer: PeerId,
+    result: Result<SocketAddr, LinkError>,
+}
+
+impl Actor for Outbox {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.me = Some(ctx.address());
+        ctx.run_interval(TICK, |act, _| act.tick());
+        let store = self.store.clone();
+        let resume = async move { store.call(|s| s.queued()).await };
+        ctx.spawn(resume.into_actor(self).map(|rows, act, _| match rows {
+            Ok(rows) => {
+                if !rows.is_empty() {
+                    tracing::info!(count = rows.len(), "resuming queued messages");
+                }
+                for row in rows {
+                    let id = row.msg;
+                    act.insert(id, OutMsg::resumed(row));
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot load queued messages"),
+        }));
+    }
+}
+
+impl Handler<Enqueue> for Outbox {
+    type Result = ResponseActFuture<Self, Result<Accepted, ControlError>>;
+
+    fn handle(&mut self, m: Enqueue, _ctx: &mut Self::Context) -> Self::Result {
+        let to = m.to;
+        let lookup: std::pin::Pin<Box<dyn std::future::Future<Output = Lookup>>> =
+            if self.known.contains(&to) {
+                Box::pin(std::future::ready(Lookup::Found))
+            } else {
+                let (tx, rx) = oneshot::channel();
+                self.lookups.entry(to).or_default().push(tx);
+                self.lookup(to);
+                Box::pin(async move { rx.await.unwrap_or(Lookup::Unreachable("stopping".into())) })
+            };
+        let waiting = match self.peers.get(&to).map(|p| &p.state) {
+            Some(PathState::Waiting { reason, .. }) => Some(reason.clone()),
+            _ => None,
+        };
+        let store = self.store.clone();
+        let fut = async move {
+            let problem = match lookup.await {
+                Lookup::Unknown => {
+                    return Err(ControlError {
+                        code: ErrorKind::UnknownPeer,
+                        message: format!("peer {to} was never registered with the server"),
+                    })
+                }
+                Lookup::Found => waiting,
+                Lookup::Offline(reason) | Lookup::Unreachable(reason) => Some(reason),
+            };
+            let created = now_ms();
+            let ttl_ms = u64::try_from(m.ttl.as_millis()).unwrap_or(u64::MAX);
+            let expires = created.saturating_add(ttl_ms);
+            let text = m.text.clone();
+            let error = problem.clone();
+            let msg = store
+                .call(move |s| s.queue(to, &text, created, expires, error.as_deref()))
+                .await
+                .map_err(|e| ControlError {
+                    code: ErrorKind::Storage,
+                    message: format!("cannot store the message: {e}"),
+                })?;
+            let mut out = OutMsg::new(to, m.text, created, expires);
+            out.last_error = problem;
+            Ok((msg, out))
+        };
+        Box::pin(fut.into_actor(self).map(move |r, act, _| {
+            let (id, mut out) = r?;
+            let note = out
+                .last_error
+                .as_ref()
+                .map(|reason| format!("{reason}; queued until {}", format_ms(out.expires_ms)));
+            let queued = out.outcome(id, MsgStatus::Queued, None, note.clone());
+            let delivered = (m.wait && note.is_none()).then(|| {
+                let (tx, rx) = oneshot::channel();
+                out.waiters.push(tx);
+                rx
+            });
+            act.insert(id, out);
+            Ok(Accepted { queued, delivered })
+        }))
+    }
+}
+
+impl Handler<LookupDone> for Outbox {
+    type Result = ();
+
+    fn handle(&mut self, m: LookupDone, _ctx: &mut Self::Context) {
+        let peer = m.peer;
+        let answer = match m.result {
+            Ok(addr) => {
+                self.known.insert(peer);
+                let path = self.peers.entry(peer).or_default();
+                path.introduce(addr, random_nonce(), Instant::now(), self.policy);
+                if path.route().is_some() {
+                    self.flush(peer);
+                }
+                Lookup::Found
+            }
+            Err(LinkError::UnknownPeer(_)) => {
+                self.peers.entry(peer).or_default().state = PathState::Unknown;
+                self.fail_all(peer, &format!("peer {peer} was never registered"));
+                Lookup::Unknown
+            }
+            Err(LinkError::PeerOffline(_)) => {
+                self.known.insert(peer);
+                let reason = format!("peer {peer} is offline");
+                self.unreachable(peer, reason.clone());
+                Lookup::Offline(reason)
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                self.unreachable(peer, reason.clone());
+                Lookup::Unreachable(reason)
+            }
+        };
+        for w in self.lookups.remove(&peer).unwrap_or_default() {
+            let _ = w.send(answer.clone());
+        }
+    }
+}
+
+impl Handler<IntroReceived> for Outbox {
+    type Result = ();
+
+    fn handle(&mut self, m: IntroReceived, _ctx: &mut Self::Context) {
+        tracing::debug!(peer = %m.peer, addr = %m.addr, "introduced");
+        self.known.insert(m.peer);
+        let path = self.peers.entry(m.peer).or_default();
+        path.introduce(m.addr, random_nonce(), Instant::now(), self.policy);
+        if path.route().is_some() {
+            self.flush(m.peer);
+        }
+        self.tick();
+    }
+}
+
+impl Handler<PunchReceived> for Outbox {
+    type Result = ();
+
+    fn handle(&mut self, m: PunchReceived, _ctx: &mut Self::Context) {
+        let Some(me) = self.shared.id() else {
+            return;
+        };
+        if !m.ack {
+            let ack = Packet::PunchAck {
+                from: me,
+                to: m.peer,
+                nonce: m.nonce,
+            };
+            let _ = self.shared.send(&ack, m.src);
+        }
+        let path = self.peers.entry(m.peer).or_default();
+        if self.policy != RelayPolicy::Always
+            && path.punch_matches(m.src, m.nonce, m.ack)
+            && path.go_direct(m.src, Instant::now())
+        {
+            tracing::info!(peer = %m.peer, addr = %m.src, "direct path");
+            self.flush(m.peer);
+        }
+    }
+}
+
+impl Handler<AckReceived> for Outbox {
+    type Result = ();
+
+    fn handle(&mut self, a: AckReceived, _ctx: &mut Self::Context) {
+        if self.msgs.get(&a.msg).is_none_or(|m| m.to != a.peer) {
+            return;
+        }
+        let Some(m) = self.remove(a.msg) else {
+            return;
+        };
+        if let Some(path) = self.peers.get_mut(&a.peer) {
+            path.last_heard = Some(Instant::now());
+        }
+        tracing::debug!(peer = %a.peer, msg = %a.msg, src = %a.src, "delivered");
+        let elapsed = m.enqueued.elapsed().as_secs_f64() * 1000.0;
+        let outcome = m.outcome(a.msg, MsgStatus::Delivered, Some((a.path, elapsed)), None);
+        for w in m.waiters {
+            let _ = w.send(outcome.clone());
+        }
+        let (id, path, attempts) = (a.msg, a.path, m.attempts);
+        let store = self.store.clone();
+        actix::spawn(async move {
+            let r = store
+                .call(move |s| s.delivered(id, path, now_ms(), attempts))
+                .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "cannot record a delivery");
+            }
+        });
+    }
+}
+
+impl Handler<RelayFailed> for Outbox {
+    type Result = ();
+
+    fn handle(&mut self, f: RelayFailed, _ctx: &mut Self::Context) {
+        match f.code {
+            ErrorCode::PeerOffline => {
+                self.unreachable(f.target, format!("peer {} is offline", f.target));
+            }
+            ErrorCode::UnknownPeer => {
+                self.fail_all(f.target, &format!("peer {} was never registered", f.target));
+            }
+            _ => {
+                let reason = format!("relay refused: {}: {}", f.code, f.message);
+                if let Some(set) = self.by_peer.get(&f.target) {
+                    for id in set {
+                        if let Some(m) = self.msgs.get_mut(id) {
+                            m.last_error = Some(reason.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Handler<LinkUp> for Outbox {
+    type Result = ();
+
+    fn handle(&mut self, _: LinkUp, _ctx: &mut Self::Context) {
+        for (peer, path) in &mut self.peers {
+            if matches!(path.state, PathState::Waiting { .. }) && self.by_peer.contains_key(peer) {
+                path.state = PathState::Unknown;
+            }
+        }
+        self.tick();
+    }
+}

@@ -1,0 +1,75 @@
+//! Timing rules of the protocol in one place: request retransmission
+//! (protocol.md 2), message retransmission and hole punching (section 3),
+//! and a doubling backoff used while something keeps failing.
+
+use std::time::Duration;
+
+/// First retransmission timeout of a request to the server.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(250);
+/// Tries of one request (the first send included).
+pub const REQUEST_TRIES: u32 = 5;
+/// First retransmission timeout of a MESSAGE.
+pub const MESSAGE_TIMEOUT: Duration = Duration::from_millis(200);
+/// Longest retransmission timeout of a MESSAGE.
+pub const MESSAGE_TIMEOUT_MAX: Duration = Duration::from_secs(5);
+/// Period of PUNCH probes.
+pub const PUNCH_INTERVAL: Duration = Duration::from_millis(200);
+/// How long a punch may take before the outbox falls back to RELAY.
+pub const PUNCH_WINDOW: Duration = Duration::from_secs(3);
+/// Unacknowledged sends on a path before it is considered broken and the
+/// peer is looked up again (CONNECT).
+pub const PATH_FAILURE_SENDS: u32 = 4;
+
+/// A delay that doubles on every use, between `min` and `max`.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    /// Starts at `min`.
+    pub fn new(min: Duration, max: Duration) -> Self {
+        Self {
+            min,
+            max,
+            next: min,
+        }
+    }
+
+    /// The delay to wait now; the following one is twice as long (capped).
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        d
+    }
+
+    /// Back to `min` after a success.
+    pub fn reset(&mut self) {
+        self.next = self.min;
+    }
+}
+
+/// The retransmission timeout after `current`: doubled, capped at `max`.
+pub fn doubled(current: Duration, max: Duration) -> Duration {
+    (current * 2).min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_caps_and_resets() {
+        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(5));
+        let seen: Vec<u64> = (0..5).map(|_| b.next_delay().as_secs()).collect();
+        assert_eq!(seen, [1, 2, 4, 5, 5]);
+        b.reset();
+        assert_eq!(b.next_delay(), Duration::from_secs(1));
+        assert_eq!(
+            doubled(Duration::from_secs(4), MESSAGE_TIMEOUT_MAX),
+            MESSAGE_TIMEOUT_MAX
+        );
+    }
+}

@@ -1,0 +1,50 @@
+//! The RELAY path: a daemon started with `--relay always` never punches and
+//! sends through the server; the receiver stores the message once with path
+//! `relayed` and the server's address, and its MESSAGE_ACK travels back
+//! through the server too.
+
+mod peer_support;
+
+use peer_support::{wait_for, Daemon, Lab, DEADLINE};
+use serde_json::json;
+
+#[test]
+fn relayed_messages_are_delivered_once_and_acknowledged() {
+    let lab = Lab::new();
+    let server = lab.server();
+    let a = Daemon::spawn(server.addr, &lab.path("a"), &["--relay", "always"]);
+    a.wait_ready();
+    let b = Daemon::start(server.addr, &lab.path("b"));
+    let ida = a.wait_registered();
+    let idb = b.wait_registered();
+
+    for i in 0..5 {
+        let r = a.send(idb, &format!("relayed {i}"), true);
+        assert_eq!(r["result"]["status"], "delivered", "{r}");
+        assert_eq!(r["result"]["path"], "relayed", "{r}");
+    }
+    let inbox = b.inbox();
+    let from_a: Vec<_> = inbox.iter().filter(|m| m["from"] == ida).collect();
+    assert_eq!(from_a.len(), 5, "{inbox:?}");
+    for m in &from_a {
+        assert_eq!(m["path"], "relayed", "{m}");
+        assert_eq!(m["addr"], server.addr.to_string(), "{m}");
+    }
+    let out = a.request(&json!({"cmd": "outbox"}));
+    let msgs = out["result"]["messages"]
+        .as_array()
+        .expect("outbox")
+        .clone();
+    wait_for("the outbox to record the relayed path", DEADLINE, || {
+        let out = a.request(&json!({"cmd": "outbox"}));
+        let msgs = out["result"]["messages"].as_array()?.clone();
+        msgs.iter()
+            .all(|m| m["status"] == "delivered" && m["path"] == "relayed")
+            .then_some(())
+    });
+    assert_eq!(msgs.len(), 5);
+    assert!(
+        server.logs().iter().any(|l| l.contains("RELAY")),
+        "the server relayed"
+    );
+}
