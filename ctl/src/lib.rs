@@ -4,6 +4,7 @@
 //! - [`client`]: connect to the control socket, send requests, follow the inbox.
 //! - [`output`]: human tables and sentences, or stable JSON lines.
 //! - [`shell`]: the original client's numbered menu.
+//! - [`locate`]: where the control socket is, decided like the daemon does.
 //! - [`duration`]: humane durations (`30m`, `1h`, `90s`) for flags.
 //!
 //! The request and reply types are `peerd_shared::control`; the protocol is
@@ -11,6 +12,7 @@
 
 pub mod client;
 pub mod duration;
+pub mod locate;
 pub mod output;
 pub mod shell;
 

@@ -10,9 +10,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use peerctl::client::{Client, ClientError};
 use peerctl::output::{self, error_json, json_line};
-use peerctl::{duration, exit_code, shell, EXIT_DAEMON_ERROR, EXIT_NOT_RUNNING, EXIT_USAGE};
+use peerctl::{
+    duration, exit_code, locate, shell, EXIT_DAEMON_ERROR, EXIT_NOT_RUNNING, EXIT_USAGE,
+};
 use peerd_shared::control::{Command, Event, MsgStatus, Response};
-use peerd_shared::paths;
 use peerd_shared::wire::MAX_TEXT;
 use peerd_shared::PeerId;
 
@@ -35,9 +36,10 @@ event object per line).";
     about = "Control a running peerd daemon: your id, online peers, messages",
     long_about = "Control a running peerd daemon (`peerd start`) over its Unix control socket: \
                   show your id, list the other online peers, send messages and read your inbox.\n\n\
-                  The socket is found like the daemon finds it: --socket (or PEERD_SOCKET), \
-                  else <--data-dir>/peerd.sock (or PEERD_DATA_DIR), else the user's runtime \
-                  directory ($XDG_RUNTIME_DIR/peerd/peerd.sock).",
+                  The socket is found like the daemon finds it: --socket (or PEERD_SOCKET, \
+                  or `socket` in the config file), else DIR/peerd.sock for --data-dir DIR \
+                  (or PEERD_DATA_DIR, or `data_dir` in the config file), else the user's \
+                  runtime directory ($XDG_RUNTIME_DIR/peerd/peerd.sock).",
     after_help = EXIT_CODES
 )]
 struct Cli {
@@ -47,6 +49,10 @@ struct Cli {
     /// Data directory of the daemon; its socket is DIR/peerd.sock.
     #[arg(long, global = true, env = "PEERD_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// The daemon's config file, read for its `socket` and `data_dir` keys
+    /// [default: ~/.config/peerd/config.toml].
+    #[arg(long, global = true, env = "PEERD_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Print one JSON object (one per line for --follow) instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -177,7 +183,11 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    let socket = paths::socket_path(cli.socket.as_deref(), cli.data_dir.as_deref());
+    let socket = locate::socket_path(
+        cli.socket.as_deref(),
+        cli.data_dir.as_deref(),
+        cli.config.as_deref(),
+    );
     let timeout = cli.timeout;
     let command = match cli.command {
         Cmd::Id => Command::Id,
@@ -279,8 +289,19 @@ async fn follow(socket: &std::path::Path, args: InboxArgs, json: bool) -> Result
                 } else if let Some(line) = output::event_line(&event) {
                     println!("{line}");
                 }
-                if event == Event::Closing {
-                    return Ok(());
+                match event {
+                    Event::Closing => return Ok(()),
+                    Event::Overflow => {
+                        return Err(Failure {
+                            code: "overflow".into(),
+                            message: "this follower fell too far behind and peerd ended the \
+                                      stream; follow again (with --limit) to catch up"
+                                .into(),
+                            status: EXIT_DAEMON_ERROR,
+                            printed: json,
+                        })
+                    }
+                    Event::Message { .. } | Event::Live => {}
                 }
             }
             None => return Err(ClientError::Closed.into()),

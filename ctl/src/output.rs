@@ -90,7 +90,10 @@ fn status_text(s: &Status) -> String {
             ),
         ),
     ];
+    let pid = s.pid.map(|p| ("pid", p.to_string()));
     rows.iter()
+        .cloned()
+        .chain(pid)
         .map(|(k, v)| format!("{:<15} {v}", format!("{k}:")))
         .collect::<Vec<_>>()
         .join("\n")
@@ -241,7 +244,7 @@ pub fn message_line(m: &InboxEntry) -> String {
 pub fn event_line(event: &Event) -> Option<String> {
     match event {
         Event::Message { message } => Some(message_line(message)),
-        Event::Live | Event::Closing => None,
+        Event::Live | Event::Closing | Event::Overflow => None,
     }
 }
 

@@ -79,6 +79,10 @@ async fn print_incoming(mut follower: crate::client::Follower, closed: oneshot::
                 say("\npeerd closed the connection");
                 break;
             }
+            Ok(Some(Event::Overflow)) => {
+                say("\nincoming messages fell too far behind; see `peerctl inbox`");
+                break;
+            }
             Err(e) => {
                 say(&format!("\nerror: {e}"));
                 break;

@@ -16,6 +16,7 @@ fn peerctl(args: &[&str]) -> Output {
         .args(args)
         .env_remove("PEERD_SOCKET")
         .env_remove("PEERD_DATA_DIR")
+        .env_remove("PEERD_CONFIG")
         .output()
         .expect("run peerctl")
 }
@@ -111,6 +112,25 @@ fn the_socket_is_found_through_data_dir_and_environment() {
         text(&out.stderr).contains(&format!("no socket at {data}/x.sock)")),
         "PEERD_SOCKET wins over PEERD_DATA_DIR: {out:?}"
     );
+}
+
+#[test]
+fn the_config_file_names_the_socket_like_it_does_for_the_daemon() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.toml");
+    let data = dir.path().join("data");
+    std::fs::write(
+        &config,
+        format!(
+            "server = \"127.0.0.1:9\"\ndata_dir = {:?}\n",
+            data.to_str().expect("utf-8")
+        ),
+    )
+    .expect("write config");
+    let out = peerctl(&["--config", config.to_str().expect("utf-8"), "id"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let expect = format!("no socket at {}/peerd.sock)", data.display());
+    assert!(text(&out.stderr).contains(&expect), "{out:?}");
 }
 
 #[test]
