@@ -7,7 +7,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -51,26 +51,44 @@ pub fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 /// Text captured from a child's stdout or stderr, shared with its reader thread.
 #[derive(Clone, Default)]
-pub struct Captured(Arc<Mutex<String>>);
+pub struct Captured {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    /// Set by the reader thread once the pipe is closed and read to the end.
+    done: Arc<Mutex<bool>>,
+}
 
 impl Captured {
     fn collect(stream: impl Read + Send + 'static) -> Self {
         let captured = Self::default();
         let sink = captured.clone();
         thread::spawn(move || {
-            let mut reader = BufReader::new(stream);
-            let mut line = String::new();
-            while matches!(reader.read_line(&mut line), Ok(1..)) {
-                sink.0.lock().expect("capture lock").push_str(&line);
-                line.clear();
+            // Chunks, not lines: prompts such as `choice> ` end without a newline.
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stream.read(&mut buf) {
+                sink.bytes
+                    .lock()
+                    .expect("capture lock")
+                    .extend_from_slice(&buf[..n]);
             }
+            *sink.done.lock().expect("capture lock") = true;
         });
         captured
     }
 
+    /// Waits until the pipe is closed and everything in it was read, at
+    /// most a few seconds (a grandchild may keep the pipe open).
+    fn drain(&self) {
+        let start = Instant::now();
+        while !*self.done.lock().expect("capture lock") && start.elapsed() < Duration::from_secs(5)
+        {
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// Everything captured so far.
     pub fn text(&self) -> String {
-        self.0.lock().expect("capture lock").clone()
+        String::from_utf8_lossy(&self.bytes.lock().expect("capture lock")).into_owned()
     }
 
     /// Waits until the captured text contains `needle`.
@@ -140,8 +158,8 @@ impl Proc {
         let start = Instant::now();
         loop {
             if let Some(status) = self.try_status() {
-                // Let the reader threads drain what is left in the pipes.
-                thread::sleep(POLL);
+                self.stdout.drain();
+                self.stderr.drain();
                 return status;
             }
             if start.elapsed() > DEADLINE {
