@@ -81,7 +81,10 @@ fn status_text(s: &Status) -> String {
             "uptime",
             crate::duration::format(Duration::from_secs(s.uptime_secs)),
         ),
-        ("inbox", format!("{} messages", s.inbox)),
+        (
+            "inbox",
+            format!("{} message{}", s.inbox, if s.inbox == 1 { "" } else { "s" }),
+        ),
         (
             "outbox",
             format!(
