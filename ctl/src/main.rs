@@ -168,17 +168,24 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            if f.printed {
-            } else if json {
-                println!("{}", error_json(&f.code, &f.message));
-            } else if f.status == EXIT_NOT_RUNNING {
-                // Exactly the sentence of the README, nothing around it.
-                eprintln!("{}", f.message);
-            } else {
-                eprintln!("error: {}", f.message);
-            }
+            report(&f, json);
             ExitCode::from(f.status)
         }
+    }
+}
+
+/// Prints a failure: a JSON error object on stdout with `--json`, else one
+/// line on stderr (the "not running" sentence exactly, without a prefix).
+fn report(f: &Failure, json: bool) {
+    if f.printed {
+        return;
+    }
+    if json {
+        println!("{}", error_json(&f.code, &f.message));
+    } else if f.status == EXIT_NOT_RUNNING {
+        eprintln!("{}", f.message);
+    } else {
+        eprintln!("error: {}", f.message);
     }
 }
 
