@@ -55,3 +55,25 @@ fn a_message_for_an_offline_peer_is_queued_then_delivered() {
     });
     net.daemons[1] = d2;
 }
+
+#[test]
+fn a_message_whose_ttl_runs_out_shows_as_failed() {
+    let mut net = Net::start(2);
+    assert!(net.daemons[1].stop().success());
+    let d1 = &net.daemons[0];
+    let out = d1.ctl(&["send", "--ttl", "1s", "2", "too late"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.starts_with("queued for 2"), "{out:?}");
+    let entry = poll("the message to fail after its ttl", || {
+        let o = d1.ctl(&["outbox", "--json"]).json();
+        let entry = o["messages"][0].clone();
+        (entry["status"] == "failed").then_some(entry)
+    });
+    assert!(entry["last_error"].is_string(), "{entry}");
+    let human = d1.ctl(&["outbox"]).ok();
+    let row = human
+        .lines()
+        .find(|l| l.contains("too late"))
+        .expect("outbox row");
+    assert!(row.contains("failed"), "{human}");
+}

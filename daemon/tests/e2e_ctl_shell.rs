@@ -10,8 +10,9 @@ use e2e_support::{poll, Net};
 fn the_menu_runs_my_id_list_connect_and_exit() {
     let net = Net::start(3);
     let (d1, d3) = (&net.daemons[0], &net.daemons[2]);
-    // MY ID, LIST, CONNECT (id, then text), a wrong choice, a wrong id, EXIT without stopping.
-    let input = "1\n2\n3\n3\nHello via the shell\n9\n3\nabc\n4\nn\n";
+    // MY ID, LIST, CONNECT (id, then text), a wrong choice, a malformed id,
+    // an unknown peer, EXIT without stopping.
+    let input = "1\n2\n3\n3\nHello via the shell\n9\n3\nabc\n3\n99\nnobody\n4\nn\n";
     let run = d1.ctl_with_input(&["shell"], input);
     assert_eq!(run.code, Some(0), "{run:?}");
     let out = &run.stdout;
@@ -35,6 +36,11 @@ fn the_menu_runs_my_id_list_connect_and_exit() {
         out.contains("error: peer id must be a whole number"),
         "{out}"
     );
+    let unknown = out
+        .lines()
+        .find(|l| l.contains("peer id> message> error: "))
+        .unwrap_or_else(|| panic!("CONNECT to an unknown peer shows the error: {out}"));
+    assert!(unknown.contains("99"), "{unknown}");
     assert!(out.contains("peerd keeps running"), "{out}");
     assert!(d3.ctl(&["inbox"]).ok().contains("Hello via the shell"));
     assert_eq!(
