@@ -1,6 +1,7 @@
 //! A small client of the daemon's control socket, usable by any program:
 //! [`Client::connect`] dials the Unix socket, [`Client::request`] sends one
-//! [`Command`] and returns its [`Response`], and [`Client::follow`] turns
+//! [`Command`] and returns its [`Response`] ([`Client::submit`] and
+//! [`Client::next_reply`] pipeline many), and [`Client::follow`] turns
 //! the connection into a [`Follower`] that yields inbox [`Event`]s as the
 //! daemon streams them.
 //!
@@ -108,6 +109,20 @@ impl Client {
     /// Sends `command` and waits for its reply; a daemon error becomes
     /// [`ClientError::Daemon`].
     pub async fn request(&mut self, command: Command) -> Result<Response, ClientError> {
+        let req = self.submit(command).await?;
+        let (answered, outcome) = self.next_reply().await?;
+        if answered.is_some_and(|r| r != req) {
+            return Err(ClientError::Protocol(format!(
+                "reply to request {answered:?}, expected {req}"
+            )));
+        }
+        outcome.map_err(ClientError::Daemon)
+    }
+
+    /// Writes a request without waiting for its reply, for pipelining many
+    /// requests on one connection; returns the `req` number it carries.
+    /// Replies come back in request order through [`Client::next_reply`].
+    pub async fn submit(&mut self, command: Command) -> Result<u64, ClientError> {
         let req = self.next_req;
         self.next_req += 1;
         self.write(&Request {
@@ -115,18 +130,19 @@ impl Client {
             command,
         })
         .await?;
+        Ok(req)
+    }
+
+    /// Reads the next reply: the `req` it echoes and its outcome.
+    pub async fn next_reply(
+        &mut self,
+    ) -> Result<(Option<u64>, Result<Response, ControlError>), ClientError> {
         let line = read_line(&mut self.reader)
             .await?
             .ok_or(ClientError::Closed)?;
         let reply: Reply = serde_json::from_str(&line)
             .map_err(|e| ClientError::Protocol(format!("{e} in reply {}", clip(&line))))?;
-        if reply.req.is_some_and(|r| r != req) {
-            return Err(ClientError::Protocol(format!(
-                "reply to request {:?}, expected {req}",
-                reply.req
-            )));
-        }
-        reply.into_result().map_err(ClientError::Daemon)
+        Ok((reply.req, reply.into_result()))
     }
 
     /// Like [`Client::request`], failing with [`ClientError::Timeout`] after `limit`.
@@ -317,5 +333,46 @@ mod tests {
         );
         server.await.expect("fake daemon");
         assert_eq!(follower.next_event().await.expect("eof"), None);
+    }
+
+    #[tokio::test]
+    async fn pipelined_requests_get_their_replies_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("peerd.sock");
+        let listener = UnixListener::bind(&path).expect("bind");
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("accept");
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read).lines();
+            // Read all three requests before answering any.
+            let mut reqs = Vec::new();
+            for _ in 0..3 {
+                let line = lines.next_line().await.expect("read").expect("line");
+                let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+                reqs.push(v["req"].as_u64().expect("req"));
+            }
+            for req in reqs {
+                let reply = format!(
+                    "{{\"req\":{req},\"ok\":true,\"result\":{{\"kind\":\"id\",\"id\":{req}}}}}\n"
+                );
+                write.write_all(reply.as_bytes()).await.expect("write");
+            }
+        });
+        let mut client = Client::connect(&path).await.expect("connect");
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            sent.push(client.submit(Command::Id).await.expect("submit"));
+        }
+        for req in sent {
+            let (answered, outcome) = client.next_reply().await.expect("reply");
+            assert_eq!(answered, Some(req));
+            assert_eq!(
+                outcome,
+                Ok(Response::Id {
+                    id: PeerId::new(req)
+                })
+            );
+        }
+        server.await.expect("fake daemon");
     }
 }
