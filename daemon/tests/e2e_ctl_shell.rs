@@ -59,6 +59,7 @@ fn the_menu_runs_my_id_list_connect_and_exit() {
 #[test]
 fn incoming_messages_appear_while_the_menu_waits_and_exit_can_stop_the_daemon() {
     let mut net = Net::start(2);
+    net.daemons[0].ctl(&["send", "2", "an old message"]).ok();
     let mut shell = net.daemons[1].ctl_spawn(&["shell"]);
     shell.stdout.wait_for("choice> ");
     // The follow connection is set up before the first prompt; the message
@@ -68,6 +69,10 @@ fn incoming_messages_appear_while_the_menu_waits_and_exit_can_stop_the_daemon() 
     assert!(
         text.contains(" message from 1 (127.0.0.1:"),
         "printed like the original: {text}"
+    );
+    assert!(
+        !text.contains("an old message"),
+        "only new messages are printed: {text}"
     );
     shell.write_stdin("4\ny\n");
     let status = shell.wait();
