@@ -217,7 +217,10 @@ fn inbox_table(messages: &[InboxEntry]) -> String {
             .map(|m| {
                 vec![
                     m.from.to_string(),
-                    m.addr.clone(),
+                    match m.path {
+                        PathKind::Direct => m.addr.clone(),
+                        PathKind::Relayed => format!("{} (relayed)", m.addr),
+                    },
                     time(m.received_ms),
                     m.text.clone(),
                 ]

@@ -293,19 +293,30 @@ impl Daemon {
     /// Starts a daemon with data dir `dir` against `server`, and waits
     /// until it answers on its socket and has an id.
     pub fn start(dir: &Path, server: SocketAddr) -> Self {
-        let daemon = Self::spawn(dir, &server.to_string());
+        Self::start_with(dir, server, &[])
+    }
+
+    /// Like [`Daemon::start`] with extra `peerd start` flags (e.g. `--relay always`).
+    pub fn start_with(dir: &Path, server: SocketAddr, extra: &[&str]) -> Self {
+        let daemon = Self::spawn_with(dir, &server.to_string(), extra);
         daemon.wait_registered();
         daemon
     }
 
     /// Starts a daemon without waiting for anything.
     pub fn spawn(dir: &Path, server: &str) -> Self {
+        Self::spawn_with(dir, server, &[])
+    }
+
+    /// Starts a daemon with extra flags without waiting for anything.
+    pub fn spawn_with(dir: &Path, server: &str, extra: &[&str]) -> Self {
         let proc = Proc::spawn(
             &format!("peerd start ({})", dir.display()),
             Command::new(peerd_bin())
                 .args(["start", "--listen", "127.0.0.1:0", "--server", server])
                 .arg("--data-dir")
                 .arg(dir)
+                .args(extra)
                 .env_remove("PEERD_SOCKET")
                 .env_remove("PEERD_CONFIG")
                 .env_remove("PEERD_SERVER")
