@@ -3,6 +3,7 @@
 //! daemon does, runs one command through the `peerctl` library and turns the
 //! outcome into output and a documented exit status.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -174,6 +175,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes one line to stdout; false when stdout is gone (a closed pipe),
+/// which is not worth a panic.
+fn emit(line: &str) -> bool {
+    writeln!(std::io::stdout(), "{line}").is_ok()
+}
+
 /// Prints a failure: a JSON error object on stdout with `--json`, else one
 /// line on stderr (the "not running" sentence exactly, without a prefix).
 fn report(f: &Failure, json: bool) {
@@ -181,11 +188,11 @@ fn report(f: &Failure, json: bool) {
         return;
     }
     if json {
-        println!("{}", error_json(&f.code, &f.message));
+        emit(&error_json(&f.code, &f.message));
     } else if f.status == EXIT_NOT_RUNNING {
-        eprintln!("{}", f.message);
+        let _ = writeln!(std::io::stderr(), "{}", f.message);
     } else {
-        eprintln!("error: {}", f.message);
+        let _ = writeln!(std::io::stderr(), "error: {}", f.message);
     }
 }
 
@@ -233,9 +240,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         other => other?,
     };
     if cli.json {
-        println!("{}", json_line(&response));
+        emit(&json_line(&response));
     } else {
-        println!("{}", output::human(&response));
+        emit(&output::human(&response));
     }
     if stopping {
         // The daemon closes the connection once it has unregistered and exits.
@@ -292,9 +299,14 @@ async fn follow(socket: &std::path::Path, args: InboxArgs, json: bool) -> Result
         match follower.next_event().await? {
             Some(event) => {
                 if json {
-                    println!("{}", json_line(&event));
+                    if !emit(&json_line(&event)) {
+                        return Ok(());
+                    }
                 } else if let Some(line) = output::event_line(&event) {
-                    println!("{line}");
+                    if !emit(&line) {
+                        // Nobody reads any more (e.g. `| head`): stop like tail -f would.
+                        return Ok(());
+                    }
                 }
                 match event {
                     Event::Closing => return Ok(()),

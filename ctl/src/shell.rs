@@ -184,10 +184,10 @@ fn recoverable(e: ClientError) -> Result<(), ClientError> {
 }
 
 fn say(text: &str) {
-    println!("{text}");
+    let _ = writeln!(std::io::stdout(), "{text}");
 }
 
 fn prompt(text: &str) {
-    print!("{text}");
-    let _ = std::io::stdout().flush();
+    let mut out = std::io::stdout();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
