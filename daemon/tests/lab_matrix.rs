@@ -423,3 +423,23 @@ fn two_peers_behind_the_same_hairpinning_router_go_direct() {
         );
     }
 }
+
+#[test]
+fn peerctl_reaches_a_daemon_inside_the_lab() {
+    let Some(lab) = lab_or_skip("peerctl_reaches_a_daemon_inside_the_lab") else {
+        return;
+    };
+    lab.start_server(Some(KEEPALIVE)).expect("peerd server");
+    let host = lab.add_host(Kind::Cone).expect("cone host");
+    let d = daemon(&lab, &host, "a");
+    // peerctl runs outside the lab: the control socket is a file path,
+    // which network namespaces do not separate.
+    let out = d.peerctl(&["id"]).expect("peerctl id");
+    assert_eq!(out.trim(), d.id().expect("id").to_string());
+    let status = d.status().expect("status");
+    let public = status.public_addr.expect("a public address");
+    assert!(
+        public.starts_with(&format!("{}:", host.router().expect("router").wan_ip())),
+        "seen from the server as its router: {public}"
+    );
+}

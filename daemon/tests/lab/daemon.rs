@@ -75,14 +75,8 @@ impl PeerDaemon {
         .arg("--socket")
         .arg(self.socket())
         .args(&self.extra)
-        .env("RUST_LOG", "info")
-        // Isolated from the user's own peerd config and environment.
-        .env("XDG_CONFIG_HOME", self.dir.path().join("config"));
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("PEERD_") {
-                cmd.env_remove(key);
-            }
-        }
+        .env("RUST_LOG", "info");
+        isolate(&mut cmd, self.dir.path());
         let label = format!("peerd start ({}) on {}", self.name, self.host.ns().name());
         self.process = Some(Spawned::start(cmd, &label)?);
         self.wait_registered(REGISTER_TIMEOUT)
@@ -210,11 +204,31 @@ impl PeerDaemon {
 
     /// Runs `peerctl --socket SOCKET ARGS...` and returns its stdout.
     pub fn peerctl(&self, args: &[&str]) -> Result<String> {
-        let socket = self.socket();
-        let mut all: Vec<&str> = vec!["--socket", path_str(&socket)?];
-        all.extend_from_slice(args);
-        let program = peerctl_path()?;
-        super::netns::run(path_str(&program)?, &all)
+        let mut cmd = Command::new(peerctl_path()?);
+        cmd.arg("--socket").arg(self.socket()).args(args);
+        isolate(&mut cmd, self.dir.path());
+        let out = cmd
+            .output()
+            .map_err(|e| LabError::io(format!("cannot run peerctl {args:?}"), e))?;
+        if !out.status.success() {
+            return Err(LabError::Command {
+                cmd: format!("peerctl {}", args.join(" ")),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// Keeps a peerd or peerctl process away from the user's own peerd config
+/// and `PEERD_*` environment.
+fn isolate(cmd: &mut Command, dir: &Path) {
+    cmd.env("XDG_CONFIG_HOME", dir.join("config"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("PEERD_") {
+            cmd.env_remove(key);
+        }
     }
 }
 
@@ -278,11 +292,6 @@ pub fn peerctl_path() -> Result<PathBuf> {
         })
         .clone()
         .map_err(LabError::Unavailable)
-}
-
-fn path_str(p: &Path) -> Result<&str> {
-    p.to_str()
-        .ok_or_else(|| LabError::Unavailable(format!("path is not UTF-8: {}", p.display())))
 }
 
 fn unexpected(what: &str, got: &Response) -> LabError {
