@@ -266,27 +266,26 @@ pub fn control(socket: &Path, command: Ctl) -> Result<Response> {
         .map_err(|e| LabError::Unavailable(format!("daemon refused: {:?}: {}", e.code, e.message)))
 }
 
-/// The `peerctl` binary next to `peerd` in the target directory; built
-/// with `cargo build -p peerctl` once if it is not there.
+/// The `peerctl` binary next to `peerd` in the target directory, brought
+/// up to date once per test process with `cargo build -p peerctl` (a test
+/// of this package cannot depend on another package's binary); without
+/// cargo at hand, whatever binary is there.
 pub fn peerctl_path() -> Result<PathBuf> {
     static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
             let path = Path::new(env!("CARGO_BIN_EXE_peerd")).with_file_name("peerctl");
-            if !path.exists() {
-                let cargo = option_env!("CARGO").unwrap_or("cargo");
-                let ok = Command::new(cargo)
-                    .args(["build", "-q", "-p", "peerctl"])
-                    .current_dir(env!("CARGO_MANIFEST_DIR"))
-                    .status()
-                    .map(|s| s.success())
-                    .unwrap_or(false);
-                if !ok || !path.exists() {
-                    return Err(format!(
-                        "no peerctl at {} (cargo build -p peerctl)",
-                        path.display()
-                    ));
-                }
+            let cargo = option_env!("CARGO").unwrap_or("cargo");
+            let built = Command::new(cargo)
+                .args(["build", "-q", "-p", "peerctl"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .is_ok_and(|s| s.success());
+            if !built && !path.exists() {
+                return Err(format!(
+                    "no peerctl at {} (cargo build -p peerctl)",
+                    path.display()
+                ));
             }
             Ok(path)
         })
