@@ -276,8 +276,10 @@ pub fn peerctl_path() -> Result<PathBuf> {
         .get_or_init(|| {
             let path = Path::new(env!("CARGO_BIN_EXE_peerd")).with_file_name("peerctl");
             let cargo = option_env!("CARGO").unwrap_or("cargo");
+            let release = path.parent().is_some_and(|d| d.ends_with("release"));
             let built = Command::new(cargo)
                 .args(["build", "-q", "-p", "peerctl"])
+                .args(release.then_some("--release"))
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .status()
                 .is_ok_and(|s| s.success());
