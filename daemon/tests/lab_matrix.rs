@@ -28,24 +28,33 @@ const KEEPALIVE: u64 = 5;
 const DELIVERY: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(100);
 
-/// The path to `peer` as `peerctl --json peers` on `daemon` reports it:
-/// `"direct"`, `"relayed"`, `"none"`, or `None` while the peer is not listed.
+/// The path to `peer` as `peerctl --json peers` on `daemon` reports it
+/// (`"direct"`, `"relayed"`, `"none"`), or why it could not be read.
 /// Accepts an array or `{"peers": [...]}`, `path` as a string
 /// (`"direct 198.51.100.10:1234"`) or an object with `kind`.
-fn reported_path(daemon: &PeerDaemon, peer: PeerId) -> Option<String> {
-    let out = daemon.peerctl(&["--json", "peers"]).ok()?;
-    let json: Value = serde_json::from_str(out.trim()).ok()?;
-    let list = json.get("peers").unwrap_or(&json).as_array()?;
+fn reported_path(daemon: &PeerDaemon, peer: PeerId) -> Result<String, String> {
+    let out = daemon
+        .peerctl(&["--json", "peers"])
+        .map_err(|e| e.to_string())?;
+    let json: Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
+    let list = json.get("peers").unwrap_or(&json);
     let entry = list
-        .iter()
-        .find(|e| e.get("id").and_then(Value::as_u64) == Some(peer.get()))?;
-    let path = entry.get("path")?;
-    let word = match path {
-        Value::String(s) => s.split_whitespace().next()?.to_owned(),
-        Value::Object(o) => o.get("kind").or(o.get("state"))?.as_str()?.to_owned(),
-        _ => return None,
+        .as_array()
+        .and_then(|l| {
+            l.iter()
+                .find(|e| e.get("id").and_then(Value::as_u64) == Some(peer.get()))
+        })
+        .ok_or_else(|| format!("{peer} not listed: {out}"))?;
+    let word = match entry.get("path") {
+        Some(Value::String(s)) => s.split_whitespace().next().map(str::to_owned),
+        Some(Value::Object(o)) => o
+            .get("kind")
+            .or(o.get("state"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => None,
     };
-    Some(word)
+    word.ok_or_else(|| format!("no readable path for {peer}: {entry}"))
 }
 
 /// Polls until `daemon` reports the path `expected` to `peer`; returns the
@@ -54,7 +63,7 @@ fn wait_path(daemon: &PeerDaemon, peer: PeerId, expected: &str, since: Instant) 
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let now = reported_path(daemon, peer);
-        if now.as_deref() == Some(expected) {
+        if now.as_deref() == Ok(expected) {
             return since.elapsed();
         }
         assert!(
