@@ -1,0 +1,267 @@
+//! Hole punching by hand across the lab's NATs: raw sockets speak
+//! protocol.md section 3 (REGISTER, CONNECT -> CONNECT_ACK + INTRO, then
+//! PUNCH / PUNCH_ACK every 200 ms for at most 3 s) through the real
+//! `peerd server`. This pins down what issue 4's matrix may expect from
+//! the lab, independently of the daemon: a direct path for public-public,
+//! public-cone, public-symmetric and cone-cone; none for cone-symmetric
+//! and symmetric-symmetric; and no hairpinning behind one router (two
+//! hosts there reach each other only on their private addresses).
+
+mod lab;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use lab::{lab_or_skip, Host, Kind};
+use peerd_shared::wire::{self, Packet};
+use peerd_shared::{PeerId, Token};
+
+/// PUNCH period and window of protocol.md 3.
+const PUNCH_EVERY: Duration = Duration::from_millis(200);
+const PUNCH_WINDOW: Duration = Duration::from_secs(3);
+
+/// One side of a punch: its socket, id and the address it was introduced to.
+struct Side {
+    sock: UdpSocket,
+    id: PeerId,
+    peer: PeerId,
+    target: SocketAddr,
+    nonce: u64,
+    /// Where a PUNCH or PUNCH_ACK of the peer came from, once one did.
+    heard: Option<SocketAddr>,
+}
+
+impl Side {
+    fn send(&self, packet: &Packet, to: SocketAddr) {
+        let bytes = wire::encode(packet).expect("encode");
+        self.sock.send_to(&bytes, to).expect("send");
+    }
+
+    fn punch(&self) {
+        let p = Packet::Punch {
+            from: self.id,
+            to: self.peer,
+            nonce: self.nonce,
+        };
+        self.send(&p, self.target);
+    }
+
+    /// Handles one datagram arriving within `wait`: answers PUNCH, records
+    /// PUNCH and PUNCH_ACK whose source IP is the introduced IP (protocol.md 3).
+    fn poll(&mut self, wait: Duration) {
+        let got = lab::recv_matching(&self.sock, wait, |buf, src| {
+            Some((wire::decode(buf).ok()?, src))
+        });
+        match got {
+            Ok((Packet::Punch { from, to, nonce }, src)) if from == self.peer && to == self.id => {
+                let ack = Packet::PunchAck {
+                    from: self.id,
+                    to: self.peer,
+                    nonce,
+                };
+                self.send(&ack, src);
+                self.record(src);
+            }
+            Ok((Packet::PunchAck { from, to, nonce }, src))
+                if from == self.peer && to == self.id && nonce == self.nonce =>
+            {
+                self.record(src);
+            }
+            _ => {}
+        }
+    }
+
+    fn record(&mut self, src: SocketAddr) {
+        if src.ip() == self.target.ip() && self.heard.is_none() {
+            self.heard = Some(src);
+        }
+    }
+}
+
+/// Registers a socket of `host`; returns it with its id and token.
+fn registered(host: &Host, server: SocketAddr) -> (UdpSocket, PeerId, Token) {
+    let sock = host.bind_udp(0).expect("bind");
+    let token = Token::generate().expect("token");
+    let (id, _) = lab::register(&sock, server, token).expect("REGISTER");
+    (sock, id, token)
+}
+
+/// A punches B through `server`: CONNECT from A, INTRO at B, then both
+/// punch. Returns how long until both heard each other and where A heard
+/// B from, or `None`.
+fn punch(a: &Host, b: &Host, server: SocketAddr) -> Option<(Duration, SocketAddr)> {
+    let (sa, ida, ta) = registered(a, server);
+    let (sb, idb, _) = registered(b, server);
+    let connect = Packet::Connect {
+        seq: lab::next_seq(),
+        id: ida,
+        token: ta,
+        target: idb,
+    };
+    let b_addr = match lab::request(&sa, server, &connect).expect("CONNECT") {
+        Packet::ConnectAck { addr, .. } => addr,
+        other => panic!("CONNECT answered {other:?}"),
+    };
+    let a_addr = lab::recv_matching(
+        &sb,
+        Duration::from_secs(3),
+        |buf, src| match wire::decode(buf).ok()? {
+            Packet::Intro { from, addr } if from == ida && src == server => Some(addr),
+            _ => None,
+        },
+    )
+    .expect("INTRO at b");
+    let start = Instant::now();
+    let mut sides = [
+        Side {
+            sock: sa,
+            id: ida,
+            peer: idb,
+            target: b_addr,
+            nonce: 1,
+            heard: None,
+        },
+        Side {
+            sock: sb,
+            id: idb,
+            peer: ida,
+            target: a_addr,
+            nonce: 2,
+            heard: None,
+        },
+    ];
+    while start.elapsed() < PUNCH_WINDOW {
+        for side in &sides {
+            if side.heard.is_none() {
+                side.punch();
+            }
+        }
+        let round = Instant::now() + PUNCH_EVERY;
+        while Instant::now() < round {
+            for side in &mut sides {
+                side.poll(Duration::from_millis(10));
+            }
+            if let [Side {
+                heard: Some(b_seen),
+                ..
+            }, Side { heard: Some(_), .. }] = &sides
+            {
+                return Some((start.elapsed(), *b_seen));
+            }
+        }
+    }
+    None
+}
+
+/// Builds a lab with hosts of kinds `a` and `b` and punches between them.
+fn pair(a: Kind, b: Kind, direct: bool) {
+    let name = format!("punch_{a:?}_{b:?}").to_lowercase();
+    let Some(lab) = lab_or_skip(&name) else {
+        return;
+    };
+    let server = lab.start_server(None).expect("peerd server");
+    let (ha, hb) = (
+        lab.add_host(a).expect("host a"),
+        lab.add_host(b).expect("host b"),
+    );
+    let result = punch(&ha, &hb, server);
+    eprintln!("punch {a:?} -> {b:?}: {result:?}");
+    if direct {
+        assert!(
+            result.is_some(),
+            "{a:?}-{b:?}: no direct path within {PUNCH_WINDOW:?}"
+        );
+    } else {
+        assert!(result.is_none(), "{a:?}-{b:?}: unexpectedly direct");
+    }
+}
+
+#[test]
+fn punch_public_public() {
+    pair(Kind::Public, Kind::Public, true);
+}
+
+#[test]
+fn punch_public_cone() {
+    pair(Kind::Public, Kind::Cone, true);
+    pair(Kind::Cone, Kind::Public, true);
+}
+
+#[test]
+fn punch_public_symmetric() {
+    pair(Kind::Public, Kind::Symmetric, true);
+    pair(Kind::Symmetric, Kind::Public, true);
+}
+
+#[test]
+fn punch_cone_cone() {
+    pair(Kind::Cone, Kind::Cone, true);
+}
+
+#[test]
+fn punch_cone_symmetric_fails() {
+    pair(Kind::Cone, Kind::Symmetric, false);
+}
+
+#[test]
+fn punch_symmetric_symmetric_fails() {
+    pair(Kind::Symmetric, Kind::Symmetric, false);
+}
+
+#[test]
+fn same_router_no_hairpin_but_private_addresses_work() {
+    // Routers do not hairpin unless asked (see the next test).
+    let Some(lab) = lab_or_skip("same_router_no_hairpin_but_private_addresses_work") else {
+        return;
+    };
+    let server = lab.start_server(None).expect("peerd server");
+    let a = lab.add_host(Kind::Cone).expect("a");
+    let b = lab.add_host_behind(a.router().expect("router")).expect("b");
+    let result = punch(&a, &b, server);
+    eprintln!("punch behind one router via public addresses: {result:?}");
+    assert!(result.is_none(), "the lab's routers do not hairpin");
+    let sa = a.bind_udp(0).expect("bind");
+    let sb = b.bind_udp(0).expect("bind");
+    let b_private = sb.local_addr().expect("local_addr");
+    sa.send_to(b"over the home network", b_private)
+        .expect("send");
+    let from = lab::recv_matching(&sb, Duration::from_secs(3), |buf, src| {
+        (buf == b"over the home network").then_some(src)
+    });
+    assert_eq!(from.expect("private path").ip(), a.ip());
+}
+
+#[test]
+fn same_router_with_hairpin_punches_via_public_addresses() {
+    let Some(lab) = lab_or_skip("same_router_with_hairpin_punches_via_public_addresses") else {
+        return;
+    };
+    let server = lab.start_server(None).expect("peerd server");
+    let a = lab.add_host(Kind::Cone).expect("a");
+    let router = a.router().expect("router").clone();
+    lab.enable_hairpin(&router).expect("hairpin");
+    let b = lab.add_host_behind(&router).expect("b");
+    let (took, b_seen) = punch(&a, &b, server).expect("hairpinned punch");
+    eprintln!("hairpin punch: direct after {took:?}, a sees b as {b_seen}");
+    assert_eq!(
+        b_seen.ip(),
+        router.wan_ip(),
+        "b is seen by its public mapping"
+    );
+    // The hairpin keeps the router's filtering: an unsolicited datagram
+    // from a to b's public mapping is dropped.
+    let sb = b.bind_udp(0).expect("bind");
+    let b_public = lab::mapped_address(&sb, server).expect("STUN");
+    let sa = a.bind_udp(0).expect("bind");
+    sa.send_to(b"unsolicited", b_public).expect("send");
+    sb.send_to(b"open", lab::mapped_address(&sa, server).expect("STUN"))
+        .expect("send");
+    sa.send_to(b"solicited", b_public).expect("send");
+    let mut got = Vec::new();
+    lab::recv_matching(&sb, Duration::from_secs(3), |buf, _| {
+        got.push(String::from_utf8_lossy(buf).into_owned());
+        (buf == b"solicited").then_some(())
+    })
+    .expect("the solicited datagram arrives");
+    assert_eq!(got, ["solicited"], "filtering holds on the hairpin");
+}
