@@ -1,0 +1,55 @@
+//! `udp-limit`: the reference limit for the comparison. The simplest UDP
+//! responder there is: one thread, blocking `recv_from` / `send_to`,
+//! answering STUN Binding requests with the shared codec. Whatever a server
+//! does beyond this costs something; "percent of the limit" is measured
+//! against this loop on the same machine.
+
+use std::io::Write;
+use std::net::{SocketAddr, UdpSocket};
+use std::process::ExitCode;
+
+use clap::Parser;
+use peerd_shared::stun;
+
+#[derive(Parser)]
+#[command(
+    name = "udp-limit",
+    version,
+    about = "Reference limit: one thread answering STUN Binding with blocking recv_from/send_to"
+)]
+struct Cli {
+    /// Address to listen on; the bound address is printed as `listening on ADDR`.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let sock = match UdpSocket::bind(cli.listen) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("udp-limit: cannot bind {}: {e}", cli.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    match sock.local_addr() {
+        Ok(addr) => {
+            println!("listening on {addr}");
+            eprintln!("listening on {addr}");
+            let _ = std::io::stdout().flush();
+        }
+        Err(e) => {
+            eprintln!("udp-limit: cannot read the bound address: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let mut buf = [0u8; 2048];
+    loop {
+        let Ok((len, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        if let Some(reply) = stun::answer(&buf[..len], from) {
+            let _ = sock.send_to(&reply, from);
+        }
+    }
+}

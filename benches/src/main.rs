@@ -1,0 +1,166 @@
+//! `peerbench`: load generator for `peerd server` (and any STUN server).
+//! Parses arguments and prints the report; the work is in the library.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use peerbench::{LoadConfig, MixWeights, Mode, PopulateConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "peerbench",
+    version,
+    about = "Load generator for peerd's rendezvous server: N peers, each its own UDP socket"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// STUN Binding requests; every response's transaction id and XOR-MAPPED-ADDRESS checked.
+    Stun(Load),
+    /// Register N peers, then refresh them with REGISTER as fast as the window allows.
+    Keepalive(Load),
+    /// Register N peers, then a weighted mix of refresh, paged LIST and CONNECT.
+    Mix {
+        #[command(flatten)]
+        load: Load,
+        /// Relative weights REGISTER:LIST:CONNECT.
+        #[arg(long, default_value = "2:1:1", value_parser = MixWeights::parse)]
+        weights: MixWeights,
+    },
+    /// REGISTER with a brand-new token every request (the server's durable path).
+    Register(Load),
+    /// Register N peers from distinct source addresses (127.1.x.y), then time a full LIST walk.
+    Populate {
+        /// Server address.
+        #[arg(long)]
+        server: SocketAddr,
+        /// Peers to register.
+        #[arg(long, default_value_t = 100_000)]
+        peers: usize,
+        /// Sockets open at once (each is closed once registered).
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
+        /// LIST page timeout, milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        timeout_ms: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct Load {
+    /// Server address.
+    #[arg(long)]
+    server: SocketAddr,
+    /// Simulated peers, each its own UDP socket on loopback.
+    #[arg(long, default_value_t = 64)]
+    peers: usize,
+    /// Requests outstanding per peer.
+    #[arg(long, default_value_t = 8)]
+    window: usize,
+    /// Measured seconds (after the warm-up).
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Warm-up seconds: load applied but not counted.
+    #[arg(long, default_value_t = 0.5)]
+    warmup: f64,
+    /// A request unanswered this many milliseconds counts as lost.
+    #[arg(long, default_value_t = 1000)]
+    timeout_ms: u64,
+    /// Generator threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// One send/recv call per datagram instead of sendmmsg/recvmmsg.
+    #[arg(long)]
+    no_batch: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Load {
+    fn config(&self, mode: Mode) -> anyhow::Result<LoadConfig> {
+        let secs = |s: f64, what: &str| {
+            Duration::try_from_secs_f64(s).map_err(|_| anyhow::anyhow!("bad {what}: {s}"))
+        };
+        Ok(LoadConfig {
+            mode,
+            server: self.server,
+            peers: self.peers,
+            window: self.window,
+            duration: secs(self.duration, "--duration")?,
+            warmup: secs(self.warmup, "--warmup")?,
+            timeout: Duration::from_millis(self.timeout_ms),
+            threads: self.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            }),
+            batch: !self.no_batch,
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("peerbench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
+    let (load, mode) = match Cli::parse().command {
+        Command::Stun(l) => (l, Mode::Stun),
+        Command::Keepalive(l) => (l, Mode::Keepalive),
+        Command::Mix { load, weights } => (load, Mode::Mix(weights)),
+        Command::Register(l) => (l, Mode::Register),
+        Command::Populate {
+            server,
+            peers,
+            batch,
+            timeout_ms,
+            json,
+        } => {
+            let report = peerbench::populate(&PopulateConfig {
+                server,
+                peers,
+                batch,
+                timeout: Duration::from_millis(timeout_ms),
+            })?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "registered {} peers in {:.1} s ({:.0}/s); LIST walk: {} pages, {} peers, \
+                     p50 {:.1} us, p99 {:.1} us, max {:.1} us, lost {}",
+                    report.registered,
+                    report.register_s,
+                    report.register_per_s,
+                    report.list_pages,
+                    report.list_peers,
+                    report.list_p50_us,
+                    report.list_p99_us,
+                    report.list_max_us,
+                    report.list_lost
+                );
+            }
+            return Ok(());
+        }
+    };
+    let report = peerbench::run(&load.config(mode)?)?;
+    if load.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(())
+}
