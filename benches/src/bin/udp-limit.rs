@@ -44,12 +44,13 @@ fn main() -> ExitCode {
         }
     }
     let mut buf = [0u8; 2048];
+    let mut out = [0u8; stun::ANSWER_BUF];
     loop {
         let Ok((len, from)) = sock.recv_from(&mut buf) else {
             continue;
         };
-        if let Some(reply) = stun::answer(&buf[..len], from) {
-            let _ = sock.send_to(&reply, from);
+        if let Some(n) = stun::answer(&buf[..len], from, &mut out) {
+            let _ = sock.send_to(&out[..n], from);
         }
     }
 }

@@ -8,14 +8,12 @@
 
 use std::net::SocketAddr;
 
-use peerd_shared::stun;
+use peerd_shared::stun::{self, StunError};
 
 use crate::engine::{Parsed, Verdict, Workload};
 
 /// Length of a STUN header; the transaction id is its last 12 bytes.
-const HEADER: usize = 20;
-/// Message type of a Binding Error Response.
-const BINDING_ERROR: u16 = 0x0111;
+const HEADER: usize = stun::HEADER_LEN;
 
 /// The STUN workload of one thread.
 pub struct StunWorkload {
@@ -47,6 +45,7 @@ impl Default for StunWorkload {
 
 /// What a response said, judged once the request is known.
 pub enum StunBody {
+    /// A success response's XOR-MAPPED-ADDRESS.
     Mapped(SocketAddr),
     ErrorResponse,
     Malformed,
@@ -71,11 +70,10 @@ impl Workload for StunWorkload {
             return Parsed::Garbage;
         }
         let seq = u32::from_be_bytes([txid[0], txid[1], txid[2], txid[3]]);
-        let kind = u16::from_be_bytes([datagram[0], datagram[1]]);
         let body = match stun::parse_binding_response(datagram) {
-            Ok(resp) => StunBody::Mapped(resp.mapped),
-            Err(_) if kind == BINDING_ERROR => StunBody::ErrorResponse,
-            Err(_) => StunBody::Malformed,
+            Ok(resp) if resp.xor => StunBody::Mapped(resp.mapped),
+            Err(StunError::ErrorResponse { .. }) => StunBody::ErrorResponse,
+            Ok(_) | Err(_) => StunBody::Malformed,
         };
         Parsed::Reply { seq, body }
     }
