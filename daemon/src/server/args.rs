@@ -1,0 +1,109 @@
+//! Command-line flags of `peerd server` and the settings derived from them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Flags of `peerd server`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    about = "Run the rendezvous server: registry, STUN, introductions and relay",
+    long_about = "Run the rendezvous server. It speaks peerd wire protocol v1 (JSON over UDP) \
+                  and answers STUN Binding requests on the same port. Ids given to tokens are \
+                  kept in an SQLite database; online state lives in memory.\n\n\
+                  Logs go to stderr, one line per request; RUST_LOG changes the level \
+                  (e.g. RUST_LOG=warn for benchmarks)."
+)]
+pub struct ServerArgs {
+    /// UDP address to listen on, IPv4 or IPv6 (`[::]:8080` also serves IPv4
+    /// where the system allows dual-stack sockets). Port 0 picks a free port;
+    /// the bound address is logged as `listening on ADDR`.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// The registry database (SQLite). Parent directories are created.
+    /// Default: `<data dir>/server/registry.sqlite3` (e.g. ~/.local/share/peerd/...).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Registration refresh period in seconds, announced to peers in
+    /// REGISTER_ACK. A peer that does not REGISTER again within 3 x this
+    /// period goes offline.
+    #[arg(long, value_name = "SECS", default_value_t = 25,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub keepalive: u64,
+
+    /// Datagrams per second accepted from one source ip:port (JSON and STUN
+    /// alike); more get `rate_limited` (JSON) or are dropped (STUN).
+    /// 0 turns the per-source limit off.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub rate_limit: u32,
+
+    /// How many datagrams one source may send in a burst above
+    /// `--rate-limit`. Default: twice `--rate-limit`.
+    #[arg(long, value_name = "N")]
+    pub rate_burst: Option<u32>,
+
+    /// Datagrams per second the whole server accepts from all sources
+    /// together (with a one-second burst); 0 turns the global cap off.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub global_rate_limit: u32,
+
+    /// How many recent CONNECT/UNREGISTER/RELAY replies are remembered for
+    /// idempotent retries (each for 30 s). When full, the oldest is forgotten.
+    #[arg(long, value_name = "N", default_value_t = 65_536,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub replay_cache: u32,
+}
+
+impl ServerArgs {
+    /// The database path: `--db` or the default in the user's data directory.
+    pub fn db_path(&self) -> PathBuf {
+        self.db
+            .clone()
+            .unwrap_or_else(peerd_shared::paths::default_server_db)
+    }
+
+    /// The settings of the protocol core.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            keepalive: Duration::from_secs(self.keepalive),
+            rate_per_source: self.rate_limit,
+            burst_per_source: self
+                .rate_burst
+                .unwrap_or_else(|| self.rate_limit.saturating_mul(2))
+                .max(1),
+            global_rate: self.global_rate_limit,
+            replay_capacity: self.replay_cache as usize,
+        }
+    }
+}
+
+/// Settings of the protocol core ([`super::registry::Registry`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Refresh period announced in REGISTER_ACK; expiry is 3 x this.
+    pub keepalive: Duration,
+    /// Datagrams per second per source ip:port; 0 = unlimited.
+    pub rate_per_source: u32,
+    /// Bucket size per source, in datagrams.
+    pub burst_per_source: u32,
+    /// Datagrams per second from all sources; 0 = unlimited.
+    pub global_rate: u32,
+    /// Entries of the replay cache.
+    pub replay_capacity: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            keepalive: peerd_shared::wire::DEFAULT_KEEPALIVE,
+            rate_per_source: 500,
+            burst_per_source: 1000,
+            global_rate: 1_000_000,
+            replay_capacity: 65_536,
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The datagrams the protocol core wants sent, and the encoders that write
+//! the server's replies into them without allocating.
+//!
+//! [`Outbox`] is one byte arena plus a list of (destination, range); the UDP
+//! loop clears it, hands it to the core, then sends every entry. The replies
+//! are written by hand because their shape is fixed and simple (numbers and
+//! `ip:port` strings need no escaping); the unit tests below check every one
+//! decodes with `peerd_shared::wire::decode` to the expected [`Packet`].
+//!
+//! [`Packet`]: peerd_shared::wire::Packet
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::ops::Range;
+
+use peerd_shared::wire::{self, canonical, ErrorCode, MAX_DATAGRAM};
+use peerd_shared::{PeerId, Seq, Token};
+
+/// Datagrams to send, in order, plus new ids to persist.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    buf: Vec<u8>,
+    items: Vec<(SocketAddr, Range<usize>)>,
+    /// New (id, token) pairs the store must make durable before their
+    /// REGISTER_ACK goes out ([`super::registry::Registry::on_durable`]).
+    pub persist: Vec<(PeerId, Token)>,
+}
+
+/// Bytes a LIST_ACK ends with at most: `],"more":false}`.
+const LIST_TAIL: usize = 15;
+
+impl Outbox {
+    /// An empty outbox with room for a few datagrams.
+    pub fn new() -> Self {
+        Self {
+            buf: Vec::with_capacity(4 * MAX_DATAGRAM),
+            items: Vec::with_capacity(8),
+            persist: Vec::new(),
+        }
+    }
+
+    /// Forgets everything (keeps the memory).
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.items.clear();
+        self.persist.clear();
+    }
+
+    /// The datagrams, in the order they were queued.
+    pub fn datagrams(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> + '_ {
+        self.items.iter().map(|(to, r)| (*to, &self.buf[r.clone()]))
+    }
+
+    /// How many datagrams are queued.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Queues raw bytes (a STUN answer, an ERROR) for `to`.
+    pub fn raw(&mut self, to: SocketAddr, bytes: &[u8]) {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(bytes);
+        self.close(to, start);
+    }
+
+    /// Writes into the arena through `f` and queues the result for `to`.
+    /// STUN answers are produced this way, straight into the arena.
+    pub fn with_space(
+        &mut self,
+        to: SocketAddr,
+        n: usize,
+        f: impl FnOnce(&mut [u8]) -> Option<usize>,
+    ) {
+        let start = self.buf.len();
+        self.buf.resize(start + n, 0);
+        match f(&mut self.buf[start..]) {
+            Some(len) if len <= n => {
+                self.buf.truncate(start + len);
+                self.close(to, start);
+            }
+            _ => self.buf.truncate(start),
+        }
+    }
+
+    fn close(&mut self, to: SocketAddr, start: usize) {
+        self.items.push((to, start..self.buf.len()));
+    }
+
+    fn start(&mut self, kind: &str) -> usize {
+        let start = self.buf.len();
+        self.put(format_args!("{{\"v\":1,\"type\":\"{kind}\""));
+        start
+    }
+
+    fn put(&mut self, args: std::fmt::Arguments<'_>) {
+        self.buf
+            .write_fmt(args)
+            .expect("writing to a Vec cannot fail");
+    }
+
+    /// `REGISTER_ACK {seq, id, addr, keepalive}`.
+    pub fn register_ack(
+        &mut self,
+        to: SocketAddr,
+        seq: Seq,
+        id: PeerId,
+        addr: SocketAddr,
+        keepalive: u64,
+    ) {
+        let start = self.start("REGISTER_ACK");
+        let addr = canonical(addr);
+        self.put(format_args!(
+            ",\"seq\":{seq},\"id\":{id},\"addr\":\"{addr}\",\"keepalive\":{keepalive}}}"
+        ));
+        self.close(to, start);
+    }
+
+    /// `CONNECT_ACK {seq, target, addr}`.
+    pub fn connect_ack(&mut self, to: SocketAddr, seq: Seq, target: PeerId, addr: SocketAddr) {
+        let start = self.start("CONNECT_ACK");
+        let addr = canonical(addr);
+        self.put(format_args!(
+            ",\"seq\":{seq},\"target\":{target},\"addr\":\"{addr}\"}}"
+        ));
+        self.close(to, start);
+    }
+
+    /// `INTRO {from, addr}`.
+    pub fn intro(&mut self, to: SocketAddr, from: PeerId, addr: SocketAddr) {
+        let start = self.start("INTRO");
+        let addr = canonical(addr);
+        self.put(format_args!(",\"from\":{from},\"addr\":\"{addr}\"}}"));
+        self.close(to, start);
+    }
+
+    /// `UNREGISTER_ACK {seq}` or `RELAY_ACK {seq}`.
+    pub fn ack(&mut self, to: SocketAddr, kind: &'static str, seq: Seq) {
+        let start = self.start(kind);
+        self.put(format_args!(",\"seq\":{seq}}}"));
+        self.close(to, start);
+    }
+
+    /// `RELAYED {from, data}` with `data` copied unchanged; refuses (returns
+    /// false, queues nothing) when the datagram would exceed `MAX_DATAGRAM`.
+    pub fn relayed(&mut self, to: SocketAddr, from: PeerId, data: &str) -> bool {
+        let start = self.start("RELAYED");
+        self.put(format_args!(",\"from\":{from},\"data\":"));
+        self.buf.extend_from_slice(data.as_bytes());
+        self.buf.push(b'}');
+        if self.buf.len() - start > MAX_DATAGRAM {
+            self.buf.truncate(start);
+            return false;
+        }
+        self.close(to, start);
+        true
+    }
+
+    /// `ERROR {seq, code, message}`, never larger than `cause_len + 200`
+    /// bytes (protocol.md 2.3): the message is left out if it would be.
+    pub fn error(
+        &mut self,
+        to: SocketAddr,
+        seq: Seq,
+        code: ErrorCode,
+        message: &str,
+        cause_len: usize,
+    ) {
+        let mut bytes = wire::encode_error(seq, code, message);
+        if bytes.len() > cause_len + 200 {
+            bytes = wire::encode_error(seq, code, "");
+        }
+        self.raw(to, &bytes);
+    }
+
+    /// Starts a LIST_ACK; add peers with [`ListWriter::push`].
+    pub fn list_ack(&mut self, to: SocketAddr, seq: Seq) -> ListWriter<'_> {
+        let start = self.start("LIST_ACK");
+        self.put(format_args!(",\"seq\":{seq},\"peers\":["));
+        ListWriter {
+            out: self,
+            to,
+            start,
+            count: 0,
+        }
+    }
+}
+
+/// A LIST_ACK being filled: as many peers as fit one datagram.
+pub struct ListWriter<'a> {
+    out: &'a mut Outbox,
+    to: SocketAddr,
+    start: usize,
+    count: usize,
+}
+
+impl ListWriter<'_> {
+    /// Adds a peer; false (and nothing added) when it does not fit.
+    pub fn push(&mut self, id: PeerId, addr: SocketAddr) -> bool {
+        let mark = self.out.buf.len();
+        let sep = if self.count == 0 { "" } else { "," };
+        let addr = canonical(addr);
+        self.out
+            .put(format_args!("{sep}{{\"id\":{id},\"addr\":\"{addr}\"}}"));
+        if self.out.buf.len() - self.start + LIST_TAIL > MAX_DATAGRAM {
+            self.out.buf.truncate(mark);
+            return false;
+        }
+        self.count += 1;
+        true
+    }
+
+    /// Closes the array with `more` and queues the datagram; returns how
+    /// many peers it holds.
+    pub fn finish(self, more: bool) -> usize {
+        self.out.put(format_args!("],\"more\":{more}}}"));
+        self.out.close(self.to, self.start);
+        self.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peerd_shared::wire::{decode, Packet, PeerEntry};
+
+    fn id(n: u64) -> PeerId {
+        PeerId::new(n).expect("valid id")
+    }
+
+    fn only(out: &Outbox) -> Packet {
+        assert_eq!(out.len(), 1);
+        let (_, bytes) = out.datagrams().next().expect("one datagram");
+        decode(bytes).expect("server replies decode")
+    }
+
+    const TO: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+        std::net::Ipv4Addr::LOCALHOST,
+        1,
+    ));
+
+    #[test]
+    fn replies_decode_as_the_shared_types() {
+        let v6: SocketAddr = "[::1]:9".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:10.1.2.3]:7".parse().unwrap();
+        let mut out = Outbox::new();
+        out.register_ack(TO, Seq(u32::MAX), id(3), mapped, 25);
+        assert!(
+            matches!(only(&out), Packet::RegisterAck { seq: Seq(u32::MAX), id: i, addr, keepalive: 25 }
+            if i == id(3) && addr.to_string() == "10.1.2.3:7")
+        );
+        out.clear();
+        out.connect_ack(TO, Seq(1), id(2), v6);
+        assert!(
+            matches!(only(&out), Packet::ConnectAck { seq: Seq(1), target, addr } if target == id(2) && addr == v6)
+        );
+        out.clear();
+        out.intro(TO, id(1), v6);
+        assert!(matches!(only(&out), Packet::Intro { from, addr } if from == id(1) && addr == v6));
+        out.clear();
+        out.ack(TO, "UNREGISTER_ACK", Seq(4));
+        assert!(matches!(only(&out), Packet::UnregisterAck { seq: Seq(4) }));
+        out.clear();
+        out.ack(TO, "RELAY_ACK", Seq(5));
+        assert!(matches!(only(&out), Packet::RelayAck { seq: Seq(5) }));
+        out.clear();
+        assert!(out.relayed(TO, id(7), r#"{"a": [1, "x"]}"#));
+        match only(&out) {
+            Packet::Relayed { from, data } => {
+                assert_eq!(from, id(7));
+                assert_eq!(data.get(), r#"{"a": [1, "x"]}"#);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn relayed_refuses_oversize() {
+        let mut out = Outbox::new();
+        let data = format!("{{\"x\":\"{}\"}}", "a".repeat(MAX_DATAGRAM));
+        assert!(!out.relayed(TO, id(1), &data));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn list_ack_fills_one_datagram() {
+        let mut out = Outbox::new();
+        let addr: SocketAddr = "[2001:db8::1234:5678:9abc]:65535".parse().unwrap();
+        let mut w = out.list_ack(TO, Seq(2));
+        let mut n = 0u64;
+        while w.push(id(1_000_000_000 + n), addr) {
+            n += 1;
+        }
+        assert!(n > 5);
+        assert_eq!(w.finish(true), n as usize);
+        let (_, bytes) = out.datagrams().next().unwrap();
+        assert!(bytes.len() <= MAX_DATAGRAM);
+        match only(&out) {
+            Packet::ListAck { seq, peers, more } => {
+                assert_eq!((seq, more, peers.len()), (Seq(2), true, n as usize));
+                assert_eq!(
+                    peers[0],
+                    PeerEntry {
+                        id: id(1_000_000_000),
+                        addr
+                    }
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        out.clear();
+        out.list_ack(TO, Seq(0)).finish(false);
+        assert!(
+            matches!(only(&out), Packet::ListAck { peers, more: false, .. } if peers.is_empty())
+        );
+    }
+
+    #[test]
+    fn error_respects_the_size_bound() {
+        let mut out = Outbox::new();
+        out.error(
+            TO,
+            Seq(0),
+            ErrorCode::UnsupportedVersion,
+            &"\u{1}".repeat(160),
+            1,
+        );
+        let (_, bytes) = out.datagrams().next().unwrap();
+        assert!(bytes.len() <= 201, "{} bytes", bytes.len());
+        assert!(matches!(
+            only(&out),
+            Packet::Error {
+                code: ErrorCode::UnsupportedVersion,
+                ..
+            }
+        ));
+    }
+}
