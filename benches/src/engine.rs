@@ -137,8 +137,8 @@ pub fn run<W: Workload>(
     mut workload: W,
     sched: Schedule,
 ) -> Result<Stats, BenchError> {
-    let mut poller = Poller::new(peers.len().min(1024))
-        .map_err(|e| BenchError::io("cannot create epoll", e))?;
+    let mut poller =
+        Poller::new(peers.len().min(1024)).map_err(|e| BenchError::io("cannot create epoll", e))?;
     for (i, p) in peers.iter().enumerate() {
         poller
             .add(p.fd(), i as u64)
@@ -146,8 +146,8 @@ pub fn run<W: Workload>(
     }
     let mut batch = Batch::new(sched.window + RECV_EXTRA);
     let mut stats = Stats::new();
-    for i in 0..peers.len() {
-        fill(&mut peers[i], i, &mut workload, &mut batch, &sched, &mut stats);
+    for (i, peer) in peers.iter_mut().enumerate() {
+        fill(peer, i, &mut workload, &mut batch, &sched, &mut stats);
     }
     let mut ready = Vec::with_capacity(1024);
     let mut next_sweep = Instant::now() + SWEEP;
@@ -157,7 +157,14 @@ pub fn run<W: Workload>(
             break;
         }
         if now >= next_sweep {
-            sweep(&mut peers, &mut workload, &mut batch, &sched, &mut stats, now);
+            sweep(
+                &mut peers,
+                &mut workload,
+                &mut batch,
+                &sched,
+                &mut stats,
+                now,
+            );
             next_sweep = now + SWEEP;
         }
         let wait = next_sweep.min(sched.end).saturating_duration_since(now);

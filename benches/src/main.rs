@@ -99,9 +99,9 @@ impl Load {
             duration: secs(self.duration, "--duration")?,
             warmup: secs(self.warmup, "--warmup")?,
             timeout: Duration::from_millis(self.timeout_ms),
-            threads: self.threads.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, |n| n.get())
-            }),
+            threads: self
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             batch: !self.no_batch,
         })
     }

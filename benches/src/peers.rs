@@ -128,7 +128,9 @@ impl SourceAddrs {
             }
         }
         if self.host >= 0xfffe {
-            return Err(BenchError::Setup("ran out of source addresses in 127.1.0.0/16".into()));
+            return Err(BenchError::Setup(
+                "ran out of source addresses in 127.1.0.0/16".into(),
+            ));
         }
         let [_, _, b, c] = self.host.to_be_bytes();
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 1, b, c)), self.port);

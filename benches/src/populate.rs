@@ -69,7 +69,11 @@ pub fn populate(cfg: &PopulateConfig) -> Result<PopulateReport, BenchError> {
     let register_s = started.elapsed().as_secs_f64();
     let walker = open_socket(any_loopback(cfg.server), cfg.server)?;
     let token = Token(fastrand::u128(..).to_le_bytes());
-    let ids = register_all(&[&walker], &[token], Instant::now() + Duration::from_secs(10))?;
+    let ids = register_all(
+        &[&walker],
+        &[token],
+        Instant::now() + Duration::from_secs(10),
+    )?;
     let id = *ids
         .first()
         .ok_or_else(|| BenchError::Setup("walker not registered".into()))?;

@@ -107,10 +107,18 @@ impl fmt::Display for Report {
             self.peers,
             self.window,
             self.threads,
-            if self.batch { ", recvmmsg/sendmmsg" } else { "" },
+            if self.batch {
+                ", recvmmsg/sendmmsg"
+            } else {
+                ""
+            },
             self.duration_s
         )?;
-        writeln!(f, "  rate      {:.0} requests/s ({} ok)", self.rate_per_s, self.ok)?;
+        writeln!(
+            f,
+            "  rate      {:.0} requests/s ({} ok)",
+            self.rate_per_s, self.ok
+        )?;
         writeln!(
             f,
             "  latency   p50 {:.1} us, p99 {:.1} us, max {:.1} us",

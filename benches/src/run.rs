@@ -61,7 +61,9 @@ pub struct LoadConfig {
 /// Runs the load described by `cfg` and reports what it measured.
 pub fn run(cfg: &LoadConfig) -> Result<Report, BenchError> {
     if cfg.peers == 0 || cfg.window == 0 {
-        return Err(BenchError::Setup("peers and window must be at least 1".into()));
+        return Err(BenchError::Setup(
+            "peers and window must be at least 1".into(),
+        ));
     }
     sys::raise_fd_limit().map_err(|e| BenchError::io("cannot raise the open-file limit", e))?;
     let bind = any_loopback(cfg.server);
@@ -93,9 +95,11 @@ pub fn run(cfg: &LoadConfig) -> Result<Report, BenchError> {
         let all = Arc::clone(&all);
         handles.push(thread::spawn(move || match mode {
             Mode::Stun => engine::run(chunk, StunWorkload::new(), sched),
-            Mode::Keepalive => {
-                engine::run(chunk, JsonWorkload::new(JsonLoad::Keepalive, mine, n), sched)
-            }
+            Mode::Keepalive => engine::run(
+                chunk,
+                JsonWorkload::new(JsonLoad::Keepalive, mine, n),
+                sched,
+            ),
             Mode::Register => {
                 engine::run(chunk, JsonWorkload::new(JsonLoad::Register, mine, n), sched)
             }

@@ -28,7 +28,8 @@ pub fn register_all(
     tokens: &[Token],
     deadline: Instant,
 ) -> Result<Vec<PeerId>, BenchError> {
-    let mut poller = Poller::new(IN_FLIGHT).map_err(|e| BenchError::io("cannot create epoll", e))?;
+    let mut poller =
+        Poller::new(IN_FLIGHT).map_err(|e| BenchError::io("cannot create epoll", e))?;
     for (i, s) in socks.iter().enumerate() {
         poller
             .add(s.as_raw_fd(), i as u64)

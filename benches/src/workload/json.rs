@@ -125,7 +125,7 @@ impl JsonWorkload {
 fn write(out: &mut Vec<u8>, packet: &Packet, buf: &mut [u8]) -> usize {
     match wire::encode_into(packet, out) {
         Ok(()) if out.len() <= buf.len() => {
-            buf[..out.len()].copy_from_slice(&out);
+            buf[..out.len()].copy_from_slice(out);
             out.len()
         }
         _ => 0,
@@ -193,7 +193,10 @@ impl Workload for JsonWorkload {
         match wire::decode(datagram) {
             Ok(Packet::Intro { .. }) => Parsed::Push,
             Ok(packet) => match packet.seq() {
-                Some(seq) => Parsed::Reply { seq: seq.0, body: packet },
+                Some(seq) => Parsed::Reply {
+                    seq: seq.0,
+                    body: packet,
+                },
                 None => Parsed::Garbage,
             },
             Err(_) => Parsed::Garbage,
