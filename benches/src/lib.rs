@@ -6,6 +6,7 @@
 //!   counts; [`workload`] says what the requests are and which replies are right.
 //! - [`setup`]: registering peers before a run; [`populate`]: the scale run.
 //! - [`report`]: the figures, for people and as JSON.
+//! - [`probe`]: waiting for a server, finding a free port (for the script).
 //! - [`peers`], [`sys`]: sockets and the Linux calls std does not wrap.
 //!
 //! The reference limit, `udp-limit`, is a binary of this crate.
@@ -14,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod peers;
 pub mod populate;
+pub mod probe;
 pub mod report;
 pub mod run;
 pub mod setup;

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use peerbench::{LoadConfig, MixWeights, Mode, PopulateConfig};
@@ -35,6 +35,10 @@ enum Command {
     },
     /// REGISTER with a brand-new token every request (the server's durable path).
     Register(Load),
+    /// Wait until a server answers a STUN Binding request (exit 1 if it never does).
+    Wait(Wait),
+    /// Print a UDP port on 127.0.0.1 that is free right now.
+    FreePort,
     /// Register N peers from distinct source addresses (127.1.x.y), then time a full LIST walk.
     Populate {
         /// Server address.
@@ -53,6 +57,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Flags of `wait`.
+#[derive(Args)]
+struct Wait {
+    /// Server address.
+    #[arg(long)]
+    server: SocketAddr,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout_s: u64,
 }
 
 #[derive(Args)]
@@ -123,6 +138,15 @@ fn real_main() -> anyhow::Result<()> {
         Command::Keepalive(l) => (l, Mode::Keepalive),
         Command::Mix { load, weights } => (load, Mode::Mix(weights)),
         Command::Register(l) => (l, Mode::Register),
+        Command::Wait(w) => {
+            let deadline = Instant::now() + Duration::from_secs(w.timeout_s);
+            peerbench::probe::wait_for_stun(w.server, deadline)?;
+            return Ok(());
+        }
+        Command::FreePort => {
+            println!("{}", peerbench::probe::free_udp_port()?);
+            return Ok(());
+        }
         Command::Populate {
             server,
             peers,
