@@ -123,7 +123,8 @@ impl SourceAddrs {
         if self.port > Self::LAST_PORT {
             self.port = Self::FIRST_PORT;
             self.host += 1;
-            if self.host & 0xff == 0 || self.host & 0xff == 255 {
+            // Skip x.y.z.0 and x.y.z.255.
+            while self.host & 0xff == 0 || self.host & 0xff == 255 {
                 self.host += 1;
             }
         }
@@ -142,5 +143,27 @@ impl SourceAddrs {
 impl Default for SourceAddrs {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_addresses_are_distinct_and_skip_network_and_broadcast() {
+        let mut a = SourceAddrs::new();
+        let per_host = usize::from(SourceAddrs::LAST_PORT - SourceAddrs::FIRST_PORT) + 1;
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..per_host * 300 {
+            let addr = a.advance().expect("plenty of addresses");
+            let IpAddr::V4(ip) = addr.ip() else {
+                panic!("IPv4 only");
+            };
+            let [x, y, _, last] = ip.octets();
+            assert_eq!((x, y), (127, 1));
+            assert!(last != 0 && last != 255, "{ip}");
+            assert!(seen.insert(addr), "{addr} handed out twice");
+        }
     }
 }

@@ -167,3 +167,22 @@ fn sleep_until(t: Instant) {
         thread::sleep(t - now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_keeps_order_and_balances() {
+        let server: SocketAddr = "127.0.0.1:9".parse().expect("literal");
+        let peers: Vec<Peer> = (0..7)
+            .map(|_| Peer::open(any_loopback(server), server, 1).expect("loopback socket"))
+            .collect();
+        let locals: Vec<SocketAddr> = peers.iter().map(|p| p.local).collect();
+        let chunks = split(peers, 3);
+        let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![2, 2, 3]);
+        let flat: Vec<SocketAddr> = chunks.iter().flatten().map(|p| p.local).collect();
+        assert_eq!(flat, locals);
+    }
+}

@@ -239,3 +239,106 @@ impl Workload for JsonWorkload {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peerd_shared::wire::PeerEntry;
+
+    fn id(n: u64) -> PeerId {
+        PeerId::new(n).expect("valid id")
+    }
+
+    #[test]
+    fn weights_parse() {
+        assert_eq!(
+            MixWeights::parse("2:1:1"),
+            Ok(MixWeights {
+                register: 2,
+                list: 1,
+                connect: 1
+            })
+        );
+        assert!(MixWeights::parse("0:0:0").is_err());
+        assert!(MixWeights::parse("1:2").is_err());
+        assert!(MixWeights::parse("a:1:1").is_err());
+    }
+
+    fn mix(all: Vec<PeerId>, me: PeerId) -> JsonWorkload {
+        let load = JsonLoad::Mix {
+            weights: MixWeights {
+                register: 0,
+                list: 1,
+                connect: 0,
+            },
+            all: Arc::new(all),
+        };
+        let token = Token([7; 16]);
+        JsonWorkload::new(load, vec![Identity { token, id: me }], 1)
+    }
+
+    #[test]
+    fn list_pages_follow_more_and_reject_the_asker() {
+        let local: SocketAddr = "127.0.0.1:4000".parse().expect("literal");
+        let mut w = mix(vec![id(1), id(2), id(3)], id(1));
+        let mut buf = [0u8; 512];
+        let (len, tag) = w.request(0, 9, &mut buf);
+        let Ok(Packet::List { after, .. }) = wire::decode(&buf[..len]) else {
+            panic!("a LIST was built");
+        };
+        assert_eq!(after, None);
+        let page = |ids: &[u64], more| Packet::ListAck {
+            seq: Seq(9),
+            peers: ids
+                .iter()
+                .map(|&n| PeerEntry {
+                    id: id(n),
+                    addr: local,
+                })
+                .collect(),
+            more,
+        };
+        assert!(matches!(
+            w.judge(0, local, tag, page(&[2], true)),
+            Verdict::Ok
+        ));
+        let (len, tag) = w.request(0, 10, &mut buf);
+        let Ok(Packet::List { after, .. }) = wire::decode(&buf[..len]) else {
+            panic!("a LIST was built");
+        };
+        assert_eq!(after, Some(2), "the next page starts after the last id");
+        // The asker itself, or an id not above `after`, is wrong.
+        assert!(matches!(
+            w.judge(0, local, tag, page(&[1], false)),
+            Verdict::Invalid
+        ));
+        let (_, tag) = w.request(0, 11, &mut buf);
+        assert!(matches!(
+            w.judge(0, local, tag, page(&[3, 2], false)),
+            Verdict::Invalid
+        ));
+    }
+
+    #[test]
+    fn register_ack_must_carry_the_own_address_and_id() {
+        let local: SocketAddr = "127.0.0.1:4000".parse().expect("literal");
+        let other: SocketAddr = "127.0.0.1:4001".parse().expect("literal");
+        let token = Token([1; 16]);
+        let mut w = JsonWorkload::new(JsonLoad::Keepalive, vec![Identity { token, id: id(5) }], 1);
+        let ack = |n, addr| Packet::RegisterAck {
+            seq: Seq(1),
+            id: id(n),
+            addr,
+            keepalive: 25,
+        };
+        assert!(matches!(w.judge(0, local, 0, ack(5, local)), Verdict::Ok));
+        assert!(matches!(
+            w.judge(0, local, 0, ack(6, local)),
+            Verdict::Invalid
+        ));
+        assert!(matches!(
+            w.judge(0, local, 0, ack(5, other)),
+            Verdict::Invalid
+        ));
+    }
+}

@@ -86,3 +86,50 @@ impl Workload for StunWorkload {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local() -> SocketAddr {
+        "127.0.0.1:5000".parse().expect("literal")
+    }
+
+    fn answered(req: &[u8], from: SocketAddr) -> Vec<u8> {
+        let mut out = [0u8; stun::ANSWER_BUF];
+        let n = stun::answer(req, from, &mut out).expect("a binding request is answered");
+        out[..n].to_vec()
+    }
+
+    #[test]
+    fn a_response_is_matched_to_its_request_and_checked() {
+        let mut w = StunWorkload::new();
+        let mut buf = [0u8; 64];
+        let (len, tag) = w.request(3, 77, &mut buf);
+        let resp = answered(&buf[..len], local());
+        let Parsed::Reply { seq, body } = w.parse(3, &resp) else {
+            panic!("the response is recognised");
+        };
+        assert_eq!(seq, 77);
+        assert!(matches!(w.judge(3, local(), tag, body), Verdict::Ok));
+    }
+
+    #[test]
+    fn wrong_address_or_foreign_transaction_is_caught() {
+        let mut w = StunWorkload::new();
+        let mut buf = [0u8; 64];
+        let (len, tag) = w.request(0, 1, &mut buf);
+        let elsewhere: SocketAddr = "127.0.0.2:5000".parse().expect("literal");
+        let resp = answered(&buf[..len], elsewhere);
+        let Parsed::Reply { body, .. } = w.parse(0, &resp) else {
+            panic!("the response is recognised");
+        };
+        assert!(matches!(w.judge(0, local(), tag, body), Verdict::Invalid));
+        // The same response seen by another peer is not its reply.
+        assert!(matches!(w.parse(1, &resp), Parsed::Garbage));
+        // Another run's workload has another nonce.
+        let mut other = StunWorkload::new();
+        other.nonce = [!w.nonce[0], 0, 0, 0];
+        assert!(matches!(other.parse(0, &resp), Parsed::Garbage));
+    }
+}
