@@ -53,6 +53,7 @@ fi
 HAVE_COTURN=0
 command -v turnserver >/dev/null 2>&1 && HAVE_COTURN=1
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]:-}"; do
@@ -93,27 +94,20 @@ stop_server() {
     wait "$1" 2>/dev/null || true
 }
 
-# cpu_ticks PID: user+system clock ticks the process has used.
-cpu_ticks() {
-    awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-
 rss_kib() {
     awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
 }
 
 # run_load ROUND TARGET PID ADDR MODE PEERS WINDOW
 run_load() {
-    local round=$1 target=$2 pid=$3 addr=$4 mode=$5 peers=$6 window=$7 t0 t1 json
-    t0=$(cpu_ticks "$pid")
-    if ! json=$("$PEERBENCH" "$mode" --server "$addr" --peers "$peers" --window "$window" \
-        --duration "$DURATION" --json 2>>"$OUT/peerbench.err"); then
+    local round=$1 target=$2 pid=$3 addr=$4 mode=$5 peers=$6 window=$7 json
+    if ! json=$("$PEERBENCH" "$mode" --server "$addr" --server-pid "$pid" --peers "$peers" \
+        --window "$window" --duration "$DURATION" --json 2>>"$OUT/peerbench.err"); then
         echo "   $target $mode ${peers}x$window: peerbench failed (see $OUT/peerbench.err)" >&2
         return 0
     fi
-    t1=$(cpu_ticks "$pid")
-    echo "{\"round\":$round,\"target\":\"$target\",\"server_cpu_ticks\":$((t1 - t0)),\"hz\":$(getconf CLK_TCK),\"run\":$json}" >>"$RESULTS"
-    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("   %-6s %-9s %4dx%-2d %9.0f/s  p50 %7.1f us  p99 %8.1f us  errors %d  lost %d  gen CPU %3.0f%%" % (sys.argv[2], d["mode"], d["peers"], d["window"], d["rate_per_s"], d["p50_us"], d["p99_us"], d["errors"], d["lost"], d["gen_cpu_pct"]))' "$json" "$target" >&2
+    echo "{\"round\":$round,\"target\":\"$target\",\"run\":$json}" >>"$RESULTS"
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("   %-6s %-9s %4dx%-2d %9.0f/s  p50 %7.1f us  p99 %8.1f us  errors %d  lost %d  server CPU %3.0f%% %5.2f us/req  gen CPU %3.0f%%" % (sys.argv[2], d["mode"], d["peers"], d["window"], d["rate_per_s"], d["p50_us"], d["p99_us"], d["errors"], d["lost"], d["server_cpu_pct"] or 0, d["server_us_per_req"] or 0, d["gen_cpu_pct"]))' "$json" "$target" >&2
 }
 
 TARGETS=(limit peerd)
@@ -172,6 +166,11 @@ done
 echo "== daemon figures: not measured yet (the peer daemon is not ready)" >&2
 
 # ---- the table -------------------------------------------------------------
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "command: ROUNDS=$ROUNDS DURATION=$DURATION SCALE=$SCALE SCALE_BIG=$SCALE_BIG benches/compare.sh"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(uname -r)"
+echo "load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END"
 python3 - "$RESULTS" "$SCALE_FILE" "$ROUNDS" "$DURATION" <<'PY'
 import json, statistics, sys
 from collections import defaultdict
@@ -181,7 +180,6 @@ runs = defaultdict(list)
 for line in open(results):
     r = json.loads(line)
     d = r["run"]
-    d["server_cpu_pct"] = 100.0 * r["server_cpu_ticks"] / r["hz"] / d["duration_s"] if r["server_cpu_ticks"] else None
     runs[(r["target"], d["mode"], d["peers"], d["window"])].append(d)
 
 def med(target, mode, peers, window, key="rate_per_s"):
@@ -219,6 +217,18 @@ for mode in ("stun", "keepalive", "mix", "register"):
 
 print("\nlimit and coturn columns are STUN Binding at the same peers x window (the limit speaks only STUN);")
 print("CPU columns are percent of one core over the measured interval (the machine's cores are shared by both).")
+
+print("\nserver CPU per answered request (user+system, all threads; microseconds, median). Less sensitive")
+print("than rates to other load on the machine: a server that is slower per request is slower, whoever")
+print("else runs. 'limit/peerd' > 1 would mean peerd spends less CPU per request than the limit.\n")
+print("| load | peers x window | coturn | limit | peerd | peerd vs coturn (coturn/peerd) | peerd vs limit (limit/peerd) |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for mode, peers, window, *_ in rows:
+    c = med("coturn", "stun", peers, window, "server_us_per_req") if mode == "stun" else None
+    l = med("limit", "stun", peers, window, "server_us_per_req") if mode != "register" else None
+    p = med("peerd", mode, peers, window, "server_us_per_req")
+    print(f"| {mode} | {peers} x {window} | {fmt(c, '{:.2f}')} | {fmt(l, '{:.2f}')} | {fmt(p, '{:.2f}')} | "
+          f"{fmt(ratio(c, p), '{:.2f}')} | {fmt(ratio(l, p), '{:.2f}')} |")
 
 print("\n| scale | RSS empty | RSS with peers | bytes / peer | register/s | LIST pages | LIST p50 / p99 / max us |")
 print("|---|---:|---:|---:|---:|---:|---:|")

@@ -93,6 +93,9 @@ struct Load {
     /// Generator threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// The server's process id: report its CPU over the measured interval.
+    #[arg(long)]
+    server_pid: Option<u32>,
     /// One send/recv call per datagram instead of sendmmsg/recvmmsg.
     #[arg(long)]
     no_batch: bool,
@@ -118,6 +121,7 @@ impl Load {
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             batch: !self.no_batch,
+            server_pid: self.server_pid,
         })
     }
 }

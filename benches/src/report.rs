@@ -47,6 +47,12 @@ pub struct Report {
     pub gen_cpu_s: f64,
     /// That CPU time as percent of one core (200 = two cores busy).
     pub gen_cpu_pct: f64,
+    /// The server's CPU time over the measured interval (with `--server-pid`).
+    pub server_cpu_s: Option<f64>,
+    /// That as percent of one core.
+    pub server_cpu_pct: Option<f64>,
+    /// Server CPU per correctly answered request, microseconds.
+    pub server_us_per_req: Option<f64>,
 }
 
 impl Report {
@@ -93,7 +99,19 @@ impl Report {
             max_us: stats.latency.max() as f64 / 1000.0,
             gen_cpu_s: cpu.as_secs_f64(),
             gen_cpu_pct: 100.0 * cpu.as_secs_f64() / secs,
+            server_cpu_s: None,
+            server_cpu_pct: None,
+            server_us_per_req: None,
         }
+    }
+
+    /// Records the server's CPU time over the measured interval.
+    pub fn set_server_cpu(&mut self, cpu: Option<Duration>) {
+        let Some(cpu) = cpu else { return };
+        let s = cpu.as_secs_f64();
+        self.server_cpu_s = Some(s);
+        self.server_cpu_pct = Some(100.0 * s / self.duration_s);
+        self.server_us_per_req = (self.ok > 0).then(|| 1e6 * s / self.ok as f64);
     }
 }
 
@@ -141,6 +159,13 @@ impl fmt::Display for Report {
             f,
             "  generator {:.2} s CPU = {:.0}% of one core",
             self.gen_cpu_s, self.gen_cpu_pct
-        )
+        )?;
+        if let (Some(pct), Some(us)) = (self.server_cpu_pct, self.server_us_per_req) {
+            write!(
+                f,
+                "\n  server    {pct:.0}% of one core, {us:.2} us CPU per answered request"
+            )?;
+        }
+        Ok(())
     }
 }

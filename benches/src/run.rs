@@ -56,6 +56,8 @@ pub struct LoadConfig {
     pub threads: usize,
     /// Use `recvmmsg`/`sendmmsg`.
     pub batch: bool,
+    /// The server's process id, to report its CPU over the measured interval.
+    pub server_pid: Option<u32>,
 }
 
 /// Runs the load described by `cfg` and reports what it measured.
@@ -112,8 +114,13 @@ pub fn run(cfg: &LoadConfig) -> Result<Report, BenchError> {
     }
     sleep_until(sched.measure_from);
     let cpu0 = sys::cpu_time();
+    let server0 = cfg.server_pid.and_then(sys::process_cpu_time);
     sleep_until(sched.end);
     let cpu = sys::cpu_time().saturating_sub(cpu0);
+    let server_cpu = match (server0, cfg.server_pid.and_then(sys::process_cpu_time)) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
     let mut stats = Stats::new();
     for h in handles {
         let part = h
@@ -121,7 +128,7 @@ pub fn run(cfg: &LoadConfig) -> Result<Report, BenchError> {
             .map_err(|_| BenchError::Setup("a generator thread panicked".into()))??;
         stats.merge(&part);
     }
-    Ok(Report::new(
+    let mut report = Report::new(
         cfg.mode.name(),
         cfg.server.to_string(),
         cfg.peers,
@@ -131,7 +138,9 @@ pub fn run(cfg: &LoadConfig) -> Result<Report, BenchError> {
         sched.end - sched.measure_from,
         cpu,
         &stats,
-    ))
+    );
+    report.set_server_cpu(server_cpu);
+    Ok(report)
 }
 
 /// Registers every peer with a fresh token (the setup of keepalive and mix).

@@ -97,6 +97,7 @@ fn config(mode: Mode, server: SocketAddr) -> LoadConfig {
         timeout: Duration::from_secs(2),
         threads: 2,
         batch: true,
+        server_pid: None,
     }
 }
 
