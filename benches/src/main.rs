@@ -70,6 +70,14 @@ struct Wait {
     timeout_s: u64,
 }
 
+/// How the generator calls the kernel.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Io {
+    Auto,
+    Batch,
+    Plain,
+}
+
 #[derive(Args)]
 struct Load {
     /// Server address.
@@ -96,8 +104,13 @@ struct Load {
     /// The server's process id: report its CPU over the measured interval.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// One send/recv call per datagram instead of sendmmsg/recvmmsg.
-    #[arg(long)]
+    /// Socket calls: `batch` = recvmmsg/sendmmsg, `plain` = one recv/send per
+    /// datagram, `auto` = batch when the window is above 1 (measured: with one
+    /// datagram per wake-up, recvmmsg's extra empty attempt costs more than it saves).
+    #[arg(long, value_enum, default_value_t = Io::Auto)]
+    io: Io,
+    /// Same as `--io plain`.
+    #[arg(long, conflicts_with = "io")]
     no_batch: bool,
     /// Print the report as JSON.
     #[arg(long)]
@@ -120,7 +133,11 @@ impl Load {
             threads: self
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-            batch: !self.no_batch,
+            batch: match (self.no_batch, self.io) {
+                (true, _) | (false, Io::Plain) => false,
+                (false, Io::Batch) => true,
+                (false, Io::Auto) => self.window > 1,
+            },
             server_pid: self.server_pid,
         })
     }
