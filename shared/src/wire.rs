@@ -596,6 +596,7 @@ impl<'de> Deserialize<'de> for Fields<'de> {
 
 impl<'a> Fields<'a> {
     fn into_packet(self, seq: Option<Seq>) -> Result<Packet, DecodeError> {
+        let read_seq = seq;
         let bad = |message: &'static str| DecodeError::new(seq, ErrorCode::BadRequest, message);
         match self.v {
             Field::UInt(VERSION) => {}
@@ -641,7 +642,9 @@ impl<'a> Fields<'a> {
         if self.duplicate {
             return Err(bad("a field appears more than once"));
         }
-        let e = |message: &'static str| DecodeError::new(Some(seq), ErrorCode::BadRequest, message);
+        // Peer and server-push messages carry no seq: echo only one the input had.
+        let echo = if kind.has_seq() { Some(seq) } else { read_seq };
+        let e = |message: &'static str| DecodeError::new(echo, ErrorCode::BadRequest, message);
         let packet = match kind {
             Kind::Register => Packet::Register {
                 seq,

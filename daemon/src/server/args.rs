@@ -23,10 +23,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
 
-    /// The registry database (SQLite). Parent directories are created.
-    /// Default: `<data dir>/server/registry.sqlite3` (e.g. ~/.local/share/peerd/...).
-    #[arg(long, value_name = "PATH")]
-    pub db: Option<PathBuf>,
+    /// The registry database (SQLite, holding which token has which id).
+    /// Parent directories are created. The default is in the user's data
+    /// directory.
+    #[arg(long, value_name = "PATH", default_value_os_t = peerd_shared::paths::default_server_db())]
+    pub db: PathBuf,
 
     /// Registration refresh period in seconds, announced to peers in
     /// REGISTER_ACK. A peer that does not REGISTER again within 3 x this
@@ -41,8 +42,8 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub rate_limit: u32,
 
-    /// How many datagrams one source may send in a burst above
-    /// `--rate-limit`. Default: twice `--rate-limit`.
+    /// Bucket size per source: how many datagrams one source may send at
+    /// once before `--rate-limit` applies. Default: twice `--rate-limit`.
     #[arg(long, value_name = "N")]
     pub rate_burst: Option<u32>,
 
@@ -59,13 +60,6 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    /// The database path: `--db` or the default in the user's data directory.
-    pub fn db_path(&self) -> PathBuf {
-        self.db
-            .clone()
-            .unwrap_or_else(peerd_shared::paths::default_server_db)
-    }
-
     /// The settings of the protocol core.
     pub fn limits(&self) -> Limits {
         Limits {

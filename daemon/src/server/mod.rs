@@ -61,7 +61,7 @@ pub fn main(args: ServerArgs) -> ExitCode {
 /// Runs the server with `args` until `shutdown` completes; the database is
 /// closed when this returns.
 pub async fn run(args: ServerArgs, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
-    let path = args.db_path();
+    let path = args.db.clone();
     let (conn, loaded) = store::open(&path)?;
     let known = loaded.len();
     let registry = Registry::new(args.limits(), loaded, Instant::now());

@@ -93,14 +93,51 @@ impl Outbox {
 
     fn start(&mut self, kind: &str) -> usize {
         let start = self.buf.len();
-        self.put(format_args!("{{\"v\":1,\"type\":\"{kind}\""));
+        self.text("{\"v\":1,\"type\":\"");
+        self.text(kind);
+        self.text("\"");
         start
     }
 
-    fn put(&mut self, args: std::fmt::Arguments<'_>) {
-        self.buf
-            .write_fmt(args)
-            .expect("writing to a Vec cannot fail");
+    fn text(&mut self, s: &str) {
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    /// Writes `n` in decimal (no `fmt` machinery on the hot path).
+    fn num(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.buf.extend_from_slice(&digits[i..]);
+    }
+
+    /// Writes `"ip:port"` in canonical form, with its quotes.
+    fn addr(&mut self, addr: SocketAddr) {
+        self.buf.push(b'"');
+        match canonical(addr) {
+            SocketAddr::V4(v4) => {
+                for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(b'.');
+                    }
+                    self.num(u64::from(octet));
+                }
+                self.buf.push(b':');
+                self.num(u64::from(v4.port()));
+            }
+            v6 => self
+                .buf
+                .write_fmt(format_args!("{v6}"))
+                .expect("writing to a Vec cannot fail"),
+        }
+        self.buf.push(b'"');
     }
 
     /// `REGISTER_ACK {seq, id, addr, keepalive}`.
@@ -113,35 +150,48 @@ impl Outbox {
         keepalive: u64,
     ) {
         let start = self.start("REGISTER_ACK");
-        let addr = canonical(addr);
-        self.put(format_args!(
-            ",\"seq\":{seq},\"id\":{id},\"addr\":\"{addr}\",\"keepalive\":{keepalive}}}"
-        ));
+        self.text(",\"seq\":");
+        self.num(u64::from(seq.0));
+        self.text(",\"id\":");
+        self.num(id.get());
+        self.text(",\"addr\":");
+        self.addr(addr);
+        self.text(",\"keepalive\":");
+        self.num(keepalive);
+        self.text("}");
         self.close(to, start);
     }
 
     /// `CONNECT_ACK {seq, target, addr}`.
     pub fn connect_ack(&mut self, to: SocketAddr, seq: Seq, target: PeerId, addr: SocketAddr) {
         let start = self.start("CONNECT_ACK");
-        let addr = canonical(addr);
-        self.put(format_args!(
-            ",\"seq\":{seq},\"target\":{target},\"addr\":\"{addr}\"}}"
-        ));
+        self.text(",\"seq\":");
+        self.num(u64::from(seq.0));
+        self.text(",\"target\":");
+        self.num(target.get());
+        self.text(",\"addr\":");
+        self.addr(addr);
+        self.text("}");
         self.close(to, start);
     }
 
     /// `INTRO {from, addr}`.
     pub fn intro(&mut self, to: SocketAddr, from: PeerId, addr: SocketAddr) {
         let start = self.start("INTRO");
-        let addr = canonical(addr);
-        self.put(format_args!(",\"from\":{from},\"addr\":\"{addr}\"}}"));
+        self.text(",\"from\":");
+        self.num(from.get());
+        self.text(",\"addr\":");
+        self.addr(addr);
+        self.text("}");
         self.close(to, start);
     }
 
     /// `UNREGISTER_ACK {seq}` or `RELAY_ACK {seq}`.
     pub fn ack(&mut self, to: SocketAddr, kind: &'static str, seq: Seq) {
         let start = self.start(kind);
-        self.put(format_args!(",\"seq\":{seq}}}"));
+        self.text(",\"seq\":");
+        self.num(u64::from(seq.0));
+        self.text("}");
         self.close(to, start);
     }
 
@@ -149,9 +199,11 @@ impl Outbox {
     /// false, queues nothing) when the datagram would exceed `MAX_DATAGRAM`.
     pub fn relayed(&mut self, to: SocketAddr, from: PeerId, data: &str) -> bool {
         let start = self.start("RELAYED");
-        self.put(format_args!(",\"from\":{from},\"data\":"));
-        self.buf.extend_from_slice(data.as_bytes());
-        self.buf.push(b'}');
+        self.text(",\"from\":");
+        self.num(from.get());
+        self.text(",\"data\":");
+        self.text(data);
+        self.text("}");
         if self.buf.len() - start > MAX_DATAGRAM {
             self.buf.truncate(start);
             return false;
@@ -180,7 +232,9 @@ impl Outbox {
     /// Starts a LIST_ACK; add peers with [`ListWriter::push`].
     pub fn list_ack(&mut self, to: SocketAddr, seq: Seq) -> ListWriter<'_> {
         let start = self.start("LIST_ACK");
-        self.put(format_args!(",\"seq\":{seq},\"peers\":["));
+        self.text(",\"seq\":");
+        self.num(u64::from(seq.0));
+        self.text(",\"peers\":[");
         ListWriter {
             out: self,
             to,
@@ -202,10 +256,15 @@ impl ListWriter<'_> {
     /// Adds a peer; false (and nothing added) when it does not fit.
     pub fn push(&mut self, id: PeerId, addr: SocketAddr) -> bool {
         let mark = self.out.buf.len();
-        let sep = if self.count == 0 { "" } else { "," };
-        let addr = canonical(addr);
-        self.out
-            .put(format_args!("{sep}{{\"id\":{id},\"addr\":\"{addr}\"}}"));
+        self.out.text(if self.count == 0 {
+            "{\"id\":"
+        } else {
+            ",{\"id\":"
+        });
+        self.out.num(id.get());
+        self.out.text(",\"addr\":");
+        self.out.addr(addr);
+        self.out.text("}");
         if self.out.buf.len() - self.start + LIST_TAIL > MAX_DATAGRAM {
             self.out.buf.truncate(mark);
             return false;
@@ -217,7 +276,11 @@ impl ListWriter<'_> {
     /// Closes the array with `more` and queues the datagram; returns how
     /// many peers it holds.
     pub fn finish(self, more: bool) -> usize {
-        self.out.put(format_args!("],\"more\":{more}}}"));
+        self.out.text(if more {
+            "],\"more\":true}"
+        } else {
+            "],\"more\":false}"
+        });
         self.out.close(self.to, self.start);
         self.count
     }
@@ -276,6 +339,18 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn numbers_and_addresses_are_written_exactly() {
+        let mut out = Outbox::new();
+        let edge: SocketAddr = "255.0.10.255:65535".parse().unwrap();
+        out.register_ack(TO, Seq(0), id(9_007_199_254_740_991), edge, 0);
+        let (_, bytes) = out.datagrams().next().unwrap();
+        assert_eq!(
+            std::str::from_utf8(bytes).unwrap(),
+            r#"{"v":1,"type":"REGISTER_ACK","seq":0,"id":9007199254740991,"addr":"255.0.10.255:65535","keepalive":0}"#
+        );
     }
 
     #[test]

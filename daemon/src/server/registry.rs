@@ -115,6 +115,7 @@ impl Registry {
                 let seq = match wire::decode(datagram) {
                     Ok(Packet::Error { .. }) => return,
                     Ok(p) => p.seq(),
+                    Err(_) if peek(datagram).kind == Some(Kind::Error) => return,
                     Err(e) => e.seq,
                 };
                 info!("request from {source}: rate_limited");
@@ -202,7 +203,9 @@ impl Registry {
         if head.kind == Some(Kind::Error) {
             return debug!(%source, "malformed ERROR received; never answered");
         }
-        if e.code == ErrorCode::TooLarge && e.seq.is_none() {
+        // protocol.md 1: an oversized datagram is answered only if it parses
+        // as an object with a valid seq (then `too_large`); else dropped.
+        if datagram.len() > MAX_DATAGRAM && (e.code != ErrorCode::TooLarge || e.seq.is_none()) {
             return info!(
                 "datagram of {} bytes from {source}: too large, dropped",
                 datagram.len()
@@ -263,8 +266,7 @@ impl Registry {
     }
 
     /// The database stored (`stored` true) or failed to store `ids`.
-    pub fn on_durable(&mut self, ids: &[PeerId], stored: bool, now: Instant, out: &mut Outbox) {
-        let _ = now;
+    pub fn on_durable(&mut self, ids: &[PeerId], stored: bool, out: &mut Outbox) {
         for &id in ids {
             let Some(p) = self.pending.remove(&id) else {
                 continue;

@@ -64,7 +64,7 @@ impl Harness {
     fn durable(&mut self, ok: bool) -> Vec<(SocketAddr, Packet)> {
         let ids: Vec<PeerId> = self.out.persist.iter().map(|(i, _)| *i).collect();
         self.out.clear();
-        self.reg.on_durable(&ids, ok, self.epoch, &mut self.out);
+        self.reg.on_durable(&ids, ok, &mut self.out);
         self.drain()
     }
 
@@ -369,5 +369,34 @@ fn rate_limit_answers_rate_limited_then_recovers() {
     assert_eq!(
         error_code(&h.send(1, 1.0, nonsense)).0,
         ErrorCode::UnknownType
+    );
+}
+
+#[test]
+fn rate_limited_never_answers_an_error() {
+    let mut h = Harness::with(Limits {
+        keepalive: KEEPALIVE,
+        rate_per_source: 1,
+        burst_per_source: 1,
+        global_rate: 0,
+        replay_capacity: 16,
+    });
+    assert!(h
+        .send(1, 0.0, r#"{"v":1,"type":"ERROR","seq":1}"#)
+        .is_empty());
+    assert!(h
+        .send(1, 0.0, r#"{"v":1,"type":"ERROR","seq":1}"#)
+        .is_empty());
+    assert!(h
+        .send(
+            1,
+            0.0,
+            r#"{"v":1,"type":"ERROR","seq":1,"code":"x","message":""}"#
+        )
+        .is_empty());
+    let probe = r#"{"v":1,"type":"NOPE","seq":2}"#;
+    assert_eq!(
+        error_code(&h.send(1, 0.5, probe)),
+        (ErrorCode::RateLimited, Seq(2))
     );
 }

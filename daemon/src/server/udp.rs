@@ -62,7 +62,7 @@ pub async fn serve(
             () = &mut shutdown => break,
             Some(done) = writer.stored.recv() => {
                 out.clear();
-                registry.on_durable(&done.ids, done.ok, Instant::now(), &mut out);
+                registry.on_durable(&done.ids, done.ok, &mut out);
                 send_all(&socket, v6, &out).await;
             }
             _ = sweep.tick() => registry.sweep(Instant::now()),
@@ -81,7 +81,7 @@ pub async fn serve(
                     };
                     out.clear();
                     registry.handle(&buf[..n], source, now, &mut out);
-                    persist(&mut registry, &writer, &mut out, now);
+                    persist(&mut registry, &writer, &mut out);
                     send_all(&socket, v6, &out).await;
                 }
             }
@@ -93,7 +93,7 @@ pub async fn serve(
 }
 
 /// Hands new ids to the writer; if it is gone, they fail at once.
-fn persist(registry: &mut Registry, writer: &Writer, out: &mut Outbox, now: Instant) {
+fn persist(registry: &mut Registry, writer: &Writer, out: &mut Outbox) {
     if out.persist.is_empty() {
         return;
     }
@@ -106,7 +106,7 @@ fn persist(registry: &mut Registry, writer: &Writer, out: &mut Outbox, now: Inst
     }
     out.persist.clear();
     if !failed.is_empty() {
-        registry.on_durable(&failed, false, now, out);
+        registry.on_durable(&failed, false, out);
     }
 }
 
