@@ -48,8 +48,11 @@ pub struct PopulateReport {
 
 /// Registers `cfg.peers` peers, then walks LIST once over all of them.
 pub fn populate(cfg: &PopulateConfig) -> Result<PopulateReport, BenchError> {
-    sys::raise_fd_limit().map_err(|e| BenchError::io("cannot raise the open-file limit", e))?;
-    let batch = cfg.batch.max(1);
+    let fds =
+        sys::raise_fd_limit().map_err(|e| BenchError::io("cannot raise the open-file limit", e))?;
+    // Leave room for the process's other descriptors.
+    let room = usize::try_from(fds.saturating_sub(64)).unwrap_or(usize::MAX);
+    let batch = cfg.batch.min(room).max(1);
     let mut addrs = SourceAddrs::new();
     let started = Instant::now();
     let mut registered = 0;
