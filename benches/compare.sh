@@ -171,6 +171,9 @@ echo "command: ROUNDS=$ROUNDS DURATION=$DURATION SCALE=$SCALE SCALE_BIG=$SCALE_B
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(uname -r)"
 echo "load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END"
+echo "peerd server flags: load runs RUST_LOG=warn --rate-limit 0 --global-rate-limit 0 --keepalive 3600" \
+    "(rate limits off: the generator sends far more per source than the default 500/s);" \
+    "scale runs RUST_LOG=warn --rate-limit 0 --keepalive 3600 (the LIST walk is one source)"
 python3 - "$RESULTS" "$SCALE_FILE" "$ROUNDS" "$DURATION" <<'PY'
 import json, statistics, sys
 from collections import defaultdict
