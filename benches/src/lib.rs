@@ -1,0 +1,29 @@
+//! peerbench: the instruments that measure peerd's rendezvous server.
+//!
+//! - [`run`]: one load run (`stun`, `keepalive`, `mix`, `register`) of N
+//!   simulated peers, each its own UDP socket, W requests outstanding each.
+//! - [`engine`]: the per-thread epoll loop that sends, matches, times and
+//!   counts; [`workload`] says what the requests are and which replies are right.
+//! - [`setup`]: registering peers before a run; [`populate`]: the scale run.
+//! - [`report`]: the figures, for people and as JSON.
+//! - [`probe`]: waiting for a server, finding a free port (for the script).
+//! - [`peers`], [`sys`]: sockets and the Linux calls std does not wrap.
+//!
+//! The reference limit, `udp-limit`, is a binary of this crate.
+
+pub mod engine;
+pub mod error;
+pub mod peers;
+pub mod populate;
+pub mod probe;
+pub mod report;
+pub mod run;
+pub mod setup;
+pub mod sys;
+pub mod workload;
+
+pub use error::BenchError;
+pub use populate::{populate, PopulateConfig, PopulateReport};
+pub use report::Report;
+pub use run::{run, LoadConfig, Mode};
+pub use workload::json::MixWeights;

@@ -1,0 +1,160 @@
+//! Smoke run of every peerbench mode against the real `peerd server`: a
+//! few peers for a fraction of a second each, asserting that every request
+//! was answered correctly (no ERROR, no loss, no invalid reply). The real
+//! benchmark is `benches/compare.sh`; this only proves the instruments and
+//! the server agree on the protocol.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use peerbench::{LoadConfig, MixWeights, Mode, PopulateConfig, Report};
+
+/// A running `peerd server`, killed on drop.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Strips ANSI colour sequences from a log line.
+fn plain(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Starts the server on a free port with the rate limits off (the smoke
+/// load is one source per peer far above a real peer's rate).
+fn start_server() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peerd"))
+        .args(["server", "--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("registry.sqlite3"))
+        .args(["--rate-limit", "0", "--global-rate-limit", "0"])
+        .args(["--keepalive", "3600"])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn peerd server");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = mpsc::channel();
+    // Reads the address, then keeps draining so the server never blocks on a full pipe.
+    thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let line = plain(&line);
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                if let (Some(tx), Ok(addr)) = (tx.take(), rest.trim().parse::<SocketAddr>()) {
+                    let _ = tx.send(addr);
+                }
+            }
+        }
+    });
+    let mut server = Server {
+        child,
+        addr: "127.0.0.1:0".parse().expect("literal address"),
+        _dir: dir,
+    };
+    server.addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server logs `listening on ADDR` within 30 s");
+    server
+}
+
+fn config(mode: Mode, server: SocketAddr) -> LoadConfig {
+    LoadConfig {
+        mode,
+        server,
+        peers: 8,
+        window: 2,
+        duration: Duration::from_millis(300),
+        warmup: Duration::from_millis(100),
+        timeout: Duration::from_secs(2),
+        threads: 2,
+        batch: true,
+        server_pid: None,
+    }
+}
+
+fn assert_clean(r: &Report) {
+    assert!(r.ok > 0, "{}: no request answered\n{r}", r.mode);
+    assert_eq!(r.errors, 0, "{}: ERROR replies\n{r}", r.mode);
+    assert_eq!(r.lost, 0, "{}: lost requests\n{r}", r.mode);
+    assert_eq!(
+        r.invalid, 0,
+        "{}: replies not matching their request\n{r}",
+        r.mode
+    );
+    assert_eq!(r.garbage, 0, "{}: undecodable datagrams\n{r}", r.mode);
+}
+
+#[test]
+fn every_mode_runs_clean_against_the_real_server() {
+    let server = start_server();
+    let modes = [
+        Mode::Stun,
+        Mode::Keepalive,
+        Mode::Mix(MixWeights {
+            register: 2,
+            list: 1,
+            connect: 1,
+        }),
+        Mode::Register,
+    ];
+    for mode in modes {
+        let report = peerbench::run(&config(mode, server.addr)).expect("benchmark runs");
+        assert_clean(&report);
+        if matches!(mode, Mode::Mix(_)) {
+            assert!(
+                report.pushes > 0,
+                "CONNECT made the server send INTRO\n{report}"
+            );
+        }
+    }
+    // Without batching too: the plain send/recv path must agree.
+    let mut plain = config(Mode::Stun, server.addr);
+    plain.batch = false;
+    assert_clean(&peerbench::run(&plain).expect("benchmark runs"));
+}
+
+#[test]
+fn populate_registers_every_peer_and_walks_them_all() {
+    let server = start_server();
+    let report = peerbench::populate(&PopulateConfig {
+        server: server.addr,
+        peers: 300,
+        batch: 128,
+        timeout: Duration::from_secs(2),
+    })
+    .expect("populate runs");
+    assert_eq!(report.registered, 300);
+    // The walker sees everyone but itself.
+    assert_eq!(report.list_peers, 300);
+    assert_eq!(report.list_lost, 0);
+    assert!(report.list_pages >= 2, "300 peers need several pages");
+}
