@@ -68,6 +68,10 @@ pub enum Command {
     },
     /// Unregister from the server and exit (the original's EXIT).
     Stop,
+    /// How each known peer is reached: path, round trip, last seen, why.
+    Peers,
+    /// Measure the round trip to a peer over its current path.
+    Ping { to: PeerId },
 }
 
 /// One reply line: `{"ok":true,"result":{..}}` or `{"ok":false,"error":{..}}`.
@@ -149,6 +153,9 @@ pub enum ErrorKind {
     Storage,
     /// The daemon is shutting down.
     ShuttingDown,
+    /// `ping`: no path to the peer, or no answer in time (the message says
+    /// why).
+    Unreachable,
     /// Anything else; the message says what.
     Internal,
     /// A code this client does not know (received only).
@@ -181,6 +188,58 @@ pub enum Response {
     Following,
     /// Answer to `stop`; the daemon exits after it.
     Stopping,
+    /// Answer to `peers` (`kind` `paths`: `peers` is `list`'s answer).
+    Paths {
+        peers: Vec<PeerPathInfo>,
+    },
+    /// Answer to `ping`.
+    Pong(PingOutcome),
+}
+
+/// How a peer is reached right now (`peers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathWord {
+    Direct,
+    Relayed,
+    None,
+}
+
+/// One entry of `peers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerPathInfo {
+    pub id: PeerId,
+    /// `direct`, `relayed` or `none`.
+    pub path: PathWord,
+    /// The direct address, when `direct`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+    /// Finer state: `direct`, `relayed`, `punching`, `connecting`,
+    /// `waiting`, `unknown`.
+    pub state: String,
+    /// Round-trip time of the last answered probe, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    /// When the peer was last heard from directly (or acknowledged a
+    /// message), Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_ms: Option<u64>,
+    /// Why the path is relayed or missing (e.g. `punch timed out after 3 s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Messages to this peer waiting for acknowledgement.
+    pub queued: u64,
+}
+
+/// Answer to `ping`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PingOutcome {
+    pub to: PeerId,
+    pub path: PathKind,
+    /// The direct address probed, when `direct`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+    pub rtt_ms: f64,
 }
 
 /// The registration state of the daemon.
@@ -346,6 +405,31 @@ mod tests {
         assert_eq!(
             err,
             r#"{"req":1,"ok":false,"error":{"code":"unknown_peer","message":"no peer 9"}}"#
+        );
+        let r: Request = serde_json::from_str(r#"{"cmd":"ping","to":2}"#).unwrap();
+        assert_eq!(
+            r.command,
+            Command::Ping {
+                to: PeerId::new(2).unwrap()
+            }
+        );
+        let r: Request = serde_json::from_str(r#"{"cmd":"peers"}"#).unwrap();
+        assert_eq!(r.command, Command::Peers);
+        let paths = Response::Paths {
+            peers: vec![PeerPathInfo {
+                id: PeerId::new(2).unwrap(),
+                path: PathWord::None,
+                addr: None,
+                state: "waiting".into(),
+                rtt_ms: None,
+                last_seen_ms: None,
+                reason: Some("peer 2 is offline".into()),
+                queued: 1,
+            }],
+        };
+        assert_eq!(
+            serde_json::to_string(&paths).unwrap(),
+            r#"{"kind":"paths","peers":[{"id":2,"path":"none","state":"waiting","reason":"peer 2 is offline","queued":1}]}"#
         );
         let back: Reply = serde_json::from_str(&err).unwrap();
         assert_eq!(back.into_result().unwrap_err().code, ErrorKind::UnknownPeer);

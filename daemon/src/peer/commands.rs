@@ -16,7 +16,7 @@ use peerd_shared::{MsgId, PeerId};
 
 use super::db::StoreHandle;
 use super::inbox::{CloseFollowers, Inbox};
-use super::outbox::{Enqueue, Outbox};
+use super::outbox::{Enqueue, ListPaths, Outbox, Ping};
 use super::registry_link::{GetLinkStatus, LinkError, ListPeers, RegistryLink, Unregister};
 use super::shared::Shared;
 use super::store::StoreError;
@@ -119,6 +119,23 @@ pub async fn execute(s: &Services, cmd: Command) -> Result<Response, ControlErro
                 messages: rows.into_iter().map(|(_, e)| e).collect(),
             })
             .map_err(storage),
+        Command::Peers => s
+            .outbox
+            .send(ListPaths)
+            .await
+            .map(|peers| Response::Paths { peers })
+            .map_err(gone),
+        Command::Ping { to } => {
+            if s.shared.id() == Some(to) {
+                return Err(error(
+                    ErrorKind::SelfTarget,
+                    format!("peer {to} is this daemon itself"),
+                ));
+            }
+            let (reply, rx) = tokio::sync::oneshot::channel();
+            s.outbox.send(Ping { to, reply }).await.map_err(gone)?;
+            rx.await.map_err(gone)?.map(Response::Pong)
+        }
         Command::Follow { .. } | Command::Stop => Err(error(
             ErrorKind::Internal,
             "follow and stop are served by the session",

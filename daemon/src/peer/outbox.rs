@@ -28,6 +28,10 @@ use super::registry_link::{ConnectPeer, LinkError, RegistryLink, RelayData};
 use super::retry::{PATH_FAILURE_SENDS, PUNCH_WINDOW};
 use super::shared::{format_ms, now_ms, Shared};
 
+mod upkeep;
+
+pub use upkeep::{ListPaths, Ping, PunchReceived};
+
 /// How often timers (retransmission, punching, lookups) are checked.
 const TICK: Duration = Duration::from_millis(25);
 
@@ -54,16 +58,6 @@ pub struct Accepted {
 pub struct IntroReceived {
     pub peer: PeerId,
     pub addr: SocketAddr,
-}
-
-/// A PUNCH (`ack: false`) or PUNCH_ACK arrived directly.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct PunchReceived {
-    pub peer: PeerId,
-    pub nonce: u64,
-    pub src: SocketAddr,
-    pub ack: bool,
 }
 
 /// A MESSAGE_ACK arrived (directly or relayed).
@@ -104,6 +98,10 @@ pub struct Outbox {
     /// Own address, for lookup answers (set in `started`).
     me: Option<Addr<Outbox>>,
     policy: RelayPolicy,
+    /// Relayed peers with a CONNECT out to try a direct path again.
+    upgrading: HashSet<PeerId>,
+    /// `ping`s waiting for their PUNCH_ACK.
+    pings: Vec<upkeep::PendingPing>,
 }
 
 fn random_nonce() -> u64 {
@@ -130,6 +128,8 @@ impl Outbox {
             lookups: HashMap::new(),
             me: None,
             policy,
+            upgrading: HashSet::new(),
+            pings: Vec::new(),
         }
     }
 
@@ -165,6 +165,8 @@ impl Outbox {
             if !self.queue.admit(id) {
                 return;
             }
+            path.last_used = Some(now);
+            path.last_sent = Some(now);
             if let Some(m) = self.queue.get_mut(id) {
                 m.attempts += 1;
                 m.path_sends += 1;
@@ -246,7 +248,11 @@ impl Outbox {
         actix::spawn(async move {
             let result = req.await.unwrap_or(Err(LinkError::Stopping));
             if let Some(me) = me {
-                me.do_send(LookupDone { peer, result });
+                me.do_send(LookupDone {
+                    peer,
+                    result,
+                    upgrade: false,
+                });
             }
         });
     }
@@ -339,6 +345,8 @@ impl Outbox {
         for peer in lookups {
             self.lookup(peer);
         }
+        self.upkeep(now);
+        self.ping_tick(now);
     }
 }
 
@@ -348,6 +356,8 @@ impl Outbox {
 struct LookupDone {
     peer: PeerId,
     result: Result<SocketAddr, LinkError>,
+    /// A try to make a relayed path direct: failures keep the relay.
+    upgrade: bool,
 }
 
 impl Actor for Outbox {
@@ -454,11 +464,28 @@ impl Handler<LookupDone> for Outbox {
 
     fn handle(&mut self, m: LookupDone, _ctx: &mut Self::Context) {
         let peer = m.peer;
+        if m.upgrade {
+            self.upgrading.remove(&peer);
+            let path = self.peers.entry(peer).or_default();
+            match m.result {
+                Ok(addr) if matches!(path.state, PathState::Relayed { .. }) => {
+                    if path.introduce(addr, random_nonce(), Instant::now(), self.policy) {
+                        tracing::info!(peer = %peer, "direct path (upgraded from relay)");
+                        self.flush(peer);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(peer = %peer, error = %e, "upgrade lookup failed"),
+            }
+            return;
+        }
         let answer = match m.result {
             Ok(addr) => {
                 self.known.insert(peer);
                 let path = self.peers.entry(peer).or_default();
-                path.introduce(addr, random_nonce(), Instant::now(), self.policy);
+                if path.introduce(addr, random_nonce(), Instant::now(), self.policy) {
+                    tracing::info!(peer = %peer, "direct path (its PUNCH came first)");
+                }
                 if path.route().is_some() {
                     self.flush(peer);
                 }
@@ -466,7 +493,9 @@ impl Handler<LookupDone> for Outbox {
             }
             Err(LinkError::UnknownPeer(_)) => {
                 self.peers.entry(peer).or_default().state = PathState::Unknown;
-                self.fail_all(peer, &format!("peer {peer} was never registered"));
+                let reason = format!("peer {peer} was never registered");
+                self.fail_all(peer, &reason);
+                self.fail_pings(peer, &reason);
                 Lookup::Unknown
             }
             Err(LinkError::PeerOffline(_)) => {
@@ -494,37 +523,13 @@ impl Handler<IntroReceived> for Outbox {
         tracing::debug!(peer = %m.peer, addr = %m.addr, "introduced");
         self.known.insert(m.peer);
         let path = self.peers.entry(m.peer).or_default();
-        path.introduce(m.addr, random_nonce(), Instant::now(), self.policy);
+        if path.introduce(m.addr, random_nonce(), Instant::now(), self.policy) {
+            tracing::info!(peer = %m.peer, "direct path (its PUNCH came first)");
+        }
         if path.route().is_some() {
             self.flush(m.peer);
         }
         self.tick();
-    }
-}
-
-impl Handler<PunchReceived> for Outbox {
-    type Result = ();
-
-    fn handle(&mut self, m: PunchReceived, _ctx: &mut Self::Context) {
-        let Some(me) = self.shared.id() else {
-            return;
-        };
-        if !m.ack {
-            let ack = Packet::PunchAck {
-                from: me,
-                to: m.peer,
-                nonce: m.nonce,
-            };
-            let _ = self.shared.send(&ack, m.src);
-        }
-        let path = self.peers.entry(m.peer).or_default();
-        if self.policy != RelayPolicy::Always
-            && path.punch_matches(m.src, m.nonce, m.ack)
-            && path.go_direct(m.src, Instant::now())
-        {
-            tracing::info!(peer = %m.peer, addr = %m.src, "direct path");
-            self.flush(m.peer);
-        }
     }
 }
 

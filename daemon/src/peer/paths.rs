@@ -4,12 +4,22 @@
 //! up to 3 s, then `Direct` (a matching PUNCH/PUNCH_ACK came back) or
 //! `Relayed` (with the reason), or `Waiting` to look it up again (offline, or
 //! the server unreachable). Plain data, so it is tested without actors.
+//!
+//! Around the states: a PUNCH that arrives before the introduction it
+//! belongs to is remembered for one punch window and matched when the
+//! introduction comes ([`PeerPath::early_punch`]); a relayed path punches
+//! again now and then while it carries messages and keeps relaying while it
+//! does (`Punching::relayed`); the round-trip time of the last probe answer
+//! is kept for `peers`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::args::RelayPolicy;
-use super::retry::{Backoff, PUNCH_INTERVAL, PUNCH_WINDOW};
+use super::retry::{
+    Backoff, KEEPALIVE_INTERVAL, PATH_IDLE, PATH_SILENT, PUNCH_INTERVAL, PUNCH_WINDOW,
+    UPGRADE_INTERVAL,
+};
 
 /// Where the path to one peer stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +30,10 @@ pub enum PathState {
         addr: SocketAddr,
         until: Instant,
         next_probe: Instant,
+        /// Set when punching to upgrade a relayed path: messages keep
+        /// going through the relay meanwhile, and a timeout goes back to
+        /// `Relayed` with this reason.
+        relayed: Option<String>,
     },
     Direct {
         addr: SocketAddr,
@@ -48,6 +62,21 @@ pub enum Route {
     Relayed,
 }
 
+/// What [`PeerPath::upkeep`] asks the outbox to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upkeep {
+    Nothing,
+    /// Send a PUNCH to the direct address (keeps the NAT mappings open and
+    /// measures the round trip).
+    Keepalive(SocketAddr, u64),
+    /// Nothing heard on the direct path for [`PATH_SILENT`]: look the peer
+    /// up and punch again.
+    Repunch,
+    /// Relayed for [`UPGRADE_INTERVAL`]: look the peer up again (keeping
+    /// the relay) to try a direct path.
+    Upgrade,
+}
+
 /// Everything known about the path to one peer.
 #[derive(Debug, Clone)]
 pub struct PeerPath {
@@ -57,6 +86,18 @@ pub struct PeerPath {
     pub last_heard: Option<Instant>,
     /// Delay before the next lookup while `Waiting`.
     pub lookup: Backoff,
+    /// A PUNCH that matched no introduction (yet): its source and arrival.
+    pub early_punch: Option<(SocketAddr, Instant)>,
+    /// Round-trip time of the last answered probe (PUNCH/PUNCH_ACK).
+    pub rtt: Option<Duration>,
+    /// The last probe sent with the introduction's nonce, for `rtt`.
+    pub probe_sent: Option<Instant>,
+    /// Last probe or message sent to the peer on this path.
+    pub last_sent: Option<Instant>,
+    /// Last message to or from the peer: the path is "in use" for a while.
+    pub last_used: Option<Instant>,
+    /// Since when the path has been relayed (for the periodic upgrade try).
+    pub relayed_since: Option<Instant>,
 }
 
 impl Default for PeerPath {
@@ -66,6 +107,12 @@ impl Default for PeerPath {
             intro: None,
             last_heard: None,
             lookup: Backoff::new(Duration::from_millis(500), Duration::from_secs(5)),
+            early_punch: None,
+            rtt: None,
+            probe_sent: None,
+            last_sent: None,
+            last_used: None,
+            relayed_since: None,
         }
     }
 }
@@ -76,8 +123,16 @@ impl PeerPath {
         match self.state {
             PathState::Direct { addr } => Some(Route::Direct(addr)),
             PathState::Relayed { .. } => Some(Route::Relayed),
+            PathState::Punching {
+                relayed: Some(_), ..
+            } => Some(Route::Relayed),
             _ => None,
         }
+    }
+
+    /// Whether messages went to or came from the peer within `idle`.
+    pub fn in_use(&self, now: Instant, idle: Duration) -> bool {
+        self.last_used.is_some_and(|t| now.duration_since(t) < idle)
     }
 
     /// Whether a CONNECT should be sent now.
@@ -91,24 +146,96 @@ impl PeerPath {
 
     /// An introduction arrived: start punching `addr` with a fresh nonce,
     /// unless the path is already direct to that very address (or the
-    /// policy says to relay only).
-    pub fn introduce(&mut self, addr: SocketAddr, nonce: u64, now: Instant, policy: RelayPolicy) {
+    /// policy says to relay only). A relayed path keeps relaying while it
+    /// punches. A PUNCH from the introduced IP that arrived within the last
+    /// punch window, before this introduction, makes the path direct at
+    /// once (it was answered with PUNCH_ACK already): true when it did.
+    pub fn introduce(
+        &mut self,
+        addr: SocketAddr,
+        nonce: u64,
+        now: Instant,
+        policy: RelayPolicy,
+    ) -> bool {
         self.intro = Some(Intro { addr, nonce });
         self.lookup.reset();
         if policy == RelayPolicy::Always {
-            self.state = PathState::Relayed {
-                reason: "relay forced (--relay always)".into(),
-            };
-            return;
+            self.set_relayed("relay forced (--relay always)".into(), now);
+            return false;
+        }
+        if let Some((src, at)) = self.early_punch.take() {
+            if src.ip() == addr.ip() && now.duration_since(at) < PUNCH_WINDOW {
+                return self.go_direct(src, now);
+            }
         }
         if self.state == (PathState::Direct { addr }) {
-            return;
+            return false;
         }
+        let relayed = match &self.state {
+            PathState::Relayed { reason } => Some(reason.clone()),
+            PathState::Punching { relayed, .. } => relayed.clone(),
+            _ => None,
+        };
         self.state = PathState::Punching {
             addr,
             until: now + PUNCH_WINDOW,
             next_probe: now,
+            relayed,
         };
+        false
+    }
+
+    /// What an established path needs now (only while it is in use,
+    /// i.e. carried a message within [`PATH_IDLE`]).
+    pub fn upkeep(&mut self, now: Instant, policy: RelayPolicy) -> Upkeep {
+        if !self.in_use(now, PATH_IDLE) {
+            return Upkeep::Nothing;
+        }
+        match self.state {
+            PathState::Direct { addr } => {
+                let silent = self
+                    .last_heard
+                    .is_none_or(|t| now.duration_since(t) >= PATH_SILENT);
+                if silent {
+                    return Upkeep::Repunch;
+                }
+                let due = self
+                    .last_sent
+                    .is_none_or(|t| now.duration_since(t) >= KEEPALIVE_INTERVAL);
+                match (due, self.intro) {
+                    (true, Some(intro)) => {
+                        self.last_sent = Some(now);
+                        self.probe_sent = Some(now);
+                        Upkeep::Keepalive(addr, intro.nonce)
+                    }
+                    _ => Upkeep::Nothing,
+                }
+            }
+            PathState::Relayed { .. } if policy == RelayPolicy::Auto => {
+                let due = self
+                    .relayed_since
+                    .is_none_or(|t| now.duration_since(t) >= UPGRADE_INTERVAL);
+                if due {
+                    self.relayed_since = Some(now);
+                    Upkeep::Upgrade
+                } else {
+                    Upkeep::Nothing
+                }
+            }
+            _ => Upkeep::Nothing,
+        }
+    }
+
+    /// A PUNCH that matched no introduction: remember it for one window.
+    pub fn remember_punch(&mut self, src: SocketAddr, now: Instant) {
+        self.early_punch = Some((src, now));
+    }
+
+    fn set_relayed(&mut self, reason: String, now: Instant) {
+        if !matches!(self.state, PathState::Relayed { .. }) {
+            self.relayed_since = Some(now);
+        }
+        self.state = PathState::Relayed { reason };
     }
 
     /// Whether a PUNCH (`ack == false`) or PUNCH_ACK from `src` makes the
@@ -124,6 +251,8 @@ impl PeerPath {
     /// The path is direct to `addr`; true when it was not before.
     pub fn go_direct(&mut self, addr: SocketAddr, now: Instant) -> bool {
         self.last_heard = Some(now);
+        self.early_punch = None;
+        self.relayed_since = None;
         let changed = self.state != (PathState::Direct { addr });
         self.state = PathState::Direct { addr };
         changed
@@ -143,16 +272,18 @@ impl PeerPath {
             addr,
             until,
             next_probe,
+            relayed,
         } = &mut self.state
         else {
             return None;
         };
         if now >= *until {
             let reason = format!("punch timed out after {} s", PUNCH_WINDOW.as_secs());
-            if policy == RelayPolicy::Never {
-                self.wait(format!("{reason} (relay disabled)"), now);
+            // A failed upgrade try goes back to the relay it kept using.
+            if relayed.take().is_some() || policy != RelayPolicy::Never {
+                self.set_relayed(reason, now);
             } else {
-                self.state = PathState::Relayed { reason };
+                self.wait(format!("{reason} (relay disabled)"), now);
             }
             return None;
         }
@@ -161,6 +292,8 @@ impl PeerPath {
         }
         *next_probe = now + PUNCH_INTERVAL;
         let addr = *addr;
+        self.probe_sent = Some(now);
+        self.last_sent = Some(now);
         self.intro.map(|i| (addr, i.nonce))
     }
 }
@@ -198,10 +331,89 @@ mod tests {
             "a PUNCH needs no nonce"
         );
         assert!(p.go_direct(addr("10.0.0.1:6"), now));
+        assert!(p.early_punch.is_none());
         assert_eq!(p.route(), Some(Route::Direct(addr("10.0.0.1:6"))));
         // The same introduction again keeps a direct path to the same address.
         p.introduce(addr("10.0.0.1:6"), 43, now, RelayPolicy::Auto);
         assert_eq!(p.route(), Some(Route::Direct(addr("10.0.0.1:6"))));
+    }
+
+    #[test]
+    fn a_punch_before_the_introduction_is_matched_when_it_arrives() {
+        let now = Instant::now();
+        let mut p = PeerPath::default();
+        // The PUNCH (from another port of the introduced IP, as a
+        // symmetric NAT sends it) comes first: no introduction, no path.
+        assert!(!p.punch_matches(addr("10.0.0.1:7000"), 9, false));
+        p.remember_punch(addr("10.0.0.1:7000"), now);
+        assert_eq!(p.route(), None);
+        assert!(p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto));
+        assert_eq!(p.route(), Some(Route::Direct(addr("10.0.0.1:7000"))));
+        // From another IP, or too old: punch as usual.
+        let mut q = PeerPath::default();
+        q.remember_punch(addr("10.0.0.2:7000"), now);
+        assert!(!q.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto));
+        assert!(matches!(q.state, PathState::Punching { .. }));
+        let mut r = PeerPath::default();
+        r.remember_punch(addr("10.0.0.1:7000"), now);
+        let later = now + PUNCH_WINDOW;
+        assert!(!r.introduce(addr("10.0.0.1:5"), 1, later, RelayPolicy::Auto));
+        assert!(matches!(r.state, PathState::Punching { .. }));
+    }
+
+    #[test]
+    fn paths_in_use_are_kept_alive_repunched_and_upgraded() {
+        let now = Instant::now();
+        let mut p = PeerPath::default();
+        p.introduce(addr("10.0.0.1:5"), 4, now, RelayPolicy::Auto);
+        p.go_direct(addr("10.0.0.1:5"), now);
+        p.last_sent = Some(now);
+        assert_eq!(
+            p.upkeep(now, RelayPolicy::Auto),
+            Upkeep::Nothing,
+            "not in use"
+        );
+        p.last_used = Some(now);
+        assert_eq!(p.upkeep(now, RelayPolicy::Auto), Upkeep::Nothing);
+        let t = now + KEEPALIVE_INTERVAL;
+        p.last_used = Some(t);
+        assert_eq!(
+            p.upkeep(t, RelayPolicy::Auto),
+            Upkeep::Keepalive(addr("10.0.0.1:5"), 4)
+        );
+        assert_eq!(p.upkeep(t, RelayPolicy::Auto), Upkeep::Nothing, "just sent");
+        let t = now + PATH_SILENT;
+        p.last_used = Some(t);
+        assert_eq!(p.upkeep(t, RelayPolicy::Auto), Upkeep::Repunch);
+        let mut r = PeerPath::default();
+        r.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto);
+        r.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto);
+        let t = now + PUNCH_WINDOW + UPGRADE_INTERVAL;
+        r.last_used = Some(t);
+        assert_eq!(r.upkeep(t, RelayPolicy::Auto), Upkeep::Upgrade);
+        assert_eq!(r.upkeep(t, RelayPolicy::Auto), Upkeep::Nothing);
+        assert_eq!(
+            r.upkeep(t + UPGRADE_INTERVAL, RelayPolicy::Always),
+            Upkeep::Nothing
+        );
+    }
+
+    #[test]
+    fn a_relayed_path_keeps_relaying_while_it_punches_again() {
+        let now = Instant::now();
+        let mut p = PeerPath::default();
+        p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto);
+        p.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto);
+        assert_eq!(p.route(), Some(Route::Relayed));
+        let later = now + 2 * PUNCH_WINDOW;
+        p.introduce(addr("10.0.0.1:5"), 2, later, RelayPolicy::Auto);
+        assert!(matches!(p.state, PathState::Punching { .. }));
+        assert_eq!(p.route(), Some(Route::Relayed), "relays while punching");
+        p.punch_tick(later + PUNCH_WINDOW, RelayPolicy::Auto);
+        assert!(matches!(&p.state, PathState::Relayed { reason } if reason.contains("3 s")));
+        p.introduce(addr("10.0.0.1:5"), 3, later, RelayPolicy::Auto);
+        assert!(p.go_direct(addr("10.0.0.1:5"), later));
+        assert_eq!(p.route(), Some(Route::Direct(addr("10.0.0.1:5"))));
     }
 
     #[test]

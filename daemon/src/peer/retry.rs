@@ -20,6 +20,23 @@ pub const PUNCH_WINDOW: Duration = Duration::from_secs(3);
 /// peer is looked up again (CONNECT).
 pub const PATH_FAILURE_SENDS: u32 = 4;
 
+/// A direct path in use gets a PUNCH at least this often: below the 25 s
+/// issue 4 asks for, and well below the 30 s Linux keeps an unanswered UDP
+/// mapping (home routers: often 30-60 s).
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
+/// A path carried a message within this long: it is "in use" (kept alive,
+/// re-punched, upgraded).
+pub const PATH_IDLE: Duration = Duration::from_secs(120);
+/// Nothing heard on a direct path in use for this long (two keepalives and
+/// then some): look the peer up and punch again.
+pub const PATH_SILENT: Duration = Duration::from_secs(40);
+/// A relayed path in use tries to become direct this often.
+pub const UPGRADE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long `ping` waits for an answer.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// Probes one `ping` sends, spread over [`PING_TIMEOUT`].
+pub const PING_PROBES: u32 = 4;
+
 /// A delay that doubles on every use, between `min` and `max`.
 #[derive(Debug, Clone)]
 pub struct Backoff {

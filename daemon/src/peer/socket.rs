@@ -100,20 +100,22 @@ impl Socket {
             return;
         }
         match packet {
-            Packet::Punch { nonce, .. } if path == PathKind::Direct => {
+            Packet::Punch { nonce, .. } => {
                 self.outbox.do_send(PunchReceived {
                     peer: from,
                     nonce,
                     src,
                     ack: false,
+                    path,
                 });
             }
-            Packet::PunchAck { nonce, .. } if path == PathKind::Direct => {
+            Packet::PunchAck { nonce, .. } => {
                 self.outbox.do_send(PunchReceived {
                     peer: from,
                     nonce,
                     src,
                     ack: true,
+                    path,
                 });
             }
             Packet::Message { msg, text, ts, .. } => self.inbox.do_send(MessageReceived {
@@ -137,7 +139,10 @@ impl Socket {
 
 fn peer_from(p: &Packet) -> Option<PeerId> {
     match p {
-        Packet::Message { from, .. } | Packet::MessageAck { from, .. } => Some(*from),
+        Packet::Message { from, .. }
+        | Packet::MessageAck { from, .. }
+        | Packet::Punch { from, .. }
+        | Packet::PunchAck { from, .. } => Some(*from),
         _ => None,
     }
 }

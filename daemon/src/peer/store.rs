@@ -309,7 +309,8 @@ impl Store {
     }
 
     /// The newest `limit` received messages (from one sender if asked),
-    /// oldest first, with their row numbers.
+    /// oldest first, with their row numbers, each sender's messages in
+    /// `msg` order ([`order_per_sender`]).
     pub fn inbox(
         &self,
         from: Option<PeerId>,
@@ -337,7 +338,9 @@ impl Store {
                 },
             ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut rows: Vec<(i64, InboxEntry)> = rows.collect::<Result<_, _>>()?;
+        order_per_sender(&mut rows);
+        Ok(rows)
     }
 
     /// The row number of the newest received message (0 when none).
@@ -372,6 +375,27 @@ impl Store {
     }
 }
 
+/// Puts each sender's messages in `msg` order while keeping the
+/// interleaving of senders: the positions sender X's messages hold in
+/// arrival order are filled with X's messages sorted by `msg`. Storage
+/// stays in arrival order (a message is stored before it is acknowledged,
+/// whatever arrived before it); only the listing is reordered, so a
+/// retransmission that overtook a later message is listed in its place.
+pub fn order_per_sender(rows: &mut [(i64, InboxEntry)]) {
+    let mut by_sender: std::collections::HashMap<PeerId, Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, (_, e)) in rows.iter().enumerate() {
+        by_sender.entry(e.from).or_default().push(i);
+    }
+    for positions in by_sender.values() {
+        let mut own: Vec<(i64, InboxEntry)> = positions.iter().map(|&i| rows[i].clone()).collect();
+        own.sort_by_key(|(_, e)| e.msg.0);
+        for (&i, row) in positions.iter().zip(own) {
+            rows[i] = row;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +427,29 @@ mod tests {
         assert_eq!(last.len(), 1);
         assert_eq!(last[0].1.msg, MsgId(u64::MAX));
         assert_eq!(store.counts().unwrap().inbox, 3);
+    }
+
+    #[test]
+    fn listing_orders_each_sender_by_msg_keeping_the_interleaving() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for (from, msg) in [(1, 2), (2, 7), (1, 1), (1, 3), (2, 5)] {
+            assert!(store.receive(&entry(from, msg)).unwrap().is_some());
+        }
+        let got: Vec<(u64, u64)> = store
+            .inbox(None, None)
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| (e.from.get(), e.msg.0))
+            .collect();
+        assert_eq!(got, [(1, 1), (2, 5), (1, 2), (1, 3), (2, 7)]);
+        let one: Vec<u64> = store
+            .inbox(PeerId::new(1), None)
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e.msg.0)
+            .collect();
+        assert_eq!(one, [1, 2, 3]);
     }
 
     #[test]

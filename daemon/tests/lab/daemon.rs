@@ -15,7 +15,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use peerd_shared::control::{
-    Command as Ctl, InboxEntry, RegState, Reply, Request, Response, SendOutcome, Status,
+    Command as Ctl, InboxEntry, PeerPathInfo, PingOutcome, RegState, Reply, Request, Response,
+    SendOutcome, Status,
 };
 use peerd_shared::PeerId;
 
@@ -148,6 +149,30 @@ impl PeerDaemon {
         match self.control(command)? {
             Response::Sent(s) => Ok(s),
             other => Err(unexpected("send", &other)),
+        }
+    }
+
+    /// The `peers` listing: how each known peer is reached.
+    pub fn paths(&self) -> Result<Vec<PeerPathInfo>> {
+        match self.control(Ctl::Peers)? {
+            Response::Paths { peers } => Ok(peers),
+            other => Err(unexpected("peers", &other)),
+        }
+    }
+
+    /// The `peers` entry of one peer.
+    pub fn path_to(&self, peer: PeerId) -> Result<PeerPathInfo> {
+        self.paths()?
+            .into_iter()
+            .find(|p| p.id == peer)
+            .ok_or_else(|| LabError::Timeout(format!("{} does not list peer {peer}", self.name)))
+    }
+
+    /// `ping`: the round trip to `to` over its current path.
+    pub fn ping(&self, to: PeerId) -> Result<PingOutcome> {
+        match self.control(Ctl::Ping { to })? {
+            Response::Pong(p) => Ok(p),
+            other => Err(unexpected("ping", &other)),
         }
     }
 
