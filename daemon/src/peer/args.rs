@@ -59,6 +59,11 @@ pub struct StartArgs {
     /// Config file to read instead of the user's (e.g. ~/.config/peerd/config.toml)
     #[arg(long, env = "PEERD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Seconds between PUNCH keepalives on a direct path in use (1-25)
+    /// [default: 15]
+    #[arg(long, env = "PEERD_PATH_KEEPALIVE", value_name = "SECS", hide = true,
+          value_parser = clap::value_parser!(u64).range(1..=25))]
+    pub path_keepalive: Option<u64>,
     /// Internal: log to this file instead of stderr (set by --detach).
     #[arg(long, hide = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
@@ -87,6 +92,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub socket: PathBuf,
     pub relay: RelayPolicy,
+    /// Interval of PUNCH keepalives on direct paths in use.
+    pub path_keepalive: std::time::Duration,
     pub detach: bool,
     pub log_file: Option<PathBuf>,
 }
@@ -131,6 +138,10 @@ impl Config {
             data_dir: absolute(&data_dir),
             socket: absolute(&socket),
             relay: args.relay.or(file.relay).unwrap_or_default(),
+            path_keepalive: args.path_keepalive.map_or(
+                super::retry::KEEPALIVE_INTERVAL,
+                std::time::Duration::from_secs,
+            ),
             detach: args.detach,
             log_file: args.log_file.clone(),
         })

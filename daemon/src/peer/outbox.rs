@@ -102,6 +102,8 @@ pub struct Outbox {
     upgrading: HashSet<PeerId>,
     /// `ping`s waiting for their PUNCH_ACK.
     pings: Vec<upkeep::PendingPing>,
+    /// Interval of PUNCH keepalives on direct paths in use.
+    keepalive: Duration,
 }
 
 fn random_nonce() -> u64 {
@@ -117,6 +119,7 @@ impl Outbox {
         store: StoreHandle,
         link: Addr<RegistryLink>,
         policy: RelayPolicy,
+        keepalive: Duration,
     ) -> Self {
         Self {
             shared,
@@ -130,6 +133,7 @@ impl Outbox {
             policy,
             upgrading: HashSet::new(),
             pings: Vec::new(),
+            keepalive,
         }
     }
 
@@ -320,8 +324,10 @@ impl Outbox {
         let me = self.shared.id();
         let mut flush = Vec::new();
         let mut lookups = Vec::new();
+        let mut gave_up = Vec::new();
         for (peer, path) in &mut self.peers {
             let had_route = path.route().is_some();
+            let was_punching = matches!(path.state, PathState::Punching { .. });
             if let (Some((addr, nonce)), Some(me)) = (path.punch_tick(now, self.policy), me) {
                 let punch = Packet::Punch {
                     from: me,
@@ -331,6 +337,10 @@ impl Outbox {
                 let _ = self.shared.send(&punch, addr);
             }
             let pending = self.queue.has_pending(*peer);
+            if let (true, PathState::Waiting { reason, .. }) = (was_punching, &path.state) {
+                // `--relay never` and the punch failed: tell waiting senders.
+                gave_up.push((*peer, reason.clone()));
+            }
             if !had_route && path.route().is_some() && pending {
                 tracing::info!(peer = %peer, "no direct path; relaying through the server");
                 flush.push(*peer);
@@ -344,6 +354,9 @@ impl Outbox {
         }
         for peer in lookups {
             self.lookup(peer);
+        }
+        for (peer, reason) in gave_up {
+            self.unreachable(peer, reason);
         }
         self.upkeep(now);
         self.ping_tick(now);

@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::args::RelayPolicy;
 use super::retry::{
-    Backoff, KEEPALIVE_INTERVAL, PATH_IDLE, PATH_SILENT, PUNCH_INTERVAL, PUNCH_WINDOW,
-    UPGRADE_INTERVAL,
+    path_silent, Backoff, PATH_IDLE, PUNCH_INTERVAL, PUNCH_WINDOW, UPGRADE_INTERVAL,
 };
 
 /// Where the path to one peer stands.
@@ -69,7 +68,7 @@ pub enum Upkeep {
     /// Send a PUNCH to the direct address (keeps the NAT mappings open and
     /// measures the round trip).
     Keepalive(SocketAddr, u64),
-    /// Nothing heard on the direct path for [`PATH_SILENT`]: look the peer
+    /// Nothing heard on the direct path for [`path_silent`]: look the peer
     /// up and punch again.
     Repunch,
     /// Relayed for [`UPGRADE_INTERVAL`]: look the peer up again (keeping
@@ -186,8 +185,9 @@ impl PeerPath {
     }
 
     /// What an established path needs now (only while it is in use,
-    /// i.e. carried a message within [`PATH_IDLE`]).
-    pub fn upkeep(&mut self, now: Instant, policy: RelayPolicy) -> Upkeep {
+    /// i.e. carried a message within [`PATH_IDLE`]), with a PUNCH every
+    /// `keepalive` on a direct path.
+    pub fn upkeep(&mut self, now: Instant, policy: RelayPolicy, keepalive: Duration) -> Upkeep {
         if !self.in_use(now, PATH_IDLE) {
             return Upkeep::Nothing;
         }
@@ -195,13 +195,13 @@ impl PeerPath {
             PathState::Direct { addr } => {
                 let silent = self
                     .last_heard
-                    .is_none_or(|t| now.duration_since(t) >= PATH_SILENT);
+                    .is_none_or(|t| now.duration_since(t) >= path_silent(keepalive));
                 if silent {
                     return Upkeep::Repunch;
                 }
                 let due = self
                     .last_sent
-                    .is_none_or(|t| now.duration_since(t) >= KEEPALIVE_INTERVAL);
+                    .is_none_or(|t| now.duration_since(t) >= keepalive);
                 match (due, self.intro) {
                     (true, Some(intro)) => {
                         self.last_sent = Some(now);
@@ -363,37 +363,42 @@ mod tests {
 
     #[test]
     fn paths_in_use_are_kept_alive_repunched_and_upgraded() {
+        const K: Duration = Duration::from_secs(15);
         let now = Instant::now();
         let mut p = PeerPath::default();
-        p.introduce(addr("10.0.0.1:5"), 4, now, RelayPolicy::Auto);
+        p.introduce(addr("10.0.0.1:5"), 4, now, RelayPolicy::Auto, K);
         p.go_direct(addr("10.0.0.1:5"), now);
         p.last_sent = Some(now);
         assert_eq!(
-            p.upkeep(now, RelayPolicy::Auto),
+            p.upkeep(now, RelayPolicy::Auto, K),
             Upkeep::Nothing,
             "not in use"
         );
         p.last_used = Some(now);
-        assert_eq!(p.upkeep(now, RelayPolicy::Auto), Upkeep::Nothing);
-        let t = now + KEEPALIVE_INTERVAL;
+        assert_eq!(p.upkeep(now, RelayPolicy::Auto, K), Upkeep::Nothing);
+        let t = now + K;
         p.last_used = Some(t);
         assert_eq!(
-            p.upkeep(t, RelayPolicy::Auto),
+            p.upkeep(t, RelayPolicy::Auto, K),
             Upkeep::Keepalive(addr("10.0.0.1:5"), 4)
         );
-        assert_eq!(p.upkeep(t, RelayPolicy::Auto), Upkeep::Nothing, "just sent");
-        let t = now + PATH_SILENT;
+        assert_eq!(
+            p.upkeep(t, RelayPolicy::Auto, K),
+            Upkeep::Nothing,
+            "just sent"
+        );
+        let t = now + path_silent(K);
         p.last_used = Some(t);
-        assert_eq!(p.upkeep(t, RelayPolicy::Auto), Upkeep::Repunch);
+        assert_eq!(p.upkeep(t, RelayPolicy::Auto, K), Upkeep::Repunch);
         let mut r = PeerPath::default();
-        r.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto);
-        r.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto);
+        r.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto, K);
+        r.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto, K);
         let t = now + PUNCH_WINDOW + UPGRADE_INTERVAL;
         r.last_used = Some(t);
-        assert_eq!(r.upkeep(t, RelayPolicy::Auto), Upkeep::Upgrade);
-        assert_eq!(r.upkeep(t, RelayPolicy::Auto), Upkeep::Nothing);
+        assert_eq!(r.upkeep(t, RelayPolicy::Auto, K), Upkeep::Upgrade);
+        assert_eq!(r.upkeep(t, RelayPolicy::Auto, K), Upkeep::Nothing);
         assert_eq!(
-            r.upkeep(t + UPGRADE_INTERVAL, RelayPolicy::Always),
+            r.upkeep(t + UPGRADE_INTERVAL, RelayPolicy::Always, K),
             Upkeep::Nothing
         );
     }
@@ -402,16 +407,16 @@ mod tests {
     fn a_relayed_path_keeps_relaying_while_it_punches_again() {
         let now = Instant::now();
         let mut p = PeerPath::default();
-        p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto);
-        p.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto);
+        p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto, K);
+        p.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto, K);
         assert_eq!(p.route(), Some(Route::Relayed));
         let later = now + 2 * PUNCH_WINDOW;
-        p.introduce(addr("10.0.0.1:5"), 2, later, RelayPolicy::Auto);
+        p.introduce(addr("10.0.0.1:5"), 2, later, RelayPolicy::Auto, K);
         assert!(matches!(p.state, PathState::Punching { .. }));
         assert_eq!(p.route(), Some(Route::Relayed), "relays while punching");
-        p.punch_tick(later + PUNCH_WINDOW, RelayPolicy::Auto);
+        p.punch_tick(later + PUNCH_WINDOW, RelayPolicy::Auto, K);
         assert!(matches!(&p.state, PathState::Relayed { reason } if reason.contains("3 s")));
-        p.introduce(addr("10.0.0.1:5"), 3, later, RelayPolicy::Auto);
+        p.introduce(addr("10.0.0.1:5"), 3, later, RelayPolicy::Auto, K);
         assert!(p.go_direct(addr("10.0.0.1:5"), later));
         assert_eq!(p.route(), Some(Route::Direct(addr("10.0.0.1:5"))));
     }
@@ -420,8 +425,8 @@ mod tests {
     fn falls_back_to_relay_after_the_window_and_waits_with_backoff() {
         let now = Instant::now();
         let mut p = PeerPath::default();
-        p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto);
-        assert_eq!(p.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto), None);
+        p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto, K);
+        assert_eq!(p.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto, K), None);
         assert_eq!(p.route(), Some(Route::Relayed));
         assert!(matches!(&p.state, PathState::Relayed { reason } if reason.contains("3 s")));
         let mut q = PeerPath::default();
@@ -431,7 +436,7 @@ mod tests {
             matches!(&q.state, PathState::Waiting { reason, .. } if reason.contains("relay disabled"))
         );
         let mut r = PeerPath::default();
-        r.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Always);
+        r.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Always, K);
         assert_eq!(r.route(), Some(Route::Relayed));
         p.wait("peer 2 is offline".into(), now);
         assert!(!p.needs_lookup(now));

@@ -27,9 +27,15 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 /// A path carried a message within this long: it is "in use" (kept alive,
 /// re-punched, upgraded).
 pub const PATH_IDLE: Duration = Duration::from_secs(120);
-/// Nothing heard on a direct path in use for this long (two keepalives and
-/// then some): look the peer up and punch again.
-pub const PATH_SILENT: Duration = Duration::from_secs(40);
+/// Nothing heard on a direct path in use for two keepalive intervals and
+/// this long: look the peer up and punch again.
+pub const PATH_SILENT_MARGIN: Duration = Duration::from_secs(10);
+
+/// How long a direct path in use may stay silent before it is re-punched,
+/// for a keepalive interval (40 s for the default 15 s).
+pub fn path_silent(keepalive: Duration) -> Duration {
+    keepalive * 2 + PATH_SILENT_MARGIN
+}
 /// A relayed path in use tries to become direct this often.
 pub const UPGRADE_INTERVAL: Duration = Duration::from_secs(30);
 /// How long `ping` waits for an answer.

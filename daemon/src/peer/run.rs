@@ -74,6 +74,7 @@ pub fn run(config: Config) -> Result<(), PeerError> {
             db.clone(),
             link.clone(),
             config.relay,
+            config.path_keepalive,
         ));
         let inbox = Inbox::new(shared.clone(), db.clone(), link.clone()).start();
         Socket::new(shared.clone(), link.clone(), outbox.clone(), inbox.clone()).start();

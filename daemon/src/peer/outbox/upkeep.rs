@@ -134,7 +134,7 @@ impl Outbox {
         let mut repunch = Vec::new();
         let mut upgrade = Vec::new();
         for (peer, path) in &mut self.peers {
-            match path.upkeep(now, self.policy) {
+            match path.upkeep(now, self.policy, self.keepalive) {
                 Upkeep::Nothing => {}
                 Upkeep::Keepalive(addr, nonce) => {
                     let punch = Packet::Punch {
@@ -270,6 +270,11 @@ impl Handler<PunchReceived> for Outbox {
             return;
         };
         let now = Instant::now();
+        if !m.ack && m.path == PathKind::Direct && self.policy == RelayPolicy::Always {
+            // `--relay always`: no direct path either way, so no answer
+            // that would let the peer record one.
+            return;
+        }
         if !m.ack {
             let ack = Packet::PunchAck {
                 from: me,
