@@ -366,7 +366,7 @@ mod tests {
         const K: Duration = Duration::from_secs(15);
         let now = Instant::now();
         let mut p = PeerPath::default();
-        p.introduce(addr("10.0.0.1:5"), 4, now, RelayPolicy::Auto, K);
+        p.introduce(addr("10.0.0.1:5"), 4, now, RelayPolicy::Auto);
         p.go_direct(addr("10.0.0.1:5"), now);
         p.last_sent = Some(now);
         assert_eq!(
@@ -391,8 +391,8 @@ mod tests {
         p.last_used = Some(t);
         assert_eq!(p.upkeep(t, RelayPolicy::Auto, K), Upkeep::Repunch);
         let mut r = PeerPath::default();
-        r.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto, K);
-        r.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto, K);
+        r.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto);
+        r.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto);
         let t = now + PUNCH_WINDOW + UPGRADE_INTERVAL;
         r.last_used = Some(t);
         assert_eq!(r.upkeep(t, RelayPolicy::Auto, K), Upkeep::Upgrade);
@@ -407,16 +407,16 @@ mod tests {
     fn a_relayed_path_keeps_relaying_while_it_punches_again() {
         let now = Instant::now();
         let mut p = PeerPath::default();
-        p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto, K);
-        p.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto, K);
+        p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto);
+        p.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto);
         assert_eq!(p.route(), Some(Route::Relayed));
         let later = now + 2 * PUNCH_WINDOW;
-        p.introduce(addr("10.0.0.1:5"), 2, later, RelayPolicy::Auto, K);
+        p.introduce(addr("10.0.0.1:5"), 2, later, RelayPolicy::Auto);
         assert!(matches!(p.state, PathState::Punching { .. }));
         assert_eq!(p.route(), Some(Route::Relayed), "relays while punching");
-        p.punch_tick(later + PUNCH_WINDOW, RelayPolicy::Auto, K);
+        p.punch_tick(later + PUNCH_WINDOW, RelayPolicy::Auto);
         assert!(matches!(&p.state, PathState::Relayed { reason } if reason.contains("3 s")));
-        p.introduce(addr("10.0.0.1:5"), 3, later, RelayPolicy::Auto, K);
+        p.introduce(addr("10.0.0.1:5"), 3, later, RelayPolicy::Auto);
         assert!(p.go_direct(addr("10.0.0.1:5"), later));
         assert_eq!(p.route(), Some(Route::Direct(addr("10.0.0.1:5"))));
     }
@@ -425,8 +425,8 @@ mod tests {
     fn falls_back_to_relay_after_the_window_and_waits_with_backoff() {
         let now = Instant::now();
         let mut p = PeerPath::default();
-        p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto, K);
-        assert_eq!(p.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto, K), None);
+        p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto);
+        assert_eq!(p.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto), None);
         assert_eq!(p.route(), Some(Route::Relayed));
         assert!(matches!(&p.state, PathState::Relayed { reason } if reason.contains("3 s")));
         let mut q = PeerPath::default();
@@ -436,7 +436,7 @@ mod tests {
             matches!(&q.state, PathState::Waiting { reason, .. } if reason.contains("relay disabled"))
         );
         let mut r = PeerPath::default();
-        r.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Always, K);
+        r.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Always);
         assert_eq!(r.route(), Some(Route::Relayed));
         p.wait("peer 2 is offline".into(), now);
         assert!(!p.needs_lookup(now));
