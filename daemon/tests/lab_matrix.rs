@@ -447,8 +447,15 @@ fn same_router(name: &str, hairpin: bool) -> Option<PathKind> {
 
 #[test]
 fn two_peers_behind_the_same_cone_router() {
-    // Routers that do not hairpin: the peers reach each other, whatever the path.
-    same_router("two_peers_behind_the_same_cone_router", false);
+    // Routers that do not hairpin: the protocol carries no private
+    // addresses, so the peers relay (docs/protocol.md, decisions).
+    if let Some(path) = same_router("two_peers_behind_the_same_cone_router", false) {
+        assert_eq!(
+            path,
+            PathKind::Relayed,
+            "no hairpin, no private address: relay"
+        );
+    }
 }
 
 #[test]
