@@ -107,13 +107,13 @@ pub async fn execute(s: &Services, cmd: Command) -> Result<Response, ControlErro
         } => send(s, to, text, ttl_secs, wait).await,
         Command::Outbox { limit } => s
             .store
-            .call(move |st| st.outbox(limit))
+            .read(move |st| st.outbox(limit))
             .await
             .map(|messages| Response::Outbox { messages })
             .map_err(storage),
         Command::Inbox { from, limit } => s
             .store
-            .call(move |st| st.inbox(from, limit))
+            .read(move |st| st.inbox(from, limit))
             .await
             .map(|rows| Response::Inbox {
                 messages: rows.into_iter().map(|(_, e)| e).collect(),
@@ -145,7 +145,7 @@ pub async fn execute(s: &Services, cmd: Command) -> Result<Response, ControlErro
 
 async fn status(s: &Services) -> Result<Status, ControlError> {
     let link = s.link.send(GetLinkStatus).await.map_err(gone)?;
-    let counts = s.store.call(|st| st.counts()).await.map_err(storage)?;
+    let counts = s.store.read(|st| st.counts()).await.map_err(storage)?;
     Ok(Status {
         id: s.shared.id(),
         server: s.shared.server_text.clone(),

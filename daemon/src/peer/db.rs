@@ -5,6 +5,10 @@
 //! runs them in one transaction, commits, and only then answers them: a
 //! caller that sees `Ok` knows its write is on disk (group commit, which is
 //! what makes thousands of durable messages per second possible).
+//!
+//! Reads ([`StoreHandle::read`]) run outside that transaction, against what
+//! is committed, and answer at once: a failed commit (a full disk) fails the
+//! writes of its batch, never a `status` or `inbox` that happened to share it.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -17,7 +21,13 @@ use super::store::{Store, StoreError};
 pub const MAX_BATCH: usize = 1024;
 
 type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&mut Store) -> Done + Send>;
+type WriteJob = Box<dyn FnOnce(&mut Store) -> Done + Send>;
+type ReadJob = Box<dyn FnOnce(&Store) + Send>;
+
+enum Job {
+    Write(WriteJob),
+    Read(ReadJob),
+}
 
 /// A cheap, cloneable handle to the store thread.
 #[derive(Clone)]
@@ -43,13 +53,32 @@ impl StoreHandle {
         F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |store| {
+        let job: WriteJob = Box::new(move |store| {
             let result = f(store);
             Box::new(move |commit: Result<(), StoreError>| {
                 let _ = tx.send(commit.and(result));
             })
         });
-        self.tx.send(job).map_err(|_| StoreError::Closed)?;
+        self.tx
+            .send(Job::Write(job))
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs the read-only `f` on the store thread outside any transaction
+    /// (it sees only committed data) and resolves with its result.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: ReadJob = Box::new(move |store| {
+            let _ = tx.send(f(store));
+        });
+        self.tx
+            .send(Job::Read(job))
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 }
@@ -64,8 +93,18 @@ fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let mut writes = Vec::with_capacity(batch.len());
+        for job in batch {
+            match job {
+                Job::Read(read) => read(&store),
+                Job::Write(write) => writes.push(write),
+            }
+        }
+        if writes.is_empty() {
+            continue;
+        }
         let begun = store.begin();
-        let dones: Vec<Done> = batch.into_iter().map(|job| job(&mut store)).collect();
+        let dones: Vec<Done> = writes.into_iter().map(|job| job(&mut store)).collect();
         let commit = begun.and_then(|()| store.commit());
         if let Err(e) = &commit {
             tracing::error!(error = %e, "store commit failed");

@@ -168,7 +168,7 @@ impl Handler<Subscribe> for Inbox {
         let store = self.store.clone();
         Box::pin(async move {
             let (rows, upto) = store
-                .call(move |st| {
+                .read(move |st| {
                     let rows = st.inbox(s.from, s.limit)?;
                     let upto = st.last_inbox_row()?;
                     Ok((rows, upto))

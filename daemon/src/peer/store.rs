@@ -126,6 +126,9 @@ impl Store {
         let conn = Connection::open(data_dir.join(DB_FILE))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Sorting and grouping stay in memory: a read such as `status` must
+        // keep working when the disk is full.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         let mut store = Self { conn, next_msg: 1 };
