@@ -1,7 +1,8 @@
 //! Paths across the lab's NATs beyond the matrix (issue 4, "Behaviour"):
 //! keepalives hold an idle direct path open through routers whose mappings
-//! expire quickly; `--relay always` and `--relay never` do what they say,
-//! with `peers` naming why; `ping` works over either path.
+//! expire quickly; a relayed path in use becomes direct once a later punch
+//! succeeds; `--relay always` and `--relay never` do what they say, with
+//! `peers` naming why; `ping` works over either path.
 
 mod lab;
 
@@ -139,4 +140,59 @@ fn relay_policies_always_and_never() {
     assert!(inbox.is_empty(), "never relayed: {inbox:?}");
     let pinged = dc.ping(idb);
     assert!(pinged.is_err(), "no path, no pong: {pinged:?}");
+}
+
+#[test]
+fn a_relayed_path_becomes_direct_when_a_later_punch_succeeds() {
+    let name = "a_relayed_path_becomes_direct_when_a_later_punch_succeeds";
+    let Some(lab) = lab_or_skip(name) else {
+        return;
+    };
+    lab.start_server(Some(KEEPALIVE)).expect("peerd server");
+    let ha = lab.add_host(Kind::Cone).expect("a");
+    let router = ha.router().expect("router").clone();
+    let hb = lab
+        .add_host_behind(&router)
+        .expect("b behind the same router");
+    // Keepalive 1 s: a relayed path in use tries a punch every 2 s.
+    let fast = ["--path-keepalive", "1"];
+    let (da, db) = (daemon(&lab, &ha, "a", &fast), daemon(&lab, &hb, "b", &fast));
+    let (ida, idb) = (da.id().expect("id a"), db.id().expect("id b"));
+    let first = da.send(idb, "m 0", true).expect("first message");
+    assert_eq!(first.path, Some(PathKind::Relayed), "no hairpin yet: relay");
+
+    // The router learns to hairpin: a later punch can succeed. (Unanswered
+    // conntrack entries live 1 s, so the entries of the failed punches,
+    // which Linux delivered locally without NAT, do not outlive them and
+    // pin the next punch to the old, non-hairpin handling.)
+    router.set_mapping_timeout(1, 120).expect("mapping timeout");
+    lab.enable_hairpin(&router).expect("hairpin");
+    let start = Instant::now();
+    let mut sent = 1;
+    loop {
+        da.send(idb, &format!("m {sent}"), false).expect("queued");
+        sent += 1;
+        if da.path_to(idb).is_ok_and(|i| i.path == PathWord::Direct) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "still not direct: {:?}",
+            da.path_to(idb)
+        );
+        std::thread::sleep(Duration::from_millis(300)); // pacing: keeps the path in use
+    }
+    eprintln!(
+        "upgraded to direct {:.1} s after hairpin",
+        start.elapsed().as_secs_f64()
+    );
+    let last = da.send(idb, &format!("m {sent}"), true).expect("last");
+    sent += 1;
+    assert_eq!(last.path, Some(PathKind::Direct), "{last:?}");
+    let got = db
+        .wait_inbox(ida, sent, Duration::from_secs(30))
+        .expect("everything arrives");
+    let mut msgs: Vec<u64> = got.iter().map(|m| m.msg.0).collect();
+    msgs.dedup();
+    assert_eq!(msgs.len(), sent, "each exactly once, in msg order");
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::args::RelayPolicy;
 use super::retry::{
-    path_silent, Backoff, PATH_IDLE, PUNCH_INTERVAL, PUNCH_WINDOW, UPGRADE_INTERVAL,
+    path_silent, upgrade_interval, Backoff, PATH_IDLE, PUNCH_INTERVAL, PUNCH_WINDOW,
 };
 
 /// Where the path to one peer stands.
@@ -71,7 +71,7 @@ pub enum Upkeep {
     /// Nothing heard on the direct path for [`path_silent`]: look the peer
     /// up and punch again.
     Repunch,
-    /// Relayed for [`UPGRADE_INTERVAL`]: look the peer up again (keeping
+    /// Relayed for [`upgrade_interval`]: look the peer up again (keeping
     /// the relay) to try a direct path.
     Upgrade,
 }
@@ -214,7 +214,7 @@ impl PeerPath {
             PathState::Relayed { .. } if policy == RelayPolicy::Auto => {
                 let due = self
                     .relayed_since
-                    .is_none_or(|t| now.duration_since(t) >= UPGRADE_INTERVAL);
+                    .is_none_or(|t| now.duration_since(t) >= upgrade_interval(keepalive));
                 if due {
                     self.relayed_since = Some(now);
                     Upkeep::Upgrade
@@ -393,12 +393,12 @@ mod tests {
         let mut r = PeerPath::default();
         r.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto);
         r.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto);
-        let t = now + PUNCH_WINDOW + UPGRADE_INTERVAL;
+        let t = now + PUNCH_WINDOW + upgrade_interval(K);
         r.last_used = Some(t);
         assert_eq!(r.upkeep(t, RelayPolicy::Auto, K), Upkeep::Upgrade);
         assert_eq!(r.upkeep(t, RelayPolicy::Auto, K), Upkeep::Nothing);
         assert_eq!(
-            r.upkeep(t + UPGRADE_INTERVAL, RelayPolicy::Always, K),
+            r.upkeep(t + upgrade_interval(K), RelayPolicy::Always, K),
             Upkeep::Nothing
         );
     }

@@ -36,8 +36,11 @@ pub const PATH_SILENT_MARGIN: Duration = Duration::from_secs(10);
 pub fn path_silent(keepalive: Duration) -> Duration {
     keepalive * 2 + PATH_SILENT_MARGIN
 }
-/// A relayed path in use tries to become direct this often.
-pub const UPGRADE_INTERVAL: Duration = Duration::from_secs(30);
+/// A relayed path in use tries to become direct this often, for a
+/// keepalive interval (30 s for the default 15 s).
+pub fn upgrade_interval(keepalive: Duration) -> Duration {
+    keepalive * 2
+}
 /// How long `ping` waits for an answer.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
 /// Probes one `ping` sends, spread over [`PING_TIMEOUT`].
