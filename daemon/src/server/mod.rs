@@ -2,13 +2,16 @@
 //! on the same port, a persistent registry of ids.
 //!
 //! - [`args`]: flags and limits.
-//! - [`registry`] (+ `requests`, `peers`, `outbox`, `replay`, `ratelimit`):
+//! - [`registry`] (+ `requests`, `peers`, `outbox`, `addr_text`, `hot`,
+//!   `replay`, `ratelimit`):
 //!   the pure protocol core, no I/O.
 //! - [`store`]: the SQLite database and its writer thread.
 //! - [`udp`]: the single-threaded event loop around one UDP socket.
 
+pub mod addr_text;
 pub mod args;
 mod error;
+mod hot;
 pub mod outbox;
 mod peers;
 mod ratelimit;
