@@ -6,12 +6,14 @@
 //!   `replay`, `ratelimit`):
 //!   the pure protocol core, no I/O.
 //! - [`store`]: the SQLite database and its writer thread.
-//! - [`udp`]: the single-threaded event loop around one UDP socket.
+//! - [`udp`] (+ `mmsg`): the single-threaded event loop around one UDP
+//!   socket, reading and writing datagrams in batches.
 
 pub mod addr_text;
 pub mod args;
 mod error;
 mod hot;
+mod mmsg;
 pub mod outbox;
 mod peers;
 mod ratelimit;

@@ -9,19 +9,21 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use std::os::fd::{AsRawFd, RawFd};
+
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tracing::{debug, error, info};
 
 use super::error::ServerError;
+use super::mmsg::{self, Dest, RecvBatch};
 use super::outbox::Outbox;
 use super::registry::Registry;
 use super::store::Writer;
 
-/// Datagrams read per wake-up before the loop looks at its other inputs.
-const RECV_BATCH: usize = 128;
-/// Largest UDP payload; oversized datagrams are read whole to answer `too_large`.
-const RECV_BUFFER: usize = 65_536;
+/// `recvmmsg` calls per wake-up before the loop looks at its other inputs.
+const RECV_ROUNDS: usize = 4;
 /// Kernel socket buffer asked for, bytes (the kernel may give less).
 const SOCKET_BUFFER: usize = 4 << 20;
 /// How often expired peers and stale limiter/replay state are swept.
@@ -51,8 +53,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let v6 = socket.local_addr().map_err(ServerError::Socket)?.is_ipv6();
-    let mut buf = vec![0u8; RECV_BUFFER];
+    let fd = socket.as_raw_fd();
+    let mut batch = RecvBatch::new();
     let mut out = Outbox::new();
+    let mut dests = Vec::with_capacity(mmsg::BATCH);
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
@@ -63,26 +67,42 @@ pub async fn serve(
             Some(done) = writer.stored.recv() => {
                 out.clear();
                 registry.on_durable(&done.ids, done.ok, &mut out);
-                send_all(&socket, v6, &out).await;
+                send_all(&socket, fd, v6, &out, &mut dests).await;
             }
             _ = sweep.tick() => registry.sweep(Instant::now()),
             ready = socket.readable() => {
                 ready.map_err(ServerError::Socket)?;
-                let now = Instant::now();
-                for _ in 0..RECV_BATCH {
-                    let (n, source) = match socket.try_recv_from(&mut buf) {
-                        Ok(got) => got,
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                for _ in 0..RECV_ROUNDS {
+                    // A short batch emptied the queue: it is reported as
+                    // WouldBlock so tokio clears the readiness now, which
+                    // spares the empty read that would end the drain.
+                    let read = socket.try_io(Interest::READABLE, || match batch.recv(fd) {
+                        Ok(n) if n < mmsg::BATCH => Err(ErrorKind::WouldBlock.into()),
+                        other => other,
+                    });
+                    let drained = match read {
+                        Ok(_) => false,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => true,
                         Err(e) => {
                             // e.g. ECONNREFUSED from an earlier send's ICMP error.
                             debug!("recv: {e}");
                             continue;
                         }
                     };
+                    if batch.is_empty() {
+                        break;
+                    }
+                    // One clock reading and one sendmmsg per batch.
+                    let now = Instant::now();
                     out.clear();
-                    registry.handle(&buf[..n], source, now, &mut out);
-                    persist(&mut registry, &writer, &mut out);
-                    send_all(&socket, v6, &out).await;
+                    for (datagram, source) in batch.datagrams() {
+                        registry.handle(datagram, source, now, &mut out);
+                        persist(&mut registry, &writer, &mut out);
+                    }
+                    send_all(&socket, fd, v6, &out, &mut dests).await;
+                    if drained {
+                        break;
+                    }
                 }
             }
         }
@@ -110,18 +130,53 @@ fn persist(registry: &mut Registry, writer: &Writer, out: &mut Outbox) {
     }
 }
 
-async fn send_all(socket: &UdpSocket, v6: bool, out: &Outbox) {
-    for (to, bytes) in out.datagrams() {
+/// Sends every queued datagram, `BATCH` per `sendmmsg`, waiting while the
+/// socket's buffer is full. A datagram the kernel refuses is skipped.
+async fn send_all(
+    socket: &UdpSocket,
+    fd: RawFd,
+    v6: bool,
+    out: &Outbox,
+    dests: &mut Vec<(Dest, SocketAddr)>,
+) {
+    dests.clear();
+    dests.extend(out.datagrams().map(|(to, _)| {
         let dest = match to {
             SocketAddr::V4(v4) if v6 => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
             other => other,
         };
-        let sent = match socket.try_send_to(bytes, dest) {
-            Err(e) if e.kind() == ErrorKind::WouldBlock => socket.send_to(bytes, dest).await,
-            other => other,
-        };
-        if let Err(e) = sent {
-            debug!("send to {to}: {e}");
+        (Dest::new(dest), to)
+    }));
+    let mut items = [(Dest::new(UNSPECIFIED), &[][..]); mmsg::BATCH];
+    let mut datagrams = out.datagrams().zip(dests.iter()).peekable();
+    let mut skipped = 0;
+    while datagrams.peek().is_some() {
+        let mut n = 0;
+        for ((_, bytes), (dest, _)) in datagrams.by_ref().take(mmsg::BATCH) {
+            items[n] = (*dest, bytes);
+            n += 1;
         }
+        let mut at = 0;
+        while at < n {
+            match socket.try_io(Interest::WRITABLE, || mmsg::send(fd, &items[at..n])) {
+                Ok(sent) => at += sent.max(1).min(n - at),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    if let Err(e) = socket.writable().await {
+                        debug!("send: {e}");
+                        return;
+                    }
+                }
+                Err(e) => {
+                    debug!("send to {}: {e}", dests[skipped + at].1);
+                    at += 1;
+                }
+            }
+        }
+        skipped += n;
     }
 }
+
+const UNSPECIFIED: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    0,
+));
