@@ -57,9 +57,23 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", default_value_t = 65_536,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub replay_cache: u32,
+
+    /// Threads serving the port: one owns the registry (and all JSON);
+    /// the others answer STUN on their own sockets of the same port
+    /// (SO_REUSEPORT, steered by a BPF program). 0 = one per CPU core.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
 }
 
 impl ServerArgs {
+    /// `--threads`, with 0 resolved to the number of CPU cores (at most 16).
+    pub fn threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(16)),
+            n => n,
+        }
+    }
+
     /// The settings of the protocol core.
     pub fn limits(&self) -> Limits {
         Limits {

@@ -42,6 +42,16 @@ impl RecvBatch {
     /// Reads what is queued on `fd` (up to [`BATCH`] datagrams) without
     /// blocking; returns how many (`WouldBlock` if none).
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.recv_flags(fd, libc::MSG_DONTWAIT)
+    }
+
+    /// On a blocking socket: waits for one datagram (at most the socket's
+    /// receive timeout), then takes what else is queued.
+    pub fn recv_wait(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.recv_flags(fd, libc::MSG_WAITFORONE)
+    }
+
+    fn recv_flags(&mut self, fd: RawFd, flags: libc::c_int) -> io::Result<usize> {
         self.count = 0;
         // SAFETY: all-zero iovec/mmsghdr are valid values; every pointer set
         // below points into `self.bufs` / `self.addrs`, which outlive the
@@ -64,7 +74,7 @@ impl RecvBatch {
                 fd,
                 hdrs.as_mut_ptr(),
                 BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT,
+                flags,
                 std::ptr::null_mut(),
             );
             if n < 0 {
@@ -98,6 +108,18 @@ impl RecvBatch {
 impl Default for RecvBatch {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Placeholder destination for unused batch entries.
+pub const UNSPECIFIED: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+
+/// `to` as the socket must be given it: IPv4 as IPv4-mapped on an IPv6
+/// socket.
+pub fn on_socket(to: SocketAddr, v6: bool) -> SocketAddr {
+    match to {
+        SocketAddr::V4(v4) if v6 => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
+        other => other,
     }
 }
 
@@ -144,6 +166,15 @@ impl Dest {
 /// Sends up to [`BATCH`] of `items` on `fd` without blocking; returns how
 /// many went out (the first `n` items). An error means the first failed.
 pub fn send(fd: RawFd, items: &[(Dest, &[u8])]) -> io::Result<usize> {
+    send_flags(fd, items, libc::MSG_DONTWAIT)
+}
+
+/// [`send`] on a blocking socket: waits while its buffer is full.
+pub fn send_wait(fd: RawFd, items: &[(Dest, &[u8])]) -> io::Result<usize> {
+    send_flags(fd, items, 0)
+}
+
+fn send_flags(fd: RawFd, items: &[(Dest, &[u8])], flags: libc::c_int) -> io::Result<usize> {
     let n = items.len().min(BATCH);
     if n == 0 {
         return Ok(0);
@@ -163,7 +194,7 @@ pub fn send(fd: RawFd, items: &[(Dest, &[u8])]) -> io::Result<usize> {
             h.msg_iov = &mut iovs[i];
             h.msg_iovlen = 1;
         }
-        let sent = libc::sendmmsg(fd, hdrs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT);
+        let sent = libc::sendmmsg(fd, hdrs.as_mut_ptr(), n as libc::c_uint, flags);
         if sent < 0 {
             return Err(io::Error::last_os_error());
         }

@@ -101,13 +101,7 @@ impl Registry {
         }
         let verdict = self.limiter.check(source, now_ms);
         if stun::is_stun(datagram) {
-            if verdict == Verdict::Accept && datagram.len() <= MAX_DATAGRAM {
-                out.with_space(source, stun::ANSWER_BUF, |buf| {
-                    stun::answer(datagram, source, buf)
-                });
-                debug!(%source, answered = !out.is_empty(), "STUN");
-            }
-            return;
+            return stun::serve(datagram, source, verdict, out);
         }
         match verdict {
             Verdict::Accept => {}

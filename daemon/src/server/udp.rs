@@ -11,16 +11,19 @@ use std::time::{Duration, Instant};
 
 use std::os::fd::{AsRawFd, RawFd};
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::Socket;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
-use tracing::{debug, error, info};
+use tokio::sync::mpsc;
+use tracing::{debug, error, info, warn};
 
 use super::error::ServerError;
 use super::mmsg::{self, Dest, RecvBatch};
 use super::outbox::Outbox;
 use super::registry::Registry;
+use super::reuseport;
 use super::store::Writer;
+use super::stun_threads::Handed;
 
 /// `recvmmsg` calls per wake-up before the loop looks at its other inputs.
 const RECV_ROUNDS: usize = 4;
@@ -29,20 +32,39 @@ const SOCKET_BUFFER: usize = 4 << 20;
 /// How often expired peers and stale limiter/replay state are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
-/// Binds the UDP socket (dual-stack for `[::]`).
-pub fn bind(addr: SocketAddr) -> Result<UdpSocket, ServerError> {
+/// Binds the server's port (dual-stack for `[::]`): the registry thread's
+/// socket, plus `threads - 1` sockets for STUN threads in one reuseport
+/// group ([`super::reuseport`]). If the group cannot be made (no
+/// `SO_REUSEPORT` or BPF steering here), one socket serves everything.
+pub fn bind(
+    addr: SocketAddr,
+    threads: usize,
+) -> Result<(UdpSocket, Vec<std::net::UdpSocket>), ServerError> {
     let err = |source| ServerError::Bind { addr, source };
-    let socket =
-        Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(err)?;
-    if addr.is_ipv6() && addr.ip().is_unspecified() {
-        // Serve IPv4 too where the system allows; not fatal if it does not.
-        let _ = socket.set_only_v6(false);
-    }
-    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
-    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
-    socket.set_nonblocking(true).map_err(err)?;
-    socket.bind(&addr.into()).map_err(err)?;
-    UdpSocket::from_std(socket.into()).map_err(err)
+    let configure = |socket: &Socket| {
+        if addr.is_ipv6() && addr.ip().is_unspecified() {
+            // Serve IPv4 too where the system allows; not fatal if it does not.
+            let _ = socket.set_only_v6(false);
+        }
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        Ok(())
+    };
+    let mut sockets = match reuseport::bind_group(addr, threads, configure) {
+        Ok(group) => group,
+        Err(e) if threads > 1 => {
+            warn!("{threads} threads on one port: {e}; serving with one thread");
+            reuseport::bind_group(addr, 1, configure).map_err(err)?
+        }
+        Err(e) => return Err(err(e)),
+    };
+    let stun: Vec<std::net::UdpSocket> = sockets.drain(1..).map(Into::into).collect();
+    let main = sockets
+        .pop()
+        .ok_or_else(|| err(ErrorKind::NotFound.into()))?;
+    main.set_nonblocking(true).map_err(err)?;
+    let main = UdpSocket::from_std(main.into()).map_err(err)?;
+    Ok((main, stun))
 }
 
 /// Serves until `shutdown` completes.
@@ -50,6 +72,7 @@ pub async fn serve(
     socket: UdpSocket,
     mut registry: Registry,
     mut writer: Writer,
+    mut handed: mpsc::Receiver<Handed>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let v6 = socket.local_addr().map_err(ServerError::Socket)?.is_ipv6();
@@ -70,6 +93,13 @@ pub async fn serve(
                 send_all(&socket, fd, v6, &out, &mut dests).await;
             }
             _ = sweep.tick() => registry.sweep(Instant::now()),
+            Some((datagram, source)) = handed.recv() => {
+                // From a STUN thread: looked like STUN but was not.
+                out.clear();
+                registry.handle(&datagram, source, Instant::now(), &mut out);
+                persist(&mut registry, &writer, &mut out);
+                send_all(&socket, fd, v6, &out, &mut dests).await;
+            }
             ready = socket.readable() => {
                 ready.map_err(ServerError::Socket)?;
                 for _ in 0..RECV_ROUNDS {
@@ -140,14 +170,11 @@ async fn send_all(
     dests: &mut Vec<(Dest, SocketAddr)>,
 ) {
     dests.clear();
-    dests.extend(out.datagrams().map(|(to, _)| {
-        let dest = match to {
-            SocketAddr::V4(v4) if v6 => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
-            other => other,
-        };
-        (Dest::new(dest), to)
-    }));
-    let mut items = [(Dest::new(UNSPECIFIED), &[][..]); mmsg::BATCH];
+    dests.extend(
+        out.datagrams()
+            .map(|(to, _)| (Dest::new(mmsg::on_socket(to, v6)), to)),
+    );
+    let mut items = [(Dest::new(mmsg::UNSPECIFIED), &[][..]); mmsg::BATCH];
     let mut datagrams = out.datagrams().zip(dests.iter()).peekable();
     let mut skipped = 0;
     while datagrams.peek().is_some() {
@@ -175,8 +202,3 @@ async fn send_all(
         skipped += n;
     }
 }
-
-const UNSPECIFIED: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
-    std::net::Ipv4Addr::UNSPECIFIED,
-    0,
-));
