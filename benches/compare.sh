@@ -4,6 +4,9 @@
 #   benches/compare.sh                 # 3 rounds, 5 s per run, scale at 100,000 peers
 #   ROUNDS=5 DURATION=10 benches/compare.sh
 #   SCALE_BIG=1000000 benches/compare.sh   # also the 1,000,000-peer memory figure
+#   NICE=-10 benches/compare.sh            # servers and generator at higher priority (root):
+#                                          # steadier figures on a machine others are using
+#   PIN=1 benches/compare.sh               # server on CPU 0, generator (1 thread) on CPU 1
 #
 # What it does:
 #   1. builds peerd and peerbench in release mode;
@@ -33,6 +36,17 @@ DURATION=${DURATION:-5}
 SCALE=${SCALE:-100000}
 SCALE_BIG=${SCALE_BIG:-0}
 OUT=${OUT:-$(mktemp -d /tmp/peerd-compare.XXXXXX)}
+NICE=${NICE:-0}
+PIN=${PIN:-0}
+# Prefixes: priority for both sides, and a CPU each when pinning.
+SRV=(nice -n "$NICE")
+GEN=(nice -n "$NICE")
+GEN_ARGS=()
+if [ "$PIN" = 1 ]; then
+    SRV+=(taskset -c 0)
+    GEN+=(taskset -c 1)
+    GEN_ARGS=(--threads 1)
+fi
 
 cd "$(dirname "$0")/.."
 mkdir -p "$OUT"
@@ -69,17 +83,17 @@ start_server() {
     SERVER_ADDR="127.0.0.1:$port"
     case $kind in
     coturn)
-        turnserver --stun-only -L 127.0.0.1 --listening-port "$port" \
+        "${SRV[@]}" turnserver --stun-only -L 127.0.0.1 --listening-port "$port" \
             --no-cli --no-tls --no-dtls --no-tcp --no-auth \
             --log-file stdout --simple-log --no-stdout-log \
             --pidfile "$OUT/turnserver-$port.pid" --userdb "$OUT/turndb-$port" \
             >"$OUT/coturn-$port.log" 2>&1 &
         ;;
     limit)
-        "$BIN/udp-limit" --listen "$SERVER_ADDR" >"$OUT/limit-$port.log" 2>&1 &
+        "${SRV[@]}" "$BIN/udp-limit" --listen "$SERVER_ADDR" >"$OUT/limit-$port.log" 2>&1 &
         ;;
     peerd)
-        RUST_LOG=warn "$BIN/peerd" server --listen "$SERVER_ADDR" --db "$OUT/peerd-$port.sqlite3" \
+        RUST_LOG=warn "${SRV[@]}" "$BIN/peerd" server --listen "$SERVER_ADDR" --db "$OUT/peerd-$port.sqlite3" \
             --rate-limit 0 --global-rate-limit 0 --keepalive 3600 \
             >"$OUT/peerd-$port.log" 2>&1 &
         ;;
@@ -101,8 +115,9 @@ rss_kib() {
 # run_load ROUND TARGET PID ADDR MODE PEERS WINDOW
 run_load() {
     local round=$1 target=$2 pid=$3 addr=$4 mode=$5 peers=$6 window=$7 json
-    if ! json=$("$PEERBENCH" "$mode" --server "$addr" --server-pid "$pid" --peers "$peers" \
-        --window "$window" --duration "$DURATION" --json 2>>"$OUT/peerbench.err"); then
+    if ! json=$("${GEN[@]}" "$PEERBENCH" "$mode" --server "$addr" --server-pid "$pid" \
+        --peers "$peers" --window "$window" --duration "$DURATION" "${GEN_ARGS[@]}" --json \
+        2>>"$OUT/peerbench.err"); then
         echo "   $target $mode ${peers}x$window: peerbench failed (see $OUT/peerbench.err)" >&2
         return 0
     fi
@@ -167,10 +182,13 @@ echo "== daemon figures: not measured yet (the peer daemon is not ready)" >&2
 
 # ---- the table -------------------------------------------------------------
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "command: ROUNDS=$ROUNDS DURATION=$DURATION SCALE=$SCALE SCALE_BIG=$SCALE_BIG benches/compare.sh"
+echo "command: ROUNDS=$ROUNDS DURATION=$DURATION SCALE=$SCALE SCALE_BIG=$SCALE_BIG NICE=$NICE PIN=$PIN benches/compare.sh"
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(uname -r)"
 echo "load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END"
+echo "peerd server flags: load runs RUST_LOG=warn --rate-limit 0 --global-rate-limit 0 --keepalive 3600" \
+    "(rate limits off: the generator sends far more per source than the default 500/s);" \
+    "scale runs RUST_LOG=warn --rate-limit 0 --keepalive 3600 (the LIST walk is one source)"
 python3 - "$RESULTS" "$SCALE_FILE" "$ROUNDS" "$DURATION" <<'PY'
 import json, statistics, sys
 from collections import defaultdict

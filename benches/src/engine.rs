@@ -21,7 +21,7 @@ use crate::sys::{Batch, Poller};
 
 /// How often outstanding requests are checked for the loss timeout.
 pub const SWEEP: Duration = Duration::from_millis(20);
-/// Datagrams read per readable socket beyond the window (server pushes).
+/// Room in the receive batch beyond the window (server pushes such as INTRO).
 const RECV_EXTRA: usize = 4;
 
 /// What a workload made of one received datagram.
