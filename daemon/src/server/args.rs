@@ -38,7 +38,9 @@ pub struct ServerArgs {
 
     /// Datagrams per second accepted from one source ip:port (JSON and STUN
     /// alike); more get `rate_limited` (JSON) or are dropped (STUN).
-    /// 0 turns the per-source limit off.
+    /// 0 turns the per-source limit off. With `--threads` above 1, a
+    /// source's STUN may be served by a STUN thread with its own buckets:
+    /// its STUN and its JSON are then limited separately.
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub rate_limit: u32,
 
@@ -49,6 +51,7 @@ pub struct ServerArgs {
 
     /// Datagrams per second the whole server accepts from all sources
     /// together (with a one-second burst); 0 turns the global cap off.
+    /// Each STUN thread (`--threads`) applies it to the STUN it serves.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub global_rate_limit: u32,
 

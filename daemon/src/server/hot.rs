@@ -68,12 +68,25 @@ impl Scan<'_> {
     }
 }
 
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
+/// Lower-case hex digit values; 0xff = not one.
+const HEX: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+fn nibble(c: u8) -> Option<u8> {
+    let v = HEX[usize::from(c)];
+    (v != 0xff).then_some(v)
 }
 
 /// The packet, if `datagram` is a REGISTER, LIST or CONNECT in canonical
