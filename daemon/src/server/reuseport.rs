@@ -27,6 +27,14 @@ pub fn bind_group(
     n: usize,
     configure: impl Fn(&Socket) -> io::Result<()>,
 ) -> io::Result<Vec<Socket>> {
+    if n > 1 && addr.port() != 0 {
+        // SO_REUSEPORT would let this group join another server's sockets on
+        // the same port (same user): bind once without it first, so a port
+        // in use fails as it does with one thread.
+        let probe = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+        configure(&probe)?;
+        probe.bind(&addr.into())?;
+    }
     let mut sockets = Vec::with_capacity(n.max(1));
     let mut bound = addr;
     for i in 0..n.max(1) {
@@ -162,6 +170,19 @@ mod tests {
             std::thread::yield_now();
         }
         got
+    }
+
+    #[test]
+    fn a_port_in_use_is_refused_even_by_a_group() {
+        let local: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+        let first = bind_group(local, 2, |_| Ok(())).expect("group");
+        let taken = first[0]
+            .local_addr()
+            .expect("addr")
+            .as_socket()
+            .expect("ip");
+        assert!(bind_group(taken, 2, |_| Ok(())).is_err());
+        assert!(bind_group(taken, 1, |_| Ok(())).is_err());
     }
 
     #[test]
