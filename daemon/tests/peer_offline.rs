@@ -60,3 +60,32 @@ fn offline_peer_receives_its_queued_message_when_it_comes_online() {
         (st["result"]["outbox_delivered"] == 2 && st["result"]["outbox_queued"] == 0).then_some(())
     });
 }
+
+#[test]
+fn a_message_that_outlives_its_ttl_fails_with_the_last_error() {
+    let lab = Lab::new();
+    let server = lab.server_keepalive(1);
+    let a = Daemon::start(server.addr, &lab.path("a"));
+    let mut b = Daemon::start(server.addr, &lab.path("b"));
+    a.wait_registered();
+    let idb = b.wait_registered();
+    let stop = b.request(&json!({"cmd": "stop"}));
+    assert_eq!(stop["ok"], true, "{stop}");
+    b.wait_exit();
+
+    let r = a.request(&json!({"cmd": "send", "to": idb, "text": "short-lived", "ttl_secs": 1}));
+    assert_eq!(r["result"]["status"], "queued", "{r}");
+    let entry = wait_for("the message to fail", DEADLINE, || {
+        let out = a.request(&json!({"cmd": "outbox"}));
+        let m = out["result"]["messages"].as_array()?.first()?.clone();
+        (m["status"] == "failed").then_some(m)
+    });
+    let error = entry["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("expired at ") && error.contains("offline"),
+        "{entry}"
+    );
+    let st = a.request(&json!({"cmd": "status"}));
+    assert_eq!(st["result"]["outbox_failed"], 1, "{st}");
+    assert_eq!(st["result"]["outbox_queued"], 0, "{st}");
+}

@@ -24,6 +24,7 @@ pub mod identity;
 pub mod inbox;
 pub mod outbox;
 mod outbox_msg;
+mod outbox_queue;
 pub mod paths;
 pub mod registry_link;
 pub mod retry;

@@ -7,8 +7,7 @@
 //! capped at 5 s) until its MESSAGE_ACK, or fails when its ttl runs out. On
 //! start the outbox resumes every message still queued in the store.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +22,7 @@ use tokio::sync::oneshot;
 use super::args::RelayPolicy;
 use super::db::StoreHandle;
 use super::outbox_msg::{Lookup, OutMsg};
+use super::outbox_queue::Queue;
 use super::paths::{PathState, PeerPath, Route};
 use super::registry_link::{ConnectPeer, LinkError, RegistryLink, RelayData};
 use super::retry::{PATH_FAILURE_SENDS, PUNCH_WINDOW};
@@ -96,9 +96,7 @@ pub struct Outbox {
     store: StoreHandle,
     link: Addr<RegistryLink>,
     peers: HashMap<PeerId, PeerPath>,
-    msgs: HashMap<MsgId, OutMsg>,
-    by_peer: HashMap<PeerId, BTreeSet<MsgId>>,
-    timers: BinaryHeap<Reverse<(Instant, MsgId)>>,
+    queue: Queue,
     /// Peers the server confirmed were registered at least once.
     known: HashSet<PeerId>,
     /// Callers waiting for a lookup of a peer.
@@ -127,9 +125,7 @@ impl Outbox {
             store,
             link,
             peers: HashMap::new(),
-            msgs: HashMap::new(),
-            by_peer: HashMap::new(),
-            timers: BinaryHeap::new(),
+            queue: Queue::default(),
             known: HashSet::new(),
             lookups: HashMap::new(),
             me: None,
@@ -138,86 +134,76 @@ impl Outbox {
     }
 
     fn insert(&mut self, id: MsgId, m: OutMsg) {
-        self.by_peer.entry(m.to).or_default().insert(id);
-        self.msgs.insert(id, m);
+        self.queue.insert(id, m);
         self.attempt(id);
     }
 
-    fn remove(&mut self, id: MsgId) -> Option<OutMsg> {
-        let m = self.msgs.remove(&id)?;
-        if let Some(set) = self.by_peer.get_mut(&m.to) {
-            set.remove(&id);
-            if set.is_empty() {
-                self.by_peer.remove(&m.to);
-            }
-        }
-        Some(m)
-    }
-
     /// Sends a message over the peer's current path (or starts finding one)
-    /// and schedules its next retransmission.
+    /// and schedules its next retransmission. A message that does not fit
+    /// its peer's window is parked without a timer until a slot frees.
     fn attempt(&mut self, id: MsgId) {
         let now = Instant::now();
-        let Some(m) = self.msgs.get(&id) else {
+        let Some(m) = self.queue.get(id) else {
             return;
         };
         if now_ms() >= m.expires_ms {
             self.expire(id);
             return;
         }
-        let to = m.to;
+        let (to, path_sends) = (m.to, m.path_sends);
         let path = self.peers.entry(to).or_default();
         let stale = path
             .last_heard
             .is_none_or(|t| now.duration_since(t) > PUNCH_WINDOW);
-        if m.path_sends >= PATH_FAILURE_SENDS && stale && path.route().is_some() {
+        if path_sends >= PATH_FAILURE_SENDS && stale && path.route().is_some() {
             tracing::info!(peer = %to, "no answer on the path; looking the peer up again");
             path.state = PathState::Unknown;
         }
         let route = path.route();
         let lookup = route.is_none() && path.needs_lookup(now);
-        let me = self.shared.id();
-        let Some(m) = self.msgs.get_mut(&id) else {
-            return;
-        };
-        if let (Some(route), Some(me)) = (route, me) {
-            let packet = Packet::Message {
-                from: me,
-                to,
-                msg: id,
-                text: m.text.clone(),
-                ts: m.created_ms,
-            };
-            m.attempts += 1;
-            m.path_sends += 1;
-            match (route, wire::encode(&packet)) {
-                (Route::Direct(addr), Ok(bytes)) => self.shared.send_bytes(&bytes, addr),
-                (Route::Relayed, Ok(bytes)) => {
-                    if let Ok(data) =
-                        RawValue::from_string(String::from_utf8_lossy(&bytes).into_owned())
-                    {
-                        self.link.do_send(RelayData { target: to, data });
+        if let (Some(route), Some(me)) = (route, self.shared.id()) {
+            if !self.queue.admit(id) {
+                return;
+            }
+            if let Some(m) = self.queue.get_mut(id) {
+                m.attempts += 1;
+                m.path_sends += 1;
+                let packet = Packet::Message {
+                    from: me,
+                    to,
+                    msg: id,
+                    text: m.text.clone(),
+                    ts: m.created_ms,
+                };
+                match (route, wire::encode(&packet)) {
+                    (Route::Direct(addr), Ok(bytes)) => self.shared.send_bytes(&bytes, addr),
+                    (Route::Relayed, Ok(bytes)) => {
+                        let text = String::from_utf8_lossy(&bytes).into_owned();
+                        if let Ok(data) = RawValue::from_string(text) {
+                            self.link.do_send(RelayData { target: to, data });
+                        }
                     }
+                    (_, Err(e)) => m.last_error = Some(e.to_string()),
                 }
-                (_, Err(e)) => m.last_error = Some(e.to_string()),
             }
         }
-        let due = m.schedule(now);
-        self.timers.push(Reverse((due, id)));
+        self.queue.schedule(id, now);
         if lookup {
             self.lookup(to);
         }
     }
 
+    /// Sends parked messages of `peer` while its window has room.
+    fn release(&mut self, peer: PeerId) {
+        while let Some(id) = self.queue.next_released(peer) {
+            self.attempt(id);
+        }
+    }
+
     /// Sends every pending message of `peer` now (a path just appeared).
     fn flush(&mut self, peer: PeerId) {
-        let ids: Vec<MsgId> = self
-            .by_peer
-            .get(&peer)
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default();
-        for id in ids {
-            if let Some(m) = self.msgs.get_mut(&id) {
+        for id in self.queue.ids_of(peer) {
+            if let Some(m) = self.queue.get_mut(id) {
                 m.restart();
             }
             self.attempt(id);
@@ -225,7 +211,7 @@ impl Outbox {
     }
 
     fn expire(&mut self, id: MsgId) {
-        let Some(m) = self.remove(id) else {
+        let Some(m) = self.queue.remove(id) else {
             return;
         };
         let reason = m
@@ -272,14 +258,13 @@ impl Outbox {
             .entry(peer)
             .or_default()
             .wait(reason.clone(), Instant::now());
-        let ids: Vec<MsgId> = self
-            .by_peer
-            .get(&peer)
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default();
+        let ids = self.queue.ids_of(peer);
         let mut notes = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(m) = self.msgs.get_mut(&id) {
+            if let Some(m) = self.queue.get_mut(id) {
+                if m.waiters.is_empty() && m.last_error.as_deref() == Some(reason.as_str()) {
+                    continue;
+                }
                 m.last_error = Some(reason.clone());
                 let note = format!("{reason}; queued until {}", format_ms(m.expires_ms));
                 let outcome = m.outcome(id, MsgStatus::Queued, None, Some(note));
@@ -309,13 +294,8 @@ impl Outbox {
 
     /// The peer was never registered: fail its messages at once.
     fn fail_all(&mut self, peer: PeerId, reason: &str) {
-        let ids: Vec<MsgId> = self
-            .by_peer
-            .get(&peer)
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default();
-        for id in ids {
-            if let Some(m) = self.msgs.get_mut(&id) {
+        for id in self.queue.ids_of(peer) {
+            if let Some(m) = self.queue.get_mut(id) {
                 m.last_error = Some(reason.to_owned());
                 m.expires_ms = 0;
             }
@@ -325,14 +305,11 @@ impl Outbox {
 
     fn tick(&mut self) {
         let now = Instant::now();
-        while let Some(Reverse((due, id))) = self.timers.peek().copied() {
-            if due > now {
-                break;
-            }
-            self.timers.pop();
-            if self.msgs.get(&id).is_some_and(|m| m.due == due) {
-                self.attempt(id);
-            }
+        while let Some(id) = self.queue.pop_due(now) {
+            self.attempt(id);
+        }
+        for peer in self.queue.parked_peers() {
+            self.release(peer);
         }
         let me = self.shared.id();
         let mut flush = Vec::new();
@@ -347,7 +324,7 @@ impl Outbox {
                 };
                 let _ = self.shared.send(&punch, addr);
             }
-            let pending = self.by_peer.contains_key(peer);
+            let pending = self.queue.has_pending(*peer);
             if !had_route && path.route().is_some() && pending {
                 tracing::info!(peer = %peer, "no direct path; relaying through the server");
                 flush.push(*peer);
@@ -404,6 +381,18 @@ impl Handler<Enqueue> for Outbox {
         let lookup: std::pin::Pin<Box<dyn std::future::Future<Output = Lookup>>> =
             if self.known.contains(&to) {
                 Box::pin(std::future::ready(Lookup::Found))
+            } else if let Some(PathState::Waiting { reason, .. }) =
+                self.peers.get(&to).map(|p| &p.state)
+            {
+                // Looked up moments ago and unreachable: do not ask again
+                // for every message (the retry timer will).
+                Box::pin(std::future::ready(Lookup::Unreachable(reason.clone())))
+            } else if !self.shared.registered() {
+                // Do not hold `send` up while registering: queue now; the
+                // peer is looked up (and the message failed if the id is
+                // unknown) once the server answers.
+                let reason = "not registered with the server yet".to_owned();
+                Box::pin(std::future::ready(Lookup::Unreachable(reason)))
             } else {
                 let (tx, rx) = oneshot::channel();
                 self.lookups.entry(to).or_default().push(tx);
@@ -543,12 +532,13 @@ impl Handler<AckReceived> for Outbox {
     type Result = ();
 
     fn handle(&mut self, a: AckReceived, _ctx: &mut Self::Context) {
-        if self.msgs.get(&a.msg).is_none_or(|m| m.to != a.peer) {
+        if self.queue.get(a.msg).is_none_or(|m| m.to != a.peer) {
             return;
         }
-        let Some(m) = self.remove(a.msg) else {
+        let Some(m) = self.queue.remove(a.msg) else {
             return;
         };
+        self.release(a.peer);
         if let Some(path) = self.peers.get_mut(&a.peer) {
             path.last_heard = Some(Instant::now());
         }
@@ -584,11 +574,9 @@ impl Handler<RelayFailed> for Outbox {
             }
             _ => {
                 let reason = format!("relay refused: {}: {}", f.code, f.message);
-                if let Some(set) = self.by_peer.get(&f.target) {
-                    for id in set {
-                        if let Some(m) = self.msgs.get_mut(id) {
-                            m.last_error = Some(reason.clone());
-                        }
+                for id in self.queue.ids_of(f.target) {
+                    if let Some(m) = self.queue.get_mut(id) {
+                        m.last_error = Some(reason.clone());
                     }
                 }
             }
@@ -601,7 +589,7 @@ impl Handler<LinkUp> for Outbox {
 
     fn handle(&mut self, _: LinkUp, _ctx: &mut Self::Context) {
         for (peer, path) in &mut self.peers {
-            if matches!(path.state, PathState::Waiting { .. }) && self.by_peer.contains_key(peer) {
+            if matches!(path.state, PathState::Waiting { .. }) && self.queue.has_pending(*peer) {
                 path.state = PathState::Unknown;
             }
         }

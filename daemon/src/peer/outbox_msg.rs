@@ -35,6 +35,10 @@ pub struct OutMsg {
     pub attempts: u32,
     /// Sends on the current path.
     pub path_sends: u32,
+    /// Counted in its peer's window of unacknowledged messages.
+    pub in_flight: bool,
+    /// Waiting in its peer's queue for room in the window.
+    pub parked: bool,
     /// Next retransmission timeout.
     pub timeout: Duration,
     /// When the next send is due.
@@ -56,6 +60,8 @@ impl OutMsg {
             expires_ms,
             attempts: 0,
             path_sends: 0,
+            in_flight: false,
+            parked: false,
             timeout: MESSAGE_TIMEOUT,
             due: now,
             enqueued: now,

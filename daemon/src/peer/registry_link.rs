@@ -259,6 +259,7 @@ impl RegistryLink {
             tracing::warn!(server = %self.shared.server_text, %reason, "offline");
         }
         self.state = RegState::Offline;
+        self.shared.set_registered(false);
         self.reason = Some(reason.clone());
         for purpose in std::mem::take(&mut self.deferred) {
             fail(purpose, LinkError::NotRegistered(reason.clone()));
@@ -289,6 +290,7 @@ impl RegistryLink {
             });
         }
         self.state = RegState::Registered;
+        self.shared.set_registered(true);
         self.reason = None;
         self.public_addr = Some(addr);
         self.keepalive = Duration::from_secs(keepalive.max(1));
@@ -332,6 +334,7 @@ impl RegistryLink {
         };
         if self.state == RegState::Registered {
             self.state = RegState::Connecting;
+            self.shared.set_registered(false);
         }
         if let Some(p) = retry {
             self.deferred.push(p);
@@ -373,6 +376,7 @@ impl RegistryLink {
     fn reauthorize_relay(&mut self, ctx: &mut Context<Self>) {
         if self.state == RegState::Registered {
             self.state = RegState::Connecting;
+            self.shared.set_registered(false);
         }
         self.register_now(ctx);
     }

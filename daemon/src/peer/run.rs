@@ -34,7 +34,7 @@ pub fn run(config: Config) -> Result<(), PeerError> {
     store.set_meta("server", &config.server_text)?;
     let (db, store_thread) =
         StoreHandle::spawn(store).map_err(|e| PeerError::Runtime(e.to_string()))?;
-    let udp = std::net::UdpSocket::bind(config.listen).map_err(|source| PeerError::Udp {
+    let udp = bind_udp(config.listen).map_err(|source| PeerError::Udp {
         addr: config.listen,
         source,
     })?;
@@ -102,6 +102,24 @@ pub fn run(config: Config) -> Result<(), PeerError> {
     drop(socket_file);
     let _ = store_thread.join();
     ran.map_err(|e| PeerError::Runtime(e.to_string()))
+}
+
+/// Socket buffers asked for (the kernel may cap them at `rmem_max`/`wmem_max`).
+const UDP_BUFFER: usize = 4 << 20;
+
+/// Binds the daemon's UDP socket with large buffers, so bursts of messages
+/// and acknowledgements are not dropped by the kernel.
+fn bind_udp(addr: std::net::SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Err(e) = socket.set_recv_buffer_size(UDP_BUFFER) {
+        tracing::debug!(error = %e, "cannot enlarge the UDP receive buffer");
+    }
+    if let Err(e) = socket.set_send_buffer_size(UDP_BUFFER) {
+        tracing::debug!(error = %e, "cannot enlarge the UDP send buffer");
+    }
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
 async fn wait_for_signal() {

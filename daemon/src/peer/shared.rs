@@ -3,7 +3,7 @@
 //! server address, the own id once known, and the clocks.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -33,6 +33,8 @@ pub struct Shared {
     id: AtomicU64,
     /// Next request `seq` (a new request always gets a new one).
     seq: AtomicU32,
+    /// Whether the registry link is registered right now.
+    registered: AtomicBool,
 }
 
 impl Shared {
@@ -60,6 +62,7 @@ impl Shared {
             started: Instant::now(),
             id: AtomicU64::new(id.map_or(0, PeerId::get)),
             seq: AtomicU32::new(u32::from_le_bytes(seed)),
+            registered: AtomicBool::new(false),
         })
     }
 
@@ -71,6 +74,16 @@ impl Shared {
     /// Records own id (from REGISTER_ACK).
     pub fn set_id(&self, id: PeerId) {
         self.id.store(id.get(), Ordering::Relaxed);
+    }
+
+    /// Whether the daemon is registered with its server now.
+    pub fn registered(&self) -> bool {
+        self.registered.load(Ordering::Relaxed)
+    }
+
+    /// Set by the registry link when its state changes.
+    pub fn set_registered(&self, yes: bool) {
+        self.registered.store(yes, Ordering::Relaxed);
     }
 
     /// A fresh request sequence number.

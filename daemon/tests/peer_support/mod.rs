@@ -218,6 +218,14 @@ impl Daemon {
         let _ = self.child.wait();
     }
 
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the daemon.
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid fits i32");
+        // SAFETY: kill(2) on the pid of a child this helper started.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal})");
+    }
+
     /// Waits for the process to exit by itself.
     pub fn wait_exit(&mut self) -> ExitStatus {
         wait_for("the daemon to exit", DEADLINE, || {
