@@ -69,3 +69,45 @@ fn kill_9_of_the_receiver_loses_and_duplicates_nothing() {
         },
     );
 }
+
+#[test]
+fn kill_9_of_the_sender_resumes_its_outbox_after_restart() {
+    let lab = Lab::new();
+    let server = lab.server();
+    let mut a = Daemon::start(server.addr, &lab.path("a"));
+    let b = Daemon::start(server.addr, &lab.path("b"));
+    let ida = a.wait_registered();
+    let idb = b.wait_registered();
+    // b goes away, so a's messages stay queued in its outbox.
+    let stop = b.request(&json!({"cmd": "stop"}));
+    assert_eq!(stop["ok"], true, "{stop}");
+    drop(b);
+
+    let mut ctl = Ctl::connect(&a.socket);
+    let mut acknowledged = Vec::new();
+    for i in 0..50 {
+        let r = ctl.request(&json!({"cmd": "send", "to": idb, "text": format!("q{i}")}));
+        assert_eq!(r["result"]["status"], "queued", "{r}");
+        acknowledged.push(format!("q{i}"));
+    }
+    a.kill9();
+
+    let a = Daemon::start(server.addr, &lab.path("a"));
+    assert_eq!(a.wait_registered(), ida);
+    let st = a.request(&json!({"cmd": "status"}));
+    assert_eq!(
+        st["result"]["outbox_queued"], 50,
+        "every stored message survived: {st}"
+    );
+    let b = Daemon::start(server.addr, &lab.path("b"));
+    assert_eq!(b.wait_registered(), idb);
+    wait_for(
+        "the resumed messages to arrive",
+        Duration::from_secs(60),
+        || (texts_from(&b.inbox(), ida).len() >= acknowledged.len()).then_some(()),
+    );
+    let mut texts = texts_from(&b.inbox(), ida);
+    texts.sort();
+    acknowledged.sort();
+    assert_eq!(texts, acknowledged, "each once");
+}

@@ -22,6 +22,7 @@ pub mod detach;
 pub mod error;
 pub mod identity;
 pub mod inbox;
+mod link_request;
 pub mod outbox;
 mod outbox_msg;
 mod outbox_queue;

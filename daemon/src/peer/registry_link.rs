@@ -18,24 +18,11 @@ use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
 use super::db::StoreHandle;
+pub use super::link_request::LinkError;
+use super::link_request::{fail, Pending, Purpose};
 use super::outbox::{LinkUp, Outbox, RelayFailed};
 use super::retry::{Backoff, REQUEST_TIMEOUT, REQUEST_TRIES};
 use super::shared::Shared;
-
-/// Why a request to the server did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LinkError {
-    #[error("peer {0} was never registered with the server")]
-    UnknownPeer(PeerId),
-    #[error("peer {0} is offline")]
-    PeerOffline(PeerId),
-    #[error("not registered with the server: {0}")]
-    NotRegistered(String),
-    #[error("the server refused: {0}")]
-    Refused(String),
-    #[error("the daemon is stopping")]
-    Stopping,
-}
 
 /// A datagram from the server that answers a request (routed by `seq`).
 #[derive(Message)]
@@ -77,29 +64,6 @@ pub struct LinkStatus {
     pub state: RegState,
     pub reason: Option<String>,
     pub public_addr: Option<SocketAddr>,
-}
-
-enum Purpose {
-    Register,
-    List {
-        after: u64,
-        acc: Vec<ListedPeer>,
-        reply: oneshot::Sender<Result<Vec<ListedPeer>, LinkError>>,
-        reauth: bool,
-    },
-    Connect {
-        target: PeerId,
-        reply: oneshot::Sender<Result<SocketAddr, LinkError>>,
-        reauth: bool,
-    },
-    Unregister(oneshot::Sender<()>),
-}
-
-struct Pending {
-    bytes: Vec<u8>,
-    tries: u32,
-    timeout: Duration,
-    purpose: Purpose,
 }
 
 /// The actor that speaks to the rendezvous server.
@@ -379,21 +343,6 @@ impl RegistryLink {
             self.shared.set_registered(false);
         }
         self.register_now(ctx);
-    }
-}
-
-fn fail(purpose: Purpose, e: LinkError) {
-    match purpose {
-        Purpose::Register => {}
-        Purpose::List { reply, .. } => {
-            let _ = reply.send(Err(e));
-        }
-        Purpose::Connect { reply, .. } => {
-            let _ = reply.send(Err(e));
-        }
-        Purpose::Unregister(reply) => {
-            let _ = reply.send(());
-        }
     }
 }
 
