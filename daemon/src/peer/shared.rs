@@ -101,6 +101,14 @@ impl Shared {
 
     /// Sends already encoded bytes; see [`Shared::send`].
     pub fn send_bytes(&self, bytes: &[u8], to: SocketAddr) {
+        // An IPv6 socket (e.g. `--listen [::]:0`) reaches IPv4 peers through
+        // IPv4-mapped addresses.
+        let to = match (self.local_addr, to) {
+            (SocketAddr::V6(_), SocketAddr::V4(v4)) => {
+                SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
+            }
+            _ => to,
+        };
         if let Err(e) = self.sender.send_to(bytes, to) {
             tracing::debug!(%to, error = %e, "datagram not sent");
         }
