@@ -1,6 +1,8 @@
 //! Tracing set-up: an `EnvFilter` that defaults to `info` and obeys
-//! `RUST_LOG`, writing to stderr or to a log file.
+//! `RUST_LOG`, writing to stderr or to a log file. Colours only on a
+//! terminal, and never with `NO_COLOR` set.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use tracing_subscriber::EnvFilter;
@@ -14,6 +16,7 @@ pub fn init_stderr() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter())
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .try_init();
 }
 

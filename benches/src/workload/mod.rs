@@ -1,5 +1,6 @@
 //! The loads the generator can apply; each implements
 //! [`crate::engine::Workload`].
 
+pub mod fast;
 pub mod json;
 pub mod stun;

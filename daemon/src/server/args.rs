@@ -38,7 +38,9 @@ pub struct ServerArgs {
 
     /// Datagrams per second accepted from one source ip:port (JSON and STUN
     /// alike); more get `rate_limited` (JSON) or are dropped (STUN).
-    /// 0 turns the per-source limit off.
+    /// 0 turns the per-source limit off. With `--threads` above 1, a
+    /// source's STUN may be served by a STUN thread with its own buckets:
+    /// its STUN and its JSON are then limited separately.
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub rate_limit: u32,
 
@@ -49,6 +51,7 @@ pub struct ServerArgs {
 
     /// Datagrams per second the whole server accepts from all sources
     /// together (with a one-second burst); 0 turns the global cap off.
+    /// Each STUN thread (`--threads`) applies it to the STUN it serves.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub global_rate_limit: u32,
 
@@ -57,9 +60,23 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", default_value_t = 65_536,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub replay_cache: u32,
+
+    /// Threads serving the port: one owns the registry (and all JSON);
+    /// the others answer STUN on their own sockets of the same port
+    /// (SO_REUSEPORT, steered by a BPF program). 0 = one per CPU core.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
 }
 
 impl ServerArgs {
+    /// `--threads`, with 0 resolved to the number of CPU cores (at most 16).
+    pub fn threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(16)),
+            n => n,
+        }
+    }
+
     /// The settings of the protocol core.
     pub fn limits(&self) -> Limits {
         Limits {

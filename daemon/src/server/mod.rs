@@ -2,21 +2,29 @@
 //! on the same port, a persistent registry of ids.
 //!
 //! - [`args`]: flags and limits.
-//! - [`registry`] (+ `requests`, `peers`, `outbox`, `replay`, `ratelimit`):
+//! - [`registry`] (+ `requests`, `peers`, `outbox`, `addr_text`, `hot`,
+//!   `replay`, `ratelimit`):
 //!   the pure protocol core, no I/O.
 //! - [`store`]: the SQLite database and its writer thread.
-//! - [`udp`]: the single-threaded event loop around one UDP socket.
+//! - [`udp`] (+ `mmsg`, `reuseport`, `stun_threads`): the event loop of
+//!   the registry's thread around its UDP socket, reading and writing
+//!   datagrams in batches, and the STUN threads sharing its port.
 
+pub mod addr_text;
 pub mod args;
 mod error;
+mod hot;
+mod mmsg;
 pub mod outbox;
 mod peers;
 mod ratelimit;
 pub mod registry;
 mod replay;
 mod requests;
+mod reuseport;
 pub mod store;
 mod stun_port;
+mod stun_threads;
 pub mod udp;
 
 use std::future::Future;
@@ -26,6 +34,9 @@ use std::time::Instant;
 use tracing::{error, info};
 
 pub use args::{Limits, ServerArgs};
+
+/// Datagrams the STUN threads may queue for the registry's thread.
+const HANDOFF_QUEUE: usize = 1024;
 pub use error::ServerError;
 pub use registry::Registry;
 
@@ -66,15 +77,25 @@ pub async fn run(args: ServerArgs, shutdown: impl Future<Output = ()>) -> Result
     let known = loaded.len();
     let registry = Registry::new(args.limits(), loaded, Instant::now());
     let writer = store::Writer::start(conn, path.clone())?;
-    let socket = udp::bind(args.listen)?;
+    let (socket, stun_sockets) = udp::bind(args.listen, args.threads())?;
     let local = socket.local_addr().map_err(ServerError::Socket)?;
+    let (handoff, handed) = tokio::sync::mpsc::channel(HANDOFF_QUEUE);
+    let threads = 1 + stun_sockets.len();
+    let stun = stun_threads::StunThreads::start(stun_sockets, args.limits(), handoff)
+        .map_err(ServerError::Socket)?;
     info!(
         "registry {}: {known} ids; keepalive {} s",
         path.display(),
         args.keepalive
     );
+    info!(
+        "{threads} threads: 1 for the registry, {} for STUN",
+        threads - 1
+    );
     info!("listening on {local}");
-    udp::serve(socket, registry, writer, shutdown).await
+    let served = udp::serve(socket, registry, writer, handed, shutdown).await;
+    stun.stop();
+    served
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM. Installed before the server

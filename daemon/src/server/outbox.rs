@@ -16,6 +16,8 @@ use std::ops::Range;
 use peerd_shared::wire::{self, canonical, ErrorCode, MAX_DATAGRAM};
 use peerd_shared::{PeerId, Seq, Token};
 
+use super::addr_text::AddrText;
+
 /// Datagrams to send, in order, plus new ids to persist.
 #[derive(Debug, Default)]
 pub struct Outbox {
@@ -104,49 +106,36 @@ impl Outbox {
     }
 
     /// Writes `n` in decimal (no `fmt` machinery on the hot path).
-    fn num(&mut self, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.buf.extend_from_slice(&digits[i..]);
+    fn num(&mut self, n: u64) {
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     }
 
-    /// Writes `"ip:port"` in canonical form, with its quotes.
-    fn addr(&mut self, addr: SocketAddr) {
+    /// Writes `"ip:port"` in canonical form, with its quotes: the cached
+    /// `text` if there is one, else `addr` formatted.
+    fn addr(&mut self, addr: SocketAddr, text: &AddrText) {
         self.buf.push(b'"');
-        match canonical(addr) {
-            SocketAddr::V4(v4) => {
-                for (i, octet) in v4.ip().octets().into_iter().enumerate() {
-                    if i > 0 {
-                        self.buf.push(b'.');
-                    }
-                    self.num(u64::from(octet));
-                }
-                self.buf.push(b':');
-                self.num(u64::from(v4.port()));
-            }
-            v6 => self
-                .buf
-                .write_fmt(format_args!("{v6}"))
-                .expect("writing to a Vec cannot fail"),
+        match text.get() {
+            Some(t) => self.buf.extend_from_slice(t),
+            None => match AddrText::new(addr).get() {
+                Some(t) => self.buf.extend_from_slice(t),
+                None => self
+                    .buf
+                    .write_fmt(format_args!("{}", canonical(addr)))
+                    .expect("writing to a Vec cannot fail"),
+            },
         }
         self.buf.push(b'"');
     }
 
-    /// `REGISTER_ACK {seq, id, addr, keepalive}`.
+    /// `REGISTER_ACK {seq, id, addr, keepalive}`; `text` is `addr`'s
+    /// cached text ([`AddrText::NONE`] to format it here).
     pub fn register_ack(
         &mut self,
         to: SocketAddr,
         seq: Seq,
         id: PeerId,
-        addr: SocketAddr,
+        text: &AddrText,
         keepalive: u64,
     ) {
         let start = self.start("REGISTER_ACK");
@@ -155,33 +144,40 @@ impl Outbox {
         self.text(",\"id\":");
         self.num(id.get());
         self.text(",\"addr\":");
-        self.addr(addr);
+        self.addr(to, text);
         self.text(",\"keepalive\":");
         self.num(keepalive);
         self.text("}");
         self.close(to, start);
     }
 
-    /// `CONNECT_ACK {seq, target, addr}`.
-    pub fn connect_ack(&mut self, to: SocketAddr, seq: Seq, target: PeerId, addr: SocketAddr) {
+    /// `CONNECT_ACK {seq, target, addr}` (`text`: `addr`'s cached text).
+    pub fn connect_ack(
+        &mut self,
+        to: SocketAddr,
+        seq: Seq,
+        target: PeerId,
+        addr: SocketAddr,
+        text: &AddrText,
+    ) {
         let start = self.start("CONNECT_ACK");
         self.text(",\"seq\":");
         self.num(u64::from(seq.0));
         self.text(",\"target\":");
         self.num(target.get());
         self.text(",\"addr\":");
-        self.addr(addr);
+        self.addr(addr, text);
         self.text("}");
         self.close(to, start);
     }
 
-    /// `INTRO {from, addr}`.
-    pub fn intro(&mut self, to: SocketAddr, from: PeerId, addr: SocketAddr) {
+    /// `INTRO {from, addr}` (`text`: `addr`'s cached text).
+    pub fn intro(&mut self, to: SocketAddr, from: PeerId, addr: SocketAddr, text: &AddrText) {
         let start = self.start("INTRO");
         self.text(",\"from\":");
         self.num(from.get());
         self.text(",\"addr\":");
-        self.addr(addr);
+        self.addr(addr, text);
         self.text("}");
         self.close(to, start);
     }
@@ -253,8 +249,9 @@ pub struct ListWriter<'a> {
 }
 
 impl ListWriter<'_> {
-    /// Adds a peer; false (and nothing added) when it does not fit.
-    pub fn push(&mut self, id: PeerId, addr: SocketAddr) -> bool {
+    /// Adds a peer (`text`: `addr`'s cached text); false (and nothing
+    /// added) when it does not fit.
+    pub fn push(&mut self, id: PeerId, addr: SocketAddr, text: &AddrText) -> bool {
         let mark = self.out.buf.len();
         self.out.text(if self.count == 0 {
             "{\"id\":"
@@ -263,7 +260,7 @@ impl ListWriter<'_> {
         });
         self.out.num(id.get());
         self.out.text(",\"addr\":");
-        self.out.addr(addr);
+        self.out.addr(addr, text);
         self.out.text("}");
         if self.out.buf.len() - self.start + LIST_TAIL > MAX_DATAGRAM {
             self.out.buf.truncate(mark);
@@ -311,18 +308,18 @@ mod tests {
         let v6: SocketAddr = "[::1]:9".parse().unwrap();
         let mapped: SocketAddr = "[::ffff:10.1.2.3]:7".parse().unwrap();
         let mut out = Outbox::new();
-        out.register_ack(TO, Seq(u32::MAX), id(3), mapped, 25);
+        out.register_ack(mapped, Seq(u32::MAX), id(3), &AddrText::NONE, 25);
         assert!(
             matches!(only(&out), Packet::RegisterAck { seq: Seq(u32::MAX), id: i, addr, keepalive: 25 }
             if i == id(3) && addr.to_string() == "10.1.2.3:7")
         );
         out.clear();
-        out.connect_ack(TO, Seq(1), id(2), v6);
+        out.connect_ack(TO, Seq(1), id(2), v6, &AddrText::new(v6));
         assert!(
             matches!(only(&out), Packet::ConnectAck { seq: Seq(1), target, addr } if target == id(2) && addr == v6)
         );
         out.clear();
-        out.intro(TO, id(1), v6);
+        out.intro(TO, id(1), v6, &AddrText::NONE);
         assert!(matches!(only(&out), Packet::Intro { from, addr } if from == id(1) && addr == v6));
         out.clear();
         out.ack(TO, "UNREGISTER_ACK", Seq(4));
@@ -345,7 +342,13 @@ mod tests {
     fn numbers_and_addresses_are_written_exactly() {
         let mut out = Outbox::new();
         let edge: SocketAddr = "255.0.10.255:65535".parse().unwrap();
-        out.register_ack(TO, Seq(0), id(9_007_199_254_740_991), edge, 0);
+        out.register_ack(
+            edge,
+            Seq(0),
+            id(9_007_199_254_740_991),
+            &AddrText::new(edge),
+            0,
+        );
         let (_, bytes) = out.datagrams().next().unwrap();
         assert_eq!(
             std::str::from_utf8(bytes).unwrap(),
@@ -365,9 +368,11 @@ mod tests {
     fn list_ack_fills_one_datagram() {
         let mut out = Outbox::new();
         let addr: SocketAddr = "[2001:db8::1234:5678:9abc]:65535".parse().unwrap();
+        let text = AddrText::new(addr);
+        assert_eq!(text.get(), None, "too long to cache: formatted instead");
         let mut w = out.list_ack(TO, Seq(2));
         let mut n = 0u64;
-        while w.push(id(1_000_000_000 + n), addr) {
+        while w.push(id(1_000_000_000 + n), addr, &text) {
             n += 1;
         }
         assert!(n > 5);

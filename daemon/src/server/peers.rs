@@ -4,14 +4,17 @@
 //! `id - 1` (its token, its address, its last REGISTER), and two bitsets say
 //! which ids are registered (durable in the database) and which are online.
 //! A `HashMap` from token to id serves REGISTER. LIST walks the online
-//! bitset in id order, skipping 64 offline ids per word. A slot costs 56
-//! bytes plus about 21-42 bytes in the token map, well under the 200 bytes
-//! per online peer that issue 5 allows.
+//! bitset in id order, skipping 64 offline ids per word. A slot costs 80
+//! bytes plus about 21-42 bytes in the token map, under the 200 bytes per
+//! online peer that issue 5 allows; the 24 bytes of address text make a
+//! LIST page a run of copies instead of ~30 address renderings.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use peerd_shared::{PeerId, Token};
+
+use super::addr_text::AddrText;
 
 /// One id's state. Meaningful fields depend on the bitsets.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +22,8 @@ struct Slot {
     token: Token,
     /// Where the peer's last REGISTER came from (canonical form).
     addr: SocketAddr,
+    /// `addr` rendered, as replies show it.
+    text: AddrText,
     /// Last REGISTER, ms since the registry epoch.
     last_ms: u64,
 }
@@ -26,6 +31,7 @@ struct Slot {
 const EMPTY: Slot = Slot {
     token: Token([0; 16]),
     addr: SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+    text: AddrText::NONE,
     last_ms: 0,
 };
 
@@ -82,6 +88,7 @@ pub struct Peers {
 pub struct Online {
     pub token: Token,
     pub addr: SocketAddr,
+    pub text: AddrText,
     pub last_ms: u64,
 }
 
@@ -155,17 +162,24 @@ impl Peers {
         index_of(id).is_some_and(|i| self.registered.get(i))
     }
 
-    /// Puts a registered `id` online at `addr` as of `now_ms`.
-    pub fn refresh(&mut self, id: PeerId, addr: SocketAddr, now_ms: u64) {
-        if let Some(index) = index_of(id).filter(|i| self.registered.get(*i)) {
-            let slot = &mut self.slots[index];
+    /// Puts a registered `id` online at `addr` as of `now_ms`; returns
+    /// the address's text (rendered again only when the address changed).
+    pub fn refresh(&mut self, id: PeerId, addr: SocketAddr, now_ms: u64) -> AddrText {
+        let Some(index) = index_of(id).filter(|i| self.registered.get(*i)) else {
+            return AddrText::NONE;
+        };
+        let slot = &mut self.slots[index];
+        if slot.addr != addr || slot.text.get().is_none() {
             slot.addr = addr;
-            slot.last_ms = now_ms;
-            if !self.online.get(index) {
-                self.online.set(index, true);
-                self.online_count += 1;
-            }
+            slot.text = AddrText::new(addr);
         }
+        slot.last_ms = now_ms;
+        let text = slot.text;
+        if !self.online.get(index) {
+            self.online.set(index, true);
+            self.online_count += 1;
+        }
+        text
     }
 
     /// Takes `id` offline.
@@ -186,6 +200,7 @@ impl Peers {
             Online {
                 token: s.token,
                 addr: s.addr,
+                text: s.text,
                 last_ms: s.last_ms,
             }
         })
@@ -204,6 +219,7 @@ impl Peers {
                 Online {
                     token: s.token,
                     addr: s.addr,
+                    text: s.text,
                     last_ms: s.last_ms,
                 },
             ))
@@ -273,6 +289,6 @@ mod tests {
 
     #[test]
     fn slots_stay_small() {
-        assert!(std::mem::size_of::<Slot>() <= 56);
+        assert!(std::mem::size_of::<Slot>() <= 80);
     }
 }

@@ -19,6 +19,7 @@ use peerd_shared::wire::{self, canonical, DecodeError, ErrorCode, Kind, Packet, 
 use peerd_shared::{PeerId, Seq, Token};
 use tracing::{debug, info, warn};
 
+use super::addr_text::AddrText;
 use super::args::Limits;
 use super::outbox::Outbox;
 use super::peers::Peers;
@@ -100,13 +101,7 @@ impl Registry {
         }
         let verdict = self.limiter.check(source, now_ms);
         if stun::is_stun(datagram) {
-            if verdict == Verdict::Accept && datagram.len() <= MAX_DATAGRAM {
-                out.with_space(source, stun::ANSWER_BUF, |buf| {
-                    stun::answer(datagram, source, buf)
-                });
-                debug!(%source, answered = !out.is_empty(), "STUN");
-            }
-            return;
+            return stun::serve(datagram, source, verdict, out);
         }
         match verdict {
             Verdict::Accept => {}
@@ -130,7 +125,9 @@ impl Registry {
                 return;
             }
         }
-        match wire::decode(datagram) {
+        // Canonical REGISTER/LIST/CONNECT skip serde; the rest (and every
+        // error) goes through the staged decoder.
+        match super::hot::decode(datagram).map_or_else(|| wire::decode(datagram), Ok) {
             Ok(packet) => self.dispatch(packet, datagram, source, now_ms, out),
             Err(e) => self.refuse(e, datagram, source, out),
         }
@@ -244,8 +241,8 @@ impl Registry {
                 }
                 return debug!("REGISTER from {source} -> id {id} (waiting for the database)");
             }
-            self.peers.refresh(id, source, now_ms);
-            out.register_ack(source, seq, id, source, self.keepalive_secs);
+            let text = self.peers.refresh(id, source, now_ms);
+            out.register_ack(source, seq, id, &text, self.keepalive_secs);
             return info!("REGISTER from {source} -> id {id}");
         }
         let Some(id) = self.peers.assign(token) else {
@@ -273,9 +270,10 @@ impl Registry {
             };
             if stored {
                 self.peers.confirm(id);
-                self.peers.refresh(id, p.addr, p.last_ms);
+                let text = self.peers.refresh(id, p.addr, p.last_ms);
                 for (to, seq) in p.waiters {
-                    out.register_ack(to, seq, id, to, self.keepalive_secs);
+                    let text = if to == p.addr { text } else { AddrText::NONE };
+                    out.register_ack(to, seq, id, &text, self.keepalive_secs);
                     info!("REGISTER from {to} -> id {id} (new)");
                 }
             } else {

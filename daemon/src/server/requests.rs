@@ -9,6 +9,7 @@ use peerd_shared::wire::ErrorCode;
 use peerd_shared::{PeerId, Seq, Token};
 use tracing::info;
 
+use super::addr_text::AddrText;
 use super::outbox::Outbox;
 use super::peers::Online;
 use super::registry::Registry;
@@ -122,7 +123,7 @@ impl Registry {
                 if peer == id || self.expired(p.last_ms, now_ms) {
                     continue;
                 }
-                if !writer.push(peer, p.addr) {
+                if !writer.push(peer, p.addr, &p.text) {
                     more = true;
                     break;
                 }
@@ -160,8 +161,8 @@ impl Registry {
         };
         let reply = match self.target(id, target, now_ms) {
             Ok(t) => {
-                out.connect_ack(source, seq, target, t.addr);
-                out.intro(t.addr, id, asker.addr);
+                out.connect_ack(source, seq, target, t.addr, &t.text);
+                out.intro(t.addr, id, asker.addr, &asker.text);
                 info!("CONNECT id {id} -> id {target}");
                 Cached::ConnectAck {
                     target,
@@ -249,7 +250,9 @@ impl Registry {
 /// Encodes a reply (first time or retry: the same bytes).
 fn send_cached(reply: Cached, seq: Seq, to: SocketAddr, out: &mut Outbox) {
     match reply {
-        Cached::ConnectAck { target, addr } => out.connect_ack(to, seq, target, addr),
+        Cached::ConnectAck { target, addr } => {
+            out.connect_ack(to, seq, target, addr, &AddrText::NONE)
+        }
         Cached::UnregisterAck => out.ack(to, "UNREGISTER_ACK", seq),
         Cached::RelayAck => out.ack(to, "RELAY_ACK", seq),
         Cached::Error(code) => out.error(to, seq, code, error_text(code), usize::MAX / 2),

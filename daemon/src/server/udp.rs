@@ -9,38 +9,62 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, Socket, Type};
+use std::os::fd::{AsRawFd, RawFd};
+
+use socket2::Socket;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
-use tracing::{debug, error, info};
+use tokio::sync::mpsc;
+use tracing::{debug, error, info, warn};
 
 use super::error::ServerError;
+use super::mmsg::{self, Dest, RecvBatch};
 use super::outbox::Outbox;
 use super::registry::Registry;
+use super::reuseport;
 use super::store::Writer;
+use super::stun_threads::Handed;
 
-/// Datagrams read per wake-up before the loop looks at its other inputs.
-const RECV_BATCH: usize = 128;
-/// Largest UDP payload; oversized datagrams are read whole to answer `too_large`.
-const RECV_BUFFER: usize = 65_536;
+/// `recvmmsg` calls per wake-up before the loop looks at its other inputs.
+const RECV_ROUNDS: usize = 4;
 /// Kernel socket buffer asked for, bytes (the kernel may give less).
 const SOCKET_BUFFER: usize = 4 << 20;
 /// How often expired peers and stale limiter/replay state are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
-/// Binds the UDP socket (dual-stack for `[::]`).
-pub fn bind(addr: SocketAddr) -> Result<UdpSocket, ServerError> {
+/// Binds the server's port (dual-stack for `[::]`): the registry thread's
+/// socket, plus `threads - 1` sockets for STUN threads in one reuseport
+/// group ([`super::reuseport`]). If the group cannot be made (no
+/// `SO_REUSEPORT` or BPF steering here), one socket serves everything.
+pub fn bind(
+    addr: SocketAddr,
+    threads: usize,
+) -> Result<(UdpSocket, Vec<std::net::UdpSocket>), ServerError> {
     let err = |source| ServerError::Bind { addr, source };
-    let socket =
-        Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(err)?;
-    if addr.is_ipv6() && addr.ip().is_unspecified() {
-        // Serve IPv4 too where the system allows; not fatal if it does not.
-        let _ = socket.set_only_v6(false);
-    }
-    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
-    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
-    socket.set_nonblocking(true).map_err(err)?;
-    socket.bind(&addr.into()).map_err(err)?;
-    UdpSocket::from_std(socket.into()).map_err(err)
+    let configure = |socket: &Socket| {
+        if addr.is_ipv6() && addr.ip().is_unspecified() {
+            // Serve IPv4 too where the system allows; not fatal if it does not.
+            let _ = socket.set_only_v6(false);
+        }
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        Ok(())
+    };
+    let mut sockets = match reuseport::bind_group(addr, threads, configure) {
+        Ok(group) => group,
+        Err(e) if threads > 1 => {
+            warn!("{threads} threads on one port: {e}; serving with one thread");
+            reuseport::bind_group(addr, 1, configure).map_err(err)?
+        }
+        Err(e) => return Err(err(e)),
+    };
+    let stun: Vec<std::net::UdpSocket> = sockets.drain(1..).map(Into::into).collect();
+    let main = sockets
+        .pop()
+        .ok_or_else(|| err(ErrorKind::NotFound.into()))?;
+    main.set_nonblocking(true).map_err(err)?;
+    let main = UdpSocket::from_std(main.into()).map_err(err)?;
+    Ok((main, stun))
 }
 
 /// Serves until `shutdown` completes.
@@ -48,11 +72,14 @@ pub async fn serve(
     socket: UdpSocket,
     mut registry: Registry,
     mut writer: Writer,
+    mut handed: mpsc::Receiver<Handed>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let v6 = socket.local_addr().map_err(ServerError::Socket)?.is_ipv6();
-    let mut buf = vec![0u8; RECV_BUFFER];
+    let fd = socket.as_raw_fd();
+    let mut batch = RecvBatch::new();
     let mut out = Outbox::new();
+    let mut dests = Vec::with_capacity(mmsg::BATCH);
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
@@ -63,26 +90,49 @@ pub async fn serve(
             Some(done) = writer.stored.recv() => {
                 out.clear();
                 registry.on_durable(&done.ids, done.ok, &mut out);
-                send_all(&socket, v6, &out).await;
+                send_all(&socket, fd, v6, &out, &mut dests).await;
             }
             _ = sweep.tick() => registry.sweep(Instant::now()),
+            Some((datagram, source)) = handed.recv() => {
+                // From a STUN thread: looked like STUN but was not.
+                out.clear();
+                registry.handle(&datagram, source, Instant::now(), &mut out);
+                persist(&mut registry, &writer, &mut out);
+                send_all(&socket, fd, v6, &out, &mut dests).await;
+            }
             ready = socket.readable() => {
                 ready.map_err(ServerError::Socket)?;
-                let now = Instant::now();
-                for _ in 0..RECV_BATCH {
-                    let (n, source) = match socket.try_recv_from(&mut buf) {
-                        Ok(got) => got,
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                for _ in 0..RECV_ROUNDS {
+                    // A short batch emptied the queue: it is reported as
+                    // WouldBlock so tokio clears the readiness now, which
+                    // spares the empty read that would end the drain.
+                    let read = socket.try_io(Interest::READABLE, || match batch.recv(fd) {
+                        Ok(n) if n < mmsg::BATCH => Err(ErrorKind::WouldBlock.into()),
+                        other => other,
+                    });
+                    let drained = match read {
+                        Ok(_) => false,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => true,
                         Err(e) => {
                             // e.g. ECONNREFUSED from an earlier send's ICMP error.
                             debug!("recv: {e}");
                             continue;
                         }
                     };
+                    if batch.is_empty() {
+                        break;
+                    }
+                    // One clock reading and one sendmmsg per batch.
+                    let now = Instant::now();
                     out.clear();
-                    registry.handle(&buf[..n], source, now, &mut out);
-                    persist(&mut registry, &writer, &mut out);
-                    send_all(&socket, v6, &out).await;
+                    for (datagram, source) in batch.datagrams() {
+                        registry.handle(datagram, source, now, &mut out);
+                        persist(&mut registry, &writer, &mut out);
+                    }
+                    send_all(&socket, fd, v6, &out, &mut dests).await;
+                    if drained {
+                        break;
+                    }
                 }
             }
         }
@@ -110,18 +160,45 @@ fn persist(registry: &mut Registry, writer: &Writer, out: &mut Outbox) {
     }
 }
 
-async fn send_all(socket: &UdpSocket, v6: bool, out: &Outbox) {
-    for (to, bytes) in out.datagrams() {
-        let dest = match to {
-            SocketAddr::V4(v4) if v6 => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
-            other => other,
-        };
-        let sent = match socket.try_send_to(bytes, dest) {
-            Err(e) if e.kind() == ErrorKind::WouldBlock => socket.send_to(bytes, dest).await,
-            other => other,
-        };
-        if let Err(e) = sent {
-            debug!("send to {to}: {e}");
+/// Sends every queued datagram, `BATCH` per `sendmmsg`, waiting while the
+/// socket's buffer is full. A datagram the kernel refuses is skipped.
+async fn send_all(
+    socket: &UdpSocket,
+    fd: RawFd,
+    v6: bool,
+    out: &Outbox,
+    dests: &mut Vec<(Dest, SocketAddr)>,
+) {
+    dests.clear();
+    dests.extend(
+        out.datagrams()
+            .map(|(to, _)| (Dest::new(mmsg::on_socket(to, v6)), to)),
+    );
+    let mut items = [(Dest::new(mmsg::UNSPECIFIED), &[][..]); mmsg::BATCH];
+    let mut datagrams = out.datagrams().zip(dests.iter()).peekable();
+    let mut skipped = 0;
+    while datagrams.peek().is_some() {
+        let mut n = 0;
+        for ((_, bytes), (dest, _)) in datagrams.by_ref().take(mmsg::BATCH) {
+            items[n] = (*dest, bytes);
+            n += 1;
         }
+        let mut at = 0;
+        while at < n {
+            match socket.try_io(Interest::WRITABLE, || mmsg::send(fd, &items[at..n])) {
+                Ok(sent) => at += sent.max(1).min(n - at),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    if let Err(e) = socket.writable().await {
+                        debug!("send: {e}");
+                        return;
+                    }
+                }
+                Err(e) => {
+                    debug!("send to {}: {e}", dests[skipped + at].1);
+                    at += 1;
+                }
+            }
+        }
+        skipped += n;
     }
 }
