@@ -3,6 +3,7 @@
 //!
 //! - [`client`]: connect to the control socket, send requests, follow the inbox.
 //! - [`output`]: human tables and sentences, or stable JSON lines.
+//! - [`paths`]: the human form of `peers` and `ping`.
 //! - [`shell`]: the original client's numbered menu.
 //! - [`locate`]: where the control socket is, decided like the daemon does.
 //! - [`duration`]: humane durations (`30m`, `1h`, `90s`) for flags.
@@ -14,6 +15,7 @@ pub mod client;
 pub mod duration;
 pub mod locate;
 pub mod output;
+pub mod paths;
 pub mod shell;
 
 pub use client::{Client, ClientError, Follower};

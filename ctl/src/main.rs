@@ -92,6 +92,17 @@ enum Cmd {
     /// Unregister from the server and stop the daemon (the original's EXIT).
     #[command(after_help = EXIT_CODES)]
     Stop,
+    /// Show how each known peer is reached: path (direct ADDR, relayed, none),
+    /// round-trip time, last seen, and why a path is relayed or missing.
+    #[command(after_help = EXIT_CODES)]
+    Peers,
+    /// Measure the round trip to a peer over its current path (direct or
+    /// relayed); a peer without a path is looked up and punched first.
+    #[command(after_help = EXIT_CODES)]
+    Ping {
+        /// The peer's id.
+        id: PeerId,
+    },
     /// The original numbered menu: 1.MY ID 2.LIST 3.CONNECT 4.EXIT.
     #[command(
         long_about = "The original client's numbered menu: 1.MY ID 2.LIST 3.CONNECT 4.EXIT, \
@@ -212,6 +223,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Inbox(InboxArgs { from, limit, .. }) => Command::Inbox { from, limit },
         Cmd::Send(args) => send_command(args)?,
         Cmd::Stop => Command::Stop,
+        Cmd::Peers => Command::Peers,
+        Cmd::Ping { id } => Command::Ping { to: id },
         Cmd::Shell => {
             let stdin = tokio::io::BufReader::new(tokio::io::stdin());
             return Ok(shell::run(&socket, stdin, timeout).await?);

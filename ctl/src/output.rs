@@ -58,6 +58,8 @@ pub fn human(response: &Response) -> String {
         Response::Inbox { messages } => inbox_table(messages),
         Response::Following => "following the inbox".into(),
         Response::Stopping => "peerd is stopping (unregistering from the server)".into(),
+        Response::Paths { peers } => crate::paths::peers_paths_table(peers),
+        Response::Pong(pong) => crate::paths::pong_text(pong),
     }
 }
 
