@@ -67,6 +67,10 @@ enum Command {
         /// Give up when not all are delivered after this many seconds.
         #[arg(long, default_value_t = 120)]
         timeout_s: u64,
+        /// Poll A's `status` every this many milliseconds (each poll counts
+        /// A's outbox in its database, on the store thread the sends need).
+        #[arg(long, default_value_t = 10)]
+        poll_ms: u64,
     },
     /// Two daemons; a follower on B, steady sends from A: send -> follower latency.
     DaemonLatency {
@@ -267,11 +271,13 @@ fn real_main() -> anyhow::Result<()> {
             daemons,
             messages,
             timeout_s,
+            poll_ms,
         } => {
             let r = peerbench::daemon::throughput(
                 &daemons.bins()?,
                 daemons.server,
                 messages,
+                Duration::from_millis(poll_ms),
                 Duration::from_secs(timeout_s),
             )?;
             return print(&r, daemons.json);

@@ -174,8 +174,14 @@ fn daemon_bins() -> peerbench::daemon::Bins {
 
 #[test]
 fn daemon_throughput_delivers_every_message_once() {
-    let r = peerbench::daemon::throughput(&daemon_bins(), None, 300, Duration::from_secs(60))
-        .expect("daemon-throughput runs");
+    let r = peerbench::daemon::throughput(
+        &daemon_bins(),
+        None,
+        300,
+        Duration::from_millis(5),
+        Duration::from_secs(60),
+    )
+    .expect("daemon-throughput runs");
     assert_eq!(r.messages, 300);
     assert_eq!(
         (r.errors, r.lost, r.duplicates, r.outbox_failed),

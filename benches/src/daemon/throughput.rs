@@ -52,11 +52,13 @@ impl std::fmt::Display for ThroughputReport {
     }
 }
 
-/// Runs the throughput benchmark with `messages` sends.
+/// Runs the throughput benchmark with `messages` sends, polling A's
+/// `status` every `poll_every` (each poll counts A's outbox in its store).
 pub fn throughput(
     bins: &Bins,
     server: Option<SocketAddr>,
     messages: u64,
+    poll_every: Duration,
     timeout: Duration,
 ) -> Result<ThroughputReport, BenchError> {
     let pair = Pair::start(bins, server)?;
@@ -114,7 +116,7 @@ pub fn throughput(
                 s.outbox_delivered, s.outbox_queued, s.outbox_failed
             )));
         }
-        thread::sleep(Duration::from_millis(2));
+        thread::sleep(poll_every);
     };
 
     // Stored on B, each exactly once.
