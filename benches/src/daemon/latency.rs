@@ -147,13 +147,12 @@ pub fn latency(
             break;
         };
         let Seen::Message(n, at) = seen else { continue };
-        match got.get_mut(n as usize) {
-            Some(g) if !*g => {
+        let i = usize::try_from(n).unwrap_or(usize::MAX);
+        match (got.get_mut(i), sent_at.get(i)) {
+            (Some(g), Some(&sent)) if !*g => {
                 *g = true;
                 received += 1;
-                let us = at
-                    .saturating_duration_since(sent_at[n as usize])
-                    .as_micros();
+                let us = at.saturating_duration_since(sent).as_micros();
                 let _ = hist.record(u64::try_from(us).unwrap_or(u64::MAX).max(1));
             }
             _ => duplicates += 1,

@@ -79,11 +79,13 @@ pub fn startup(
     let mut start_times = Vec::with_capacity(starts);
     let mut last = None;
     for i in 0..starts {
+        // The previous daemon is gone before the next one is timed.
+        drop(last.take());
         let t0 = Instant::now();
         let mut d = Daemon::spawn(bins, addr, &dir.path().join(format!("s{i}")))?;
         let (_, at) = d.wait_registered(Duration::from_micros(500), Duration::from_secs(10))?;
         start_times.push(at.duration_since(t0));
-        last = Some(d); // the previous one is killed here
+        last = Some(d);
     }
     let daemon = match last {
         Some(d) => d,
