@@ -7,6 +7,8 @@
 #   NICE=-10 benches/compare.sh            # servers and generator at higher priority (root):
 #                                          # steadier figures on a machine others are using
 #   PIN=1 benches/compare.sh               # server on CPU 0, generator (1 thread) on CPU 1
+#   DAEMON_ONLY=1 benches/compare.sh       # only the daemon figures (peerbench daemon-*)
+#   DAEMON_MESSAGES=100000 DAEMON_LATENCY_S=10 benches/compare.sh   # daemon run sizes
 #
 # What it does:
 #   1. builds peerd and peerbench in release mode;
@@ -16,6 +18,8 @@
 #      every round; every figure is the median over the rounds;
 #   3. the scale run: a fresh `peerd server`, its RSS empty and with SCALE
 #      (and SCALE_BIG) registered online peers, and LIST page latency then;
+#   3b. per round, the daemon benchmarks (`peerbench daemon-throughput`,
+#      `daemon-latency`, `daemon-startup`), each with a fresh server and daemons;
 #   4. prints the table with the ratios and PASS/FAIL per target.
 #
 # peerd runs with `--rate-limit 0 --global-rate-limit 0` for the load runs:
@@ -38,6 +42,9 @@ SCALE_BIG=${SCALE_BIG:-0}
 OUT=${OUT:-$(mktemp -d /tmp/peerd-compare.XXXXXX)}
 NICE=${NICE:-0}
 PIN=${PIN:-0}
+DAEMON_ONLY=${DAEMON_ONLY:-0}
+DAEMON_MESSAGES=${DAEMON_MESSAGES:-50000}
+DAEMON_LATENCY_S=${DAEMON_LATENCY_S:-10}
 # Prefixes: priority for both sides, and a CPU each when pinning.
 SRV=(nice -n "$NICE")
 GEN=(nice -n "$NICE")
@@ -54,7 +61,7 @@ RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
 
 echo "== building (release)" >&2
-cargo build --release -p peerd -p peerbench >&2
+cargo build --release -p peerd -p peerctl -p peerbench >&2
 BIN=target/release
 PEERBENCH="$BIN/peerbench"
 
@@ -127,8 +134,10 @@ run_load() {
 
 TARGETS=(limit peerd)
 [ "$HAVE_COTURN" = 1 ] && TARGETS=(coturn limit peerd)
+SERVER_ROUNDS=$ROUNDS
+[ "$DAEMON_ONLY" = 1 ] && SERVER_ROUNDS=0
 
-for round in $(seq 1 "$ROUNDS"); do
+for round in $(seq 1 "$SERVER_ROUNDS"); do
     echo "== round $round of $ROUNDS" >&2
     declare -A PID ADDR
     for t in "${TARGETS[@]}"; do
@@ -157,7 +166,7 @@ done
 SCALE_FILE="$OUT/scale.jsonl"
 : >"$SCALE_FILE"
 for n in $SCALE $SCALE_BIG; do
-    [ "$n" -gt 0 ] || continue
+    [ "$n" -gt 0 ] && [ "$DAEMON_ONLY" != 1 ] || continue
     echo "== scale: $n registered peers" >&2
     port=$("$PEERBENCH" free-port)
     RUST_LOG=warn "$BIN/peerd" server --listen "127.0.0.1:$port" --db "$OUT/scale-$n.sqlite3" \
@@ -174,26 +183,42 @@ for n in $SCALE $SCALE_BIG; do
 done
 
 # ---- daemon figures --------------------------------------------------------
-# NOT YET MEASURED: the peer daemon (`peerd start`) is not ready. When it is,
-# this section runs two daemons on loopback and measures messages/s delivered
-# end to end (stored on both sides), follower latency p50/p99 at 100 msg/s,
-# `peerd start` to registered, and the `peerctl id` round trip.
-echo "== daemon figures: not measured yet (the peer daemon is not ready)" >&2
+# Two `peerd start` daemons and a `peerd server` on loopback, fresh for every
+# run: messages/s delivered end to end (stored on both sides), follower
+# latency at 100 msg/s, `peerd start` to registered, the `peerctl id` round trip.
+DAEMON_FILE="$OUT/daemon.jsonl"
+: >"$DAEMON_FILE"
+for round in $(seq 1 "$ROUNDS"); do
+    echo "== daemon round $round of $ROUNDS" >&2
+    for bench in throughput latency startup; do
+        case $bench in
+        throughput) args=(--messages "$DAEMON_MESSAGES") ;;
+        latency) args=(--rate 100 --duration "$DAEMON_LATENCY_S") ;;
+        startup) args=(--starts 20 --ids 200) ;;
+        esac
+        if json=$("${GEN[@]}" "$PEERBENCH" "daemon-$bench" "${args[@]}" --json 2>>"$OUT/peerbench.err"); then
+            echo "{\"round\":$round,\"bench\":\"$bench\",\"run\":$json}" >>"$DAEMON_FILE"
+            echo "   daemon-$bench: $json" >&2
+        else
+            echo "   daemon-$bench: peerbench failed (see $OUT/peerbench.err)" >&2
+        fi
+    done
+done
 
 # ---- the table -------------------------------------------------------------
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "command: ROUNDS=$ROUNDS DURATION=$DURATION SCALE=$SCALE SCALE_BIG=$SCALE_BIG NICE=$NICE PIN=$PIN benches/compare.sh"
+echo "command: ROUNDS=$ROUNDS DURATION=$DURATION SCALE=$SCALE SCALE_BIG=$SCALE_BIG NICE=$NICE PIN=$PIN DAEMON_ONLY=$DAEMON_ONLY DAEMON_MESSAGES=$DAEMON_MESSAGES DAEMON_LATENCY_S=$DAEMON_LATENCY_S benches/compare.sh"
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(uname -r)"
 echo "load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END"
 echo "peerd server flags: load runs RUST_LOG=warn --rate-limit 0 --global-rate-limit 0 --keepalive 3600" \
     "(rate limits off: the generator sends far more per source than the default 500/s);" \
     "scale runs RUST_LOG=warn --rate-limit 0 --keepalive 3600 (the LIST walk is one source)"
-python3 - "$RESULTS" "$SCALE_FILE" "$ROUNDS" "$DURATION" <<'PY'
+python3 - "$RESULTS" "$SCALE_FILE" "$ROUNDS" "$DURATION" "$DAEMON_FILE" <<'PY'
 import json, statistics, sys
 from collections import defaultdict
 
-results, scale_file, rounds, duration = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+results, scale_file, rounds, duration, daemon_file = sys.argv[1:6]
 runs = defaultdict(list)
 for line in open(results):
     r = json.loads(line)
@@ -282,6 +307,35 @@ if big:
 else:
     for s in scale:
         print(f"| memory at {s['peers']:,} peers (target is at 1,000,000): <= 200 B/peer | {s['per_peer']:.0f} B/peer | {verdict(s['per_peer'] <= 200)} (indicative) |")
-print("| daemon: >= 20,000 msg/s, follower p50 < 1 ms, p99 < 5 ms; start < 100 ms; peerctl id < 5 ms | not measured yet (daemon not ready) | - |")
+daemon = defaultdict(list)
+for line in open(daemon_file):
+    r = json.loads(line)
+    daemon[r["bench"]].append(r["run"])
+def dmed(bench, key):
+    xs = [d[key] for d in daemon.get(bench, []) if d.get(key) is not None]
+    return statistics.median(xs) if xs else None
+def dsum(bench, *keys):
+    return sum(d.get(k, 0) for d in daemon.get(bench, []) for k in keys)
+def dn(bench):
+    return len(daemon.get(bench, []))
+tp, p50, p99 = dmed("throughput", "msgs_per_s"), dmed("latency", "p50_us"), dmed("latency", "p99_us")
+st, ctl = dmed("startup", "start_to_registered_ms"), dmed("startup", "peerctl_id_ms")
+tp_bad = dsum("throughput", "errors", "lost", "duplicates", "outbox_failed")
+lat_bad = dsum("latency", "errors", "lost", "duplicates")
+st_bad = dsum("startup", "errors")
+def ok(x, cond, bad):
+    return None if x is None else (cond and bad == 0)
+print(f"| daemon: >= 20,000 msgs/s delivered (median of {dn('throughput')}) | {fmt(tp)} msgs/s "
+      f"({fmt(dmed('throughput', 'messages'))} msgs, {fmt(dmed('throughput', 'elapsed_s'), '{:.2f}')} s), "
+      f"{tp_bad} errors/lost/duplicates/failed | {verdict(ok(tp, tp is not None and tp >= 20000, tp_bad))} |")
+print(f"| daemon: follower p50 < 1 ms at 100 msgs/s (median of {dn('latency')}) | {fmt(p50, '{:.0f}')} us | "
+      f"{verdict(ok(p50, p50 is not None and p50 < 1000, lat_bad))} |")
+print(f"| daemon: follower p99 < 5 ms at 100 msgs/s | {fmt(p99, '{:.0f}')} us (max {fmt(dmed('latency', 'max_us'), '{:.0f}')} us), "
+      f"{lat_bad} errors/lost/duplicates | {verdict(ok(p99, p99 is not None and p99 < 5000, lat_bad))} |")
+print(f"| start-up: peerd start to registered < 100 ms (median of {dn('startup')} x 20 starts) | {fmt(st, '{:.1f}')} ms | "
+      f"{verdict(ok(st, st is not None and st < 100, st_bad))} |")
+print(f"| start-up: peerctl id round trip < 5 ms (process spawn included, 200 runs) | {fmt(ctl, '{:.2f}')} ms "
+      f"(raw socket: new connection {fmt(dmed('startup', 'socket_id_ms'), '{:.3f}')} ms, kept "
+      f"{fmt(dmed('startup', 'socket_id_kept_ms'), '{:.3f}')} ms) | {verdict(ok(ctl, ctl is not None and ctl < 5, st_bad))} |")
 PY
 echo "results: $OUT" >&2

@@ -9,8 +9,11 @@
 //! - [`probe`]: waiting for a server, finding a free port (for the script).
 //! - [`peers`], [`sys`]: sockets and the Linux calls std does not wrap.
 //!
+//! - [`daemon`]: the peer daemon's throughput, latency and start-up.
+//!
 //! The reference limit, `udp-limit`, is a binary of this crate.
 
+pub mod daemon;
 pub mod engine;
 pub mod error;
 pub mod peers;

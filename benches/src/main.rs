@@ -57,6 +57,73 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Two daemons; one control connection to A pipelines N sends to B: messages/s delivered.
+    DaemonThroughput {
+        #[command(flatten)]
+        daemons: Daemons,
+        /// Messages to send.
+        #[arg(long, default_value_t = 50_000)]
+        messages: u64,
+        /// Give up when not all are delivered after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout_s: u64,
+        /// Poll A's `status` every this many milliseconds (each poll counts
+        /// A's outbox in its database, on the store thread the sends need).
+        #[arg(long, default_value_t = 10)]
+        poll_ms: u64,
+    },
+    /// Two daemons; a follower on B, steady sends from A: send -> follower latency.
+    DaemonLatency {
+        #[command(flatten)]
+        daemons: Daemons,
+        /// Messages per second.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// Seconds of sending.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+    },
+    /// `peerd start` to registered (fresh data dir per run), and the `peerctl id` round trip.
+    DaemonStartup {
+        #[command(flatten)]
+        daemons: Daemons,
+        /// Cold starts to time.
+        #[arg(long, default_value_t = 20)]
+        starts: usize,
+        /// `id` round trips to time (of each kind).
+        #[arg(long, default_value_t = 200)]
+        ids: usize,
+    },
+}
+
+/// Flags shared by the daemon benchmarks.
+#[derive(Args)]
+struct Daemons {
+    /// Use this `peerd server` instead of starting one (on a free loopback port).
+    #[arg(long)]
+    server: Option<SocketAddr>,
+    /// Directory holding the `peerd` and `peerctl` binaries (default: next to peerbench).
+    #[arg(long)]
+    bin_dir: Option<std::path::PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Daemons {
+    fn bins(&self) -> anyhow::Result<peerbench::daemon::Bins> {
+        Ok(peerbench::daemon::Bins::locate(self.bin_dir.as_deref())?)
+    }
+}
+
+/// Prints a report as JSON or text.
+fn print<R: serde::Serialize + std::fmt::Display>(report: &R, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(())
 }
 
 /// Flags of `wait`.
@@ -199,6 +266,38 @@ fn real_main() -> anyhow::Result<()> {
                 );
             }
             return Ok(());
+        }
+        Command::DaemonThroughput {
+            daemons,
+            messages,
+            timeout_s,
+            poll_ms,
+        } => {
+            let r = peerbench::daemon::throughput(
+                &daemons.bins()?,
+                daemons.server,
+                messages,
+                Duration::from_millis(poll_ms),
+                Duration::from_secs(timeout_s),
+            )?;
+            return print(&r, daemons.json);
+        }
+        Command::DaemonLatency {
+            daemons,
+            rate,
+            duration,
+        } => {
+            let messages = (rate * duration).round().max(1.0) as u64;
+            let r = peerbench::daemon::latency(&daemons.bins()?, daemons.server, messages, rate)?;
+            return print(&r, daemons.json);
+        }
+        Command::DaemonStartup {
+            daemons,
+            starts,
+            ids,
+        } => {
+            let r = peerbench::daemon::startup(&daemons.bins()?, daemons.server, starts, ids)?;
+            return print(&r, daemons.json);
         }
     };
     let report = peerbench::run(&load.config(mode)?)?;

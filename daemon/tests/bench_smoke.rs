@@ -158,3 +158,60 @@ fn populate_registers_every_peer_and_walks_them_all() {
     assert_eq!(report.list_lost, 0);
     assert!(report.list_pages >= 2, "300 peers need several pages");
 }
+
+/// The daemon benchmarks' binaries: this build's `peerd`, and `peerctl`
+/// next to it (built by `cargo test --workspace` or `cargo build -p peerctl`).
+fn daemon_bins() -> peerbench::daemon::Bins {
+    let peerd = std::path::PathBuf::from(env!("CARGO_BIN_EXE_peerd"));
+    let peerctl = peerd.with_file_name("peerctl");
+    assert!(
+        peerctl.exists(),
+        "peerctl is not built at {}: run `cargo build -p peerctl` first",
+        peerctl.display()
+    );
+    peerbench::daemon::Bins { peerd, peerctl }
+}
+
+#[test]
+fn daemon_throughput_delivers_every_message_once() {
+    let r = peerbench::daemon::throughput(
+        &daemon_bins(),
+        None,
+        300,
+        Duration::from_millis(5),
+        Duration::from_secs(60),
+    )
+    .expect("daemon-throughput runs");
+    assert_eq!(r.messages, 300);
+    assert_eq!(
+        (r.errors, r.lost, r.duplicates, r.outbox_failed),
+        (0, 0, 0, 0),
+        "{r}"
+    );
+    assert!(r.msgs_per_s > 0.0, "{r}");
+}
+
+#[test]
+fn daemon_latency_sees_every_message_once() {
+    let r =
+        peerbench::daemon::latency(&daemon_bins(), None, 30, 100.0).expect("daemon-latency runs");
+    assert_eq!(
+        (r.received, r.errors, r.lost, r.duplicates),
+        (30, 0, 0, 0),
+        "{r}"
+    );
+    assert!(
+        r.p50_us > 0.0 && r.p50_us <= r.p99_us && r.p99_us <= r.max_us,
+        "{r}"
+    );
+}
+
+#[test]
+fn daemon_startup_registers_and_answers_id() {
+    let r = peerbench::daemon::startup(&daemon_bins(), None, 2, 5).expect("daemon-startup runs");
+    assert_eq!((r.starts, r.ids, r.errors), (2, 5, 0), "{r}");
+    assert!(
+        r.start_to_registered_ms > 0.0 && r.peerctl_id_ms > 0.0,
+        "{r}"
+    );
+}

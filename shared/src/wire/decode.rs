@@ -1,0 +1,328 @@
+//! The second stage of decoding: the loosely read fields are checked in
+//! protocol.md's order (JSON object, `v`, `type`, `seq`, the other fields)
+//! and become a [`Packet`], or the first failure becomes a [`DecodeError`]
+//! that carries the `seq` whenever one could be read.
+
+use std::net::SocketAddr;
+
+use serde_json::value::RawValue;
+
+use super::fields::{Field, Fields};
+use super::{canonical, DecodeError, ErrorCode, Kind, Packet, MAX_DATAGRAM, MAX_TEXT, VERSION};
+use crate::ids::{MsgId, PeerId, Seq, Token, MAX_SAFE_INTEGER};
+
+/// Decodes one datagram, checking fields in protocol.md's order.
+///
+/// A datagram over [`MAX_DATAGRAM`] gives `too_large` (with its `seq` if it
+/// parses far enough to read one; a server drops it when there is none).
+pub fn decode(datagram: &[u8]) -> Result<Packet, DecodeError> {
+    let fields: Fields<'_> = serde_json::from_slice(datagram).map_err(|e| {
+        let what = if e.is_syntax() || e.is_eof() {
+            "not valid JSON"
+        } else {
+            "not a JSON object"
+        };
+        DecodeError::new(None, ErrorCode::BadRequest, what)
+    })?;
+    let seq = match fields.seq {
+        Field::UInt(n) => u32::try_from(n).ok().map(Seq),
+        _ => None,
+    };
+    if datagram.len() > MAX_DATAGRAM {
+        return Err(DecodeError::new(
+            seq,
+            ErrorCode::TooLarge,
+            format!(
+                "datagram of {} bytes exceeds {MAX_DATAGRAM}",
+                datagram.len()
+            ),
+        ));
+    }
+    fields.into_packet(seq)
+}
+
+/// Decodes a peer message carried in RELAY/RELAYED `data`.
+pub fn decode_data(data: &RawValue) -> Result<Packet, DecodeError> {
+    decode(data.get().as_bytes())
+}
+
+impl<'a> Fields<'a> {
+    fn into_packet(self, seq: Option<Seq>) -> Result<Packet, DecodeError> {
+        let read_seq = seq;
+        let bad = |message: &'static str| DecodeError::new(seq, ErrorCode::BadRequest, message);
+        match self.v {
+            Field::UInt(VERSION) => {}
+            Field::UInt(n) => {
+                return Err(DecodeError::new(
+                    seq,
+                    ErrorCode::UnsupportedVersion,
+                    format!(
+                        "protocol version {n} is not supported; this peer speaks version {VERSION}"
+                    ),
+                ))
+            }
+            Field::NegInt => {
+                return Err(DecodeError::new(
+                    seq,
+                    ErrorCode::UnsupportedVersion,
+                    "protocol version is not supported; this peer speaks version 1",
+                ))
+            }
+            Field::Absent => return Err(bad("missing field v")),
+            _ => return Err(bad("field v must be an integer")),
+        }
+        let kind = match &self.kind {
+            Field::Str(s) => Kind::parse(s).ok_or_else(|| {
+                let shown: String = s.chars().take(40).collect();
+                DecodeError::new(
+                    seq,
+                    ErrorCode::UnknownType,
+                    format!("unknown message type {shown:?}"),
+                )
+            })?,
+            Field::Absent => return Err(bad("missing field type")),
+            _ => return Err(bad("field type must be a string")),
+        };
+        let seq = if kind.has_seq() {
+            match self.seq {
+                Field::Absent => return Err(bad("missing field seq")),
+                _ => seq.ok_or_else(|| bad("field seq must be an integer in 0..2^32-1"))?,
+            }
+        } else {
+            Seq(0)
+        };
+        if self.duplicate {
+            return Err(bad("a field appears more than once"));
+        }
+        // Peer and server-push messages carry no seq: echo only one the input had.
+        let echo = if kind.has_seq() { Some(seq) } else { read_seq };
+        let e = |message: &'static str| DecodeError::new(echo, ErrorCode::BadRequest, message);
+        let packet = match kind {
+            Kind::Register => Packet::Register {
+                seq,
+                token: token(&self.token).map_err(e)?,
+            },
+            Kind::List => Packet::List {
+                seq,
+                id: peer_id(&self.id, "id").map_err(e)?,
+                token: token(&self.token).map_err(e)?,
+                after: after(&self.after).map_err(e)?,
+            },
+            Kind::Connect => Packet::Connect {
+                seq,
+                id: peer_id(&self.id, "id").map_err(e)?,
+                token: token(&self.token).map_err(e)?,
+                target: peer_id(&self.target, "target").map_err(e)?,
+            },
+            Kind::Unregister => Packet::Unregister {
+                seq,
+                id: peer_id(&self.id, "id").map_err(e)?,
+                token: token(&self.token).map_err(e)?,
+            },
+            Kind::Relay => Packet::Relay {
+                seq,
+                id: peer_id(&self.id, "id").map_err(e)?,
+                token: token(&self.token).map_err(e)?,
+                target: peer_id(&self.target, "target").map_err(e)?,
+                data: object(self.data).map_err(e)?,
+            },
+            Kind::RegisterAck => Packet::RegisterAck {
+                seq,
+                id: peer_id(&self.id, "id").map_err(e)?,
+                addr: addr(&self.addr).map_err(e)?,
+                keepalive: uint(&self.keepalive, "keepalive").map_err(e)?,
+            },
+            Kind::ListAck => Packet::ListAck {
+                seq,
+                peers: self
+                    .peers
+                    .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                    .ok_or_else(|| e("field peers must be an array of {id, addr}"))?,
+                more: match self.more {
+                    Field::Other(b) => b,
+                    _ => return Err(e("field more must be a boolean")),
+                },
+            },
+            Kind::ConnectAck => Packet::ConnectAck {
+                seq,
+                target: peer_id(&self.target, "target").map_err(e)?,
+                addr: addr(&self.addr).map_err(e)?,
+            },
+            Kind::UnregisterAck => Packet::UnregisterAck { seq },
+            Kind::RelayAck => Packet::RelayAck { seq },
+            Kind::Error => Packet::Error {
+                seq,
+                code: match &self.code {
+                    Field::Str(s) => ErrorCode::parse(s),
+                    _ => return Err(e("field code must be a string")),
+                },
+                message: match self.message {
+                    Field::Str(s) => s.into_owned(),
+                    Field::Absent => String::new(),
+                    _ => return Err(e("field message must be a string")),
+                },
+            },
+            Kind::Intro => Packet::Intro {
+                from: peer_id(&self.from, "from").map_err(e)?,
+                addr: addr(&self.addr).map_err(e)?,
+            },
+            Kind::Relayed => Packet::Relayed {
+                from: peer_id(&self.from, "from").map_err(e)?,
+                data: object(self.data).map_err(e)?,
+            },
+            Kind::Punch | Kind::PunchAck => {
+                let from = peer_id(&self.from, "from").map_err(e)?;
+                let to = peer_id(&self.to, "to").map_err(e)?;
+                let nonce = uint(&self.nonce, "nonce").map_err(e)?;
+                if kind == Kind::Punch {
+                    Packet::Punch { from, to, nonce }
+                } else {
+                    Packet::PunchAck { from, to, nonce }
+                }
+            }
+            Kind::Message => Packet::Message {
+                from: peer_id(&self.from, "from").map_err(e)?,
+                to: peer_id(&self.to, "to").map_err(e)?,
+                msg: MsgId(uint(&self.msg, "msg").map_err(e)?),
+                text: match self.text {
+                    Field::Str(s) if s.len() <= MAX_TEXT => s.into_owned(),
+                    Field::Str(_) => return Err(e("field text exceeds 1000 bytes")),
+                    _ => return Err(e("field text must be a string")),
+                },
+                ts: uint(&self.ts, "ts").map_err(e)?,
+            },
+            Kind::MessageAck => Packet::MessageAck {
+                from: peer_id(&self.from, "from").map_err(e)?,
+                to: peer_id(&self.to, "to").map_err(e)?,
+                msg: MsgId(uint(&self.msg, "msg").map_err(e)?),
+            },
+        };
+        Ok(packet)
+    }
+}
+
+fn peer_id(f: &Field<'_>, name: &'static str) -> Result<PeerId, &'static str> {
+    let raw = match f {
+        Field::UInt(n) => PeerId::new(*n),
+        _ => None,
+    };
+    raw.ok_or(match name {
+        "id" => "field id must be an integer in 1..2^53-1",
+        "target" => "field target must be an integer in 1..2^53-1",
+        "from" => "field from must be an integer in 1..2^53-1",
+        _ => "field to must be an integer in 1..2^53-1",
+    })
+}
+
+fn token(f: &Field<'_>) -> Result<Token, &'static str> {
+    match f {
+        Field::Str(s) => {
+            Token::parse(s).map_err(|_| "field token must be 32 lower-case hex characters")
+        }
+        _ => Err("field token must be 32 lower-case hex characters"),
+    }
+}
+
+fn after(f: &Field<'_>) -> Result<Option<u64>, &'static str> {
+    match f {
+        Field::Absent | Field::Null => Ok(None),
+        Field::UInt(n) if *n <= MAX_SAFE_INTEGER => Ok(Some(*n)),
+        _ => Err("field after must be an integer in 0..2^53-1 or null"),
+    }
+}
+
+fn uint(f: &Field<'_>, name: &'static str) -> Result<u64, &'static str> {
+    match f {
+        Field::UInt(n) => Ok(*n),
+        _ => Err(match name {
+            "keepalive" => "field keepalive must be a non-negative integer",
+            "nonce" => "field nonce must be an integer in 0..2^64-1",
+            "msg" => "field msg must be an integer in 0..2^64-1",
+            _ => "field ts must be a non-negative integer",
+        }),
+    }
+}
+
+fn addr(f: &Field<'_>) -> Result<SocketAddr, &'static str> {
+    match f {
+        Field::Str(s) => s
+            .parse()
+            .map(canonical)
+            .map_err(|_| "field addr must be \"ip:port\""),
+        _ => Err("field addr must be \"ip:port\""),
+    }
+}
+
+fn object(raw: Option<&RawValue>) -> Result<Box<RawValue>, &'static str> {
+    match raw {
+        Some(r) if r.get().starts_with('{') => Ok(r.to_owned()),
+        _ => Err("field data must be a JSON object"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    fn err(bytes: &str) -> DecodeError {
+        decode(bytes.as_bytes()).expect_err("should not decode")
+    }
+
+    #[test]
+    fn checks_in_protocol_order() {
+        assert_eq!(err("nope").code, ErrorCode::BadRequest);
+        assert_eq!(err("[1,2]").code, ErrorCode::BadRequest);
+        assert_eq!(
+            err("{\"type\":\"LIST\",\"seq\":4}"),
+            DecodeError::new(Some(Seq(4)), ErrorCode::BadRequest, "missing field v")
+        );
+        assert_eq!(
+            err("{\"v\":\"1\",\"type\":\"LIST\"}").code,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            err("{\"v\":2,\"type\":\"NOPE\",\"seq\":4}").code,
+            ErrorCode::UnsupportedVersion
+        );
+        assert_eq!(
+            err("{\"v\":2,\"type\":\"NOPE\",\"seq\":4}").seq,
+            Some(Seq(4))
+        );
+        assert_eq!(
+            err("{\"v\":1,\"type\":\"NOPE\",\"seq\":4}").code,
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            err("{\"v\":1,\"type\":7,\"seq\":4}").code,
+            ErrorCode::BadRequest
+        );
+        let e = err("{\"v\":1,\"type\":\"LIST\",\"seq\":4294967296}");
+        assert_eq!((e.code, e.seq), (ErrorCode::BadRequest, None));
+        let e = err("{\"v\":1,\"type\":\"LIST\",\"seq\":4,\"id\":0}");
+        assert_eq!((e.code, e.seq), (ErrorCode::BadRequest, Some(Seq(4))));
+        let e = err("{\"v\":1,\"type\":\"REGISTER\",\"seq\":1e400}");
+        assert_eq!((e.code, e.seq), (ErrorCode::BadRequest, None));
+        let e = err(&format!(
+            "{{\"v\":1,\"type\":\"REGISTER\",\"seq\":1,\"token\":\"{}\"}}",
+            TOKEN.to_uppercase()
+        ));
+        assert_eq!((e.code, e.seq), (ErrorCode::BadRequest, Some(Seq(1))));
+    }
+
+    #[test]
+    fn ignores_unknown_fields_and_accepts_escapes() {
+        let p = decode(format!(r#"{{"x":[1,{{}}],"v":1,"type":"REG\u0049STER","seq":3,"token":"{TOKEN}","more":"?"}}"#).as_bytes()).unwrap();
+        assert!(matches!(p, Packet::Register { seq: Seq(3), .. }));
+    }
+
+    #[test]
+    fn oversized_gives_too_large_with_seq_when_readable() {
+        let pad = "x".repeat(MAX_DATAGRAM);
+        let e = err(&format!(r#"{{"v":1,"type":"LIST","seq":9,"pad":"{pad}"}}"#));
+        assert_eq!((e.code, e.seq), (ErrorCode::TooLarge, Some(Seq(9))));
+        let e = err(&format!(r#"{{"v":1,"type":"LIST","pad":"{pad}"}}"#));
+        assert_eq!((e.code, e.seq), (ErrorCode::TooLarge, None));
+    }
+}
