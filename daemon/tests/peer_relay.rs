@@ -48,3 +48,48 @@ fn relayed_messages_are_delivered_once_and_acknowledged() {
         "the server relayed"
     );
 }
+
+/// A text within the limits can fit a MESSAGE but not the RELAY around it
+/// (1000 bytes, 40 of them quotes that JSON escapes: a 1117-byte MESSAGE, a
+/// RELAY of over 1200): on a relayed path the sender fails that message at
+/// once with a clear reason (instead of retrying until its expiry), and the
+/// peer's other messages still go.
+#[test]
+fn a_text_too_long_to_relay_fails_at_once_and_others_still_go() {
+    let lab = Lab::new();
+    let server = lab.server();
+    let a = Daemon::spawn(server.addr, &lab.path("a"), &["--relay", "always"]);
+    a.wait_ready();
+    let b = Daemon::start(server.addr, &lab.path("b"));
+    let ida = a.wait_registered();
+    let idb = b.wait_registered();
+
+    let long = format!("{}{}", "y".repeat(960), "\"".repeat(40));
+    assert_eq!(long.len(), 1000);
+    let r = a.send(idb, &long, true);
+    assert_eq!(r["ok"], false, "{r}");
+    let why = r["error"]["message"].as_str().unwrap_or_default();
+    assert!(why.contains("too long to relay"), "{r}");
+
+    let r = a.send(idb, "short enough", true);
+    assert_eq!(r["result"]["status"], "delivered", "{r}");
+    assert_eq!(r["result"]["path"], "relayed", "{r}");
+
+    let out = a.request(&json!({"cmd": "outbox"}));
+    let msgs = out["result"]["messages"]
+        .as_array()
+        .expect("outbox")
+        .clone();
+    let failed: Vec<_> = msgs.iter().filter(|m| m["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{out}");
+    assert_eq!(failed[0]["text"], long.as_str());
+    let err = failed[0]["last_error"].as_str().unwrap_or_default();
+    assert!(err.contains("too long to relay"), "{out}");
+    let texts: Vec<_> = b
+        .inbox()
+        .iter()
+        .filter(|m| m["from"] == ida)
+        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(texts, vec!["short enough".to_owned()]);
+}

@@ -146,6 +146,7 @@ impl Outbox {
         }
         let route = path.route();
         let lookup = route.is_none() && path.needs_lookup(now);
+        let mut unrelayable = false;
         if let (Some(route), Some(me)) = (route, self.shared.id()) {
             if !self.queue.admit(id) {
                 return;
@@ -166,13 +167,24 @@ impl Outbox {
                     (Route::Direct(addr), Ok(bytes)) => self.shared.send_bytes(&bytes, addr),
                     (Route::Relayed, Ok(bytes)) => {
                         let text = String::from_utf8_lossy(&bytes).into_owned();
-                        if let Ok(data) = RawValue::from_string(text) {
-                            self.link.do_send(RelayData { target: to, data });
+                        match RawValue::from_string(text) {
+                            Ok(data) if relay_fits(&self.shared, me, to, &data) => {
+                                self.link.do_send(RelayData { target: to, data });
+                            }
+                            _ => {
+                                m.last_error = Some(too_long_to_relay(bytes.len()));
+                                m.expires_ms = 0;
+                                unrelayable = true;
+                            }
                         }
                     }
                     (_, Err(e)) => m.last_error = Some(e.to_string()),
                 }
             }
+        }
+        if unrelayable {
+            self.expire(id);
+            return;
         }
         self.queue.schedule(id, now);
         if lookup {
@@ -400,4 +412,27 @@ impl Handler<AckReceived> for Outbox {
             }
         });
     }
+}
+
+/// Whether a RELAY carrying `data` fits one datagram, whatever `seq` the
+/// registry link picks. A MESSAGE near the 1000-byte text limit fits a
+/// datagram on its own but not inside RELAY's envelope (a flaw of protocol
+/// v1, see docs/protocol.md): such a message can only travel direct.
+fn relay_fits(shared: &Shared, me: PeerId, to: PeerId, data: &RawValue) -> bool {
+    let probe = Packet::Relay {
+        seq: peerd_shared::Seq(u32::MAX),
+        id: me,
+        token: shared.token,
+        target: to,
+        data: data.to_owned(),
+    };
+    wire::encode(&probe).is_ok()
+}
+
+fn too_long_to_relay(message_len: usize) -> String {
+    format!(
+        "too long to relay: the {message_len}-byte MESSAGE does not fit a RELAY datagram \
+         ({} bytes at most); only a direct path can carry it, send a shorter text",
+        wire::MAX_DATAGRAM
+    )
 }
