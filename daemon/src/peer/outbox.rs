@@ -31,7 +31,6 @@ use super::shared::{format_ms, now_ms, Shared};
 mod lookup;
 mod upkeep;
 
-use lookup::LookupDone;
 pub use lookup::{IntroReceived, LinkUp, RelayFailed};
 pub use upkeep::{ListPaths, Ping, PunchReceived};
 

@@ -166,6 +166,12 @@ impl Outbox {
             return;
         }
         path.state = PathState::Connecting;
+        self.connect(peer, false);
+    }
+
+    /// Asks the registry link to CONNECT to `peer`; the answer comes back as
+    /// [`LookupDone`] carrying `upgrade` (a relayed path trying for direct).
+    pub(super) fn connect(&self, peer: PeerId, upgrade: bool) {
         let req = self.link.send(ConnectPeer(peer));
         let me = self.me.clone();
         actix::spawn(async move {
@@ -174,7 +180,7 @@ impl Outbox {
                 me.do_send(LookupDone {
                     peer,
                     result,
-                    upgrade: false,
+                    upgrade,
                 });
             }
         });

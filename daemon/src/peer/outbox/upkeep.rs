@@ -22,10 +22,10 @@ use peerd_shared::PeerId;
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
-use super::{random_nonce, LookupDone, Outbox};
+use super::{random_nonce, Outbox};
 use crate::peer::args::RelayPolicy;
 use crate::peer::paths::{PathState, PeerPath, Route, Upkeep};
-use crate::peer::registry_link::{ConnectPeer, LinkError, RelayData};
+use crate::peer::registry_link::RelayData;
 use crate::peer::retry::{PING_PROBES, PING_TIMEOUT, PUNCH_WINDOW};
 use crate::peer::shared::now_ms;
 
@@ -168,18 +168,7 @@ impl Outbox {
             return;
         }
         tracing::debug!(peer = %peer, "relayed path: trying a direct one again");
-        let req = self.link.send(ConnectPeer(peer));
-        let me = self.me.clone();
-        actix::spawn(async move {
-            let result = req.await.unwrap_or(Err(LinkError::Stopping));
-            if let Some(me) = me {
-                me.do_send(LookupDone {
-                    peer,
-                    result,
-                    upgrade: true,
-                });
-            }
-        });
+        self.connect(peer, true);
     }
 
     /// Sends due ping probes and answers pings that ran out of time.
