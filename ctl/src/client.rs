@@ -15,6 +15,7 @@ use std::time::Duration;
 use peerd_shared::control::{
     Command, ControlError, ErrorKind, Event, Reply, Request, Response, MAX_LINE,
 };
+use peerd_shared::wire::MAX_TEXT;
 use peerd_shared::PeerId;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -258,6 +259,17 @@ fn clip(line: &str) -> String {
         end -= 1;
     }
     format!("{:?}", &line[..end])
+}
+
+/// Why `text` cannot be sent (over the protocol's 1000-byte limit), checked
+/// before any contact with the daemon; `None` when it fits.
+pub fn text_too_long(text: &str) -> Option<String> {
+    (text.len() > MAX_TEXT).then(|| {
+        format!(
+            "the text is {} bytes; a message holds at most {MAX_TEXT} bytes",
+            text.len()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -9,13 +9,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use peerctl::client::{Client, ClientError};
+use peerctl::client::{text_too_long, Client, ClientError};
 use peerctl::output::{self, error_json, json_line};
 use peerctl::{
     duration, exit_code, locate, shell, EXIT_DAEMON_ERROR, EXIT_NOT_RUNNING, EXIT_USAGE,
 };
 use peerd_shared::control::{Command, Event, MsgStatus, Response};
-use peerd_shared::wire::MAX_TEXT;
 use peerd_shared::PeerId;
 
 const EXIT_CODES: &str = "\
@@ -277,13 +276,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 /// contact with the daemon.
 fn send_command(args: SendArgs) -> Result<Command, Failure> {
     let text = args.text.join(" ");
-    if text.len() > MAX_TEXT {
+    if let Some(why) = text_too_long(&text) {
         return Err(Failure {
             code: "text_too_long".into(),
-            message: format!(
-                "the text is {} bytes; a message holds at most {MAX_TEXT} bytes (nothing was sent)",
-                text.len()
-            ),
+            message: format!("{why} (nothing was sent)"),
             status: EXIT_USAGE,
             printed: false,
         });

@@ -12,12 +12,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use peerd_shared::control::{Command, Event, Response, DEFAULT_TTL_SECS};
-use peerd_shared::wire::MAX_TEXT;
 use peerd_shared::PeerId;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, Lines};
 use tokio::sync::oneshot;
 
-use crate::client::{Client, ClientError};
+use crate::client::{text_too_long, Client, ClientError};
 use crate::output;
 
 const MENU: &str = "1. MY ID\n2. LIST\n3. CONNECT\n4. EXIT";
@@ -102,7 +101,13 @@ async fn my_id(client: &mut Client, timeout: Duration) -> Result<(), ClientError
 }
 
 async fn list(client: &mut Client, timeout: Duration) -> Result<(), ClientError> {
-    match client.request_within(Command::List, timeout).await {
+    show(client, Command::List, timeout).await
+}
+
+/// Sends `cmd` and prints the answer; daemon errors are shown and the menu
+/// goes on (see [`recoverable`]).
+async fn show(client: &mut Client, cmd: Command, timeout: Duration) -> Result<(), ClientError> {
+    match client.request_within(cmd, timeout).await {
         Ok(resp) => say(&output::human(&resp)),
         Err(e) => recoverable(e)?,
     }
@@ -132,11 +137,8 @@ where
     let Some(text) = lines.next_line().await? else {
         return Ok(());
     };
-    if text.len() > MAX_TEXT {
-        say(&format!(
-            "error: the text is {} bytes; a message holds at most {MAX_TEXT} bytes",
-            text.len()
-        ));
+    if let Some(why) = text_too_long(&text) {
+        say(&format!("error: {why}"));
         return Ok(());
     }
     let send = Command::Send {
@@ -145,11 +147,7 @@ where
         ttl_secs: Some(DEFAULT_TTL_SECS),
         wait: true,
     };
-    match client.request_within(send, timeout).await {
-        Ok(resp) => say(&output::human(&resp)),
-        Err(e) => recoverable(e)?,
-    }
-    Ok(())
+    show(client, send, timeout).await
 }
 
 async fn exit<R>(
