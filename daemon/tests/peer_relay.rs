@@ -5,38 +5,64 @@
 
 mod peer_support;
 
-use peer_support::{wait_for, Daemon, Lab, DEADLINE};
+use peer_support::{texts_from, wait_for, Daemon, Lab, Server, DEADLINE};
 use serde_json::json;
+
+/// A server, daemon `a` started with `--relay always` and a plain daemon
+/// `b`, both registered. Fields drop in order: daemons before the server,
+/// the temporary directory last.
+struct RelayPair {
+    a: Daemon,
+    b: Daemon,
+    ida: u64,
+    idb: u64,
+    server: Server,
+    _lab: Lab,
+}
+
+impl RelayPair {
+    fn start() -> Self {
+        let lab = Lab::new();
+        let server = lab.server();
+        let a = Daemon::spawn(server.addr, &lab.path("a"), &["--relay", "always"]);
+        a.wait_ready();
+        let b = Daemon::start(server.addr, &lab.path("b"));
+        let ida = a.wait_registered();
+        let idb = b.wait_registered();
+        Self {
+            a,
+            b,
+            ida,
+            idb,
+            server,
+            _lab: lab,
+        }
+    }
+}
 
 #[test]
 fn relayed_messages_are_delivered_once_and_acknowledged() {
-    let lab = Lab::new();
-    let server = lab.server();
-    let a = Daemon::spawn(server.addr, &lab.path("a"), &["--relay", "always"]);
-    a.wait_ready();
-    let b = Daemon::start(server.addr, &lab.path("b"));
-    let ida = a.wait_registered();
-    let idb = b.wait_registered();
+    let p = RelayPair::start();
 
     for i in 0..5 {
-        let r = a.send(idb, &format!("relayed {i}"), true);
+        let r = p.a.send(p.idb, &format!("relayed {i}"), true);
         assert_eq!(r["result"]["status"], "delivered", "{r}");
         assert_eq!(r["result"]["path"], "relayed", "{r}");
     }
-    let inbox = b.inbox();
-    let from_a: Vec<_> = inbox.iter().filter(|m| m["from"] == ida).collect();
+    let inbox = p.b.inbox();
+    let from_a: Vec<_> = inbox.iter().filter(|m| m["from"] == p.ida).collect();
     assert_eq!(from_a.len(), 5, "{inbox:?}");
     for m in &from_a {
         assert_eq!(m["path"], "relayed", "{m}");
-        assert_eq!(m["addr"], server.addr.to_string(), "{m}");
+        assert_eq!(m["addr"], p.server.addr.to_string(), "{m}");
     }
-    let out = a.request(&json!({"cmd": "outbox"}));
+    let out = p.a.request(&json!({"cmd": "outbox"}));
     let msgs = out["result"]["messages"]
         .as_array()
         .expect("outbox")
         .clone();
     wait_for("the outbox to record the relayed path", DEADLINE, || {
-        let out = a.request(&json!({"cmd": "outbox"}));
+        let out = p.a.request(&json!({"cmd": "outbox"}));
         let msgs = out["result"]["messages"].as_array()?.clone();
         msgs.iter()
             .all(|m| m["status"] == "delivered" && m["path"] == "relayed")
@@ -44,7 +70,7 @@ fn relayed_messages_are_delivered_once_and_acknowledged() {
     });
     assert_eq!(msgs.len(), 5);
     assert!(
-        server.logs().iter().any(|l| l.contains("RELAY")),
+        p.server.logs().iter().any(|l| l.contains("RELAY")),
         "the server relayed"
     );
 }
@@ -56,26 +82,20 @@ fn relayed_messages_are_delivered_once_and_acknowledged() {
 /// peer's other messages still go.
 #[test]
 fn a_text_too_long_to_relay_fails_at_once_and_others_still_go() {
-    let lab = Lab::new();
-    let server = lab.server();
-    let a = Daemon::spawn(server.addr, &lab.path("a"), &["--relay", "always"]);
-    a.wait_ready();
-    let b = Daemon::start(server.addr, &lab.path("b"));
-    let ida = a.wait_registered();
-    let idb = b.wait_registered();
+    let p = RelayPair::start();
 
     let long = format!("{}{}", "y".repeat(960), "\"".repeat(40));
     assert_eq!(long.len(), 1000);
-    let r = a.send(idb, &long, true);
+    let r = p.a.send(p.idb, &long, true);
     assert_eq!(r["ok"], false, "{r}");
     let why = r["error"]["message"].as_str().unwrap_or_default();
     assert!(why.contains("too long to relay"), "{r}");
 
-    let r = a.send(idb, "short enough", true);
+    let r = p.a.send(p.idb, "short enough", true);
     assert_eq!(r["result"]["status"], "delivered", "{r}");
     assert_eq!(r["result"]["path"], "relayed", "{r}");
 
-    let out = a.request(&json!({"cmd": "outbox"}));
+    let out = p.a.request(&json!({"cmd": "outbox"}));
     let msgs = out["result"]["messages"]
         .as_array()
         .expect("outbox")
@@ -85,11 +105,8 @@ fn a_text_too_long_to_relay_fails_at_once_and_others_still_go() {
     assert_eq!(failed[0]["text"], long.as_str());
     let err = failed[0]["last_error"].as_str().unwrap_or_default();
     assert!(err.contains("too long to relay"), "{out}");
-    let texts: Vec<_> = b
-        .inbox()
-        .iter()
-        .filter(|m| m["from"] == ida)
-        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    assert_eq!(texts, vec!["short enough".to_owned()]);
+    assert_eq!(
+        texts_from(&p.b.inbox(), p.ida),
+        vec!["short enough".to_owned()]
+    );
 }
