@@ -6,10 +6,12 @@
 //! - [`ids`]: newtype ids and the secret identity token.
 //! - [`control`]: the JSON-lines protocol of the daemon's control socket.
 //! - [`paths`]: where data, sockets and config live.
+//! - [`proto`]: protocol version 2: keys, Noise handshakes, sessions, frames.
 
 pub mod control;
 pub mod ids;
 pub mod paths;
+pub mod proto;
 pub mod stun;
 pub mod wire;
 

@@ -1,0 +1,344 @@
+//! The test vectors of protocol v2 (`docs/protocol-v2-vectors.json`): every
+//! frame is rebuilt from the fixed inputs (keys, ephemeral keys, indices,
+//! timestamps, counters, the cookie secret and nonce) and must equal the
+//! stored bytes exactly; every frame is then read back and decrypted.
+//!
+//! `PEERD_WRITE_VECTORS=1 cargo test -p peerd-shared --test vectors`
+//! rewrites the file (only when the protocol changes on purpose).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use peerd_shared::proto::cookie::{open_reply, CookieGuard};
+use peerd_shared::proto::frame::{key_reply, key_request, Frame};
+use peerd_shared::proto::handshake::{accept, respond_with_ephemeral, Identity, Initiator};
+use peerd_shared::proto::{
+    Body, ErrorCode, InitPayload, PublicKey, RespPayload, SecretKey, Session, SessionKeys,
+};
+use peerd_shared::{MsgId, PeerId, Seq};
+
+fn file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol-v2-vectors.json")
+}
+
+fn key(byte: u8) -> [u8; 32] {
+    // Distinct, recognisable fixed keys: 32 bytes counting up from `byte`.
+    std::array::from_fn(|i| byte.wrapping_add(i as u8))
+}
+
+fn id(n: u64) -> PeerId {
+    PeerId::new(n).unwrap()
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+struct Out(BTreeMap<String, String>);
+
+impl Out {
+    fn put(&mut self, name: &str, bytes: &[u8]) {
+        self.0.insert(name.to_owned(), hex::encode(bytes));
+    }
+    fn text(&mut self, name: &str, s: &str) {
+        self.0.insert(name.to_owned(), s.to_owned());
+    }
+}
+
+fn body(b: &Body<'_>) -> Vec<u8> {
+    let mut v = Vec::new();
+    b.encode(&mut v);
+    v
+}
+
+fn seal<const W: usize>(s: &mut Session<W>, b: &Body<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    s.seal(&body(b), &mut out).unwrap();
+    out
+}
+
+/// Builds every vector; returns them by name.
+fn build() -> BTreeMap<String, String> {
+    let mut out = Out(BTreeMap::new());
+    let server = Identity::new(SecretKey::from_bytes(key(0x10)));
+    let a = Identity::new(SecretKey::from_bytes(key(0x40)));
+    let b = Identity::new(SecretKey::from_bytes(key(0x70)));
+    for (name, ident) in [("server", &server), ("peer_a", &a), ("peer_b", &b)] {
+        out.put(
+            &format!("{name}.private"),
+            &key(match name {
+                "server" => 0x10,
+                "peer_a" => 0x40,
+                _ => 0x70,
+            }),
+        );
+        out.put(&format!("{name}.public"), &ident.public.0);
+        out.text(&format!("{name}.public_base64"), &ident.public.to_base64());
+        out.text(&format!("{name}.fingerprint"), &ident.public.fingerprint());
+    }
+    out.put("key_request", &key_request());
+    out.put("key_reply", &key_reply(&server.public));
+
+    // A registers with the server: REGISTER, REGISTERED.
+    let ts = 1_795_000_000_000_000_000u64;
+    let e_a = key(0xA0);
+    let e_s = key(0xC0);
+    let reg = InitPayload::Register { timestamp: ts };
+    let (init, initiator) =
+        Initiator::start(&a, &server.public, 0x0102_0304, &reg, None, Some(&e_a)).unwrap();
+    out.put("register.init", &init);
+    let Ok(Frame::Init(init_frame)) = Frame::parse(&init) else {
+        panic!("init does not parse")
+    };
+    let registered = RespPayload::Registered {
+        id: id(1),
+        keepalive: 25,
+        addr: addr("198.51.100.7:40000"),
+    };
+    let (resp, s_keys, seen) =
+        respond_with_ephemeral(&server, &init_frame, 0x0A0B_0C0D, &registered, &e_s).unwrap();
+    assert_eq!(seen.initiator, a.public);
+    assert_eq!(seen.payload, reg);
+    out.put("register.resp", &resp);
+    let Ok(Frame::Resp(resp_frame)) = Frame::parse(&resp) else {
+        panic!("resp does not parse")
+    };
+    let (a_keys, payload) = initiator.finish(&a, &resp_frame).unwrap();
+    assert_eq!(payload, registered);
+    assert_eq!(a_keys.send, s_keys.recv);
+    out.put("register.key_initiator_to_responder", &a_keys.send);
+    out.put("register.key_responder_to_initiator", &a_keys.recv);
+
+    // Under load: a COOKIE_REPLY, then the INIT again with mac2.
+    let src = addr("198.51.100.7:40000");
+    let guard = CookieGuard::new(&server.public, key(0xE0), Instant::now());
+    let nonce: [u8; 24] = std::array::from_fn(|i| 0x30 + i as u8);
+    let reply = guard.reply(src, &init_frame, nonce);
+    out.put("cookie.secret", &key(0xE0));
+    out.put("cookie.nonce", &nonce);
+    out.put("cookie.reply", &reply);
+    let Ok(Frame::Cookie(cookie_frame)) = Frame::parse(&reply) else {
+        panic!("cookie reply does not parse")
+    };
+    let cookie = open_reply(&server.public, &cookie_frame, &init_frame.mac1).unwrap();
+    out.put("cookie.value", &cookie);
+    let reg2 = InitPayload::Register { timestamp: ts + 1 };
+    let (init2, _) = Initiator::start(
+        &a,
+        &server.public,
+        0x0102_0305,
+        &reg2,
+        Some(&cookie),
+        Some(&key(0xA1)),
+    )
+    .unwrap();
+    out.put("cookie.init_with_mac2", &init2);
+    let Ok(Frame::Init(init2_frame)) = Frame::parse(&init2) else {
+        panic!("init2 does not parse")
+    };
+    assert!(guard.mac2_ok(src, &init2_frame));
+    assert!(!guard.mac2_ok(addr("198.51.100.7:40001"), &init2_frame));
+
+    // Transport frames on A's session with the server.
+    let mut a_srv = Session::<2>::new(a_keys.clone(), 0x0102_0304, 0x0A0B_0C0D);
+    let mut srv_a = Session::<2>::new(s_keys.clone(), 0x0A0B_0C0D, 0x0102_0304);
+    let key_b = b.public;
+    let p2p = vec![0xA4, 0, 0, 0, 9];
+    let to_server: Vec<(&str, Body<'_>)> = vec![
+        ("keepalive", Body::Keepalive { seq: Seq(1) }),
+        (
+            "list",
+            Body::List {
+                seq: Seq(2),
+                after: 0,
+            },
+        ),
+        (
+            "connect",
+            Body::Connect {
+                seq: Seq(3),
+                target: id(2),
+            },
+        ),
+        (
+            "relay",
+            Body::Relay {
+                seq: Seq(4),
+                target: id(2),
+                data: &p2p,
+            },
+        ),
+        ("unregister", Body::Unregister { seq: Seq(5) }),
+    ];
+    for (name, b) in &to_server {
+        out.put(&format!("transport.{name}"), &seal(&mut a_srv, b));
+    }
+    let to_peer: Vec<(&str, Body<'_>)> = vec![
+        (
+            "keepalive_ack",
+            Body::KeepaliveAck {
+                seq: Seq(1),
+                keepalive: 25,
+                addr: src,
+            },
+        ),
+        (
+            "list_ack",
+            Body::ListAck {
+                seq: Seq(2),
+                more: false,
+                peers: vec![
+                    (id(2), addr("203.0.113.5:5000")),
+                    (id(3), addr("[2001:db8::3]:6000")),
+                ],
+            },
+        ),
+        (
+            "connect_ack",
+            Body::ConnectAck {
+                seq: Seq(3),
+                target: id(2),
+                key: key_b,
+                addr: addr("203.0.113.5:5000"),
+            },
+        ),
+        (
+            "intro",
+            Body::Intro {
+                from: id(2),
+                key: key_b,
+                addr: addr("203.0.113.5:5000"),
+            },
+        ),
+        ("relay_ack", Body::RelayAck { seq: Seq(4) }),
+        (
+            "relayed",
+            Body::Relayed {
+                from: id(2),
+                data: &p2p,
+            },
+        ),
+        ("unregister_ack", Body::UnregisterAck { seq: Seq(5) }),
+        (
+            "error",
+            Body::Error {
+                seq: Seq(6),
+                code: ErrorCode::PeerOffline,
+                message: "peer 2 is offline",
+            },
+        ),
+    ];
+    for (name, b) in &to_peer {
+        out.put(&format!("transport.{name}"), &seal(&mut srv_a, b));
+    }
+
+    // A and B: HELLO, HELLO_ACK, then MESSAGE, MESSAGE_ACK, PROBE, PROBE_ACK.
+    let hello = InitPayload::Hello {
+        timestamp: ts + 2,
+        from: id(1),
+    };
+    let (h_init, h_initiator) =
+        Initiator::start(&a, &b.public, 0x1111_1111, &hello, None, Some(&key(0xA2))).unwrap();
+    out.put("hello.init", &h_init);
+    let Ok(Frame::Init(h_frame)) = Frame::parse(&h_init) else {
+        panic!("hello init")
+    };
+    let ack = RespPayload::HelloAck { from: id(2) };
+    let (h_resp, b_keys, _) =
+        respond_with_ephemeral(&b, &h_frame, 0x2222_2222, &ack, &key(0xB0)).unwrap();
+    out.put("hello.resp", &h_resp);
+    let Ok(Frame::Resp(h_resp_frame)) = Frame::parse(&h_resp) else {
+        panic!("hello resp")
+    };
+    let (ab_keys, got) = h_initiator.finish(&a, &h_resp_frame).unwrap();
+    assert_eq!(got, ack);
+    let mut ab = Session::<32>::new(ab_keys, 0x1111_1111, 0x2222_2222);
+    let mut ba = Session::<32>::new(b_keys, 0x2222_2222, 0x1111_1111);
+    out.put(
+        "transport.message",
+        &seal(
+            &mut ab,
+            &Body::Message {
+                msg: MsgId(7),
+                ts: 1_795_000_000_000,
+                text: "hello, B ✓",
+            },
+        ),
+    );
+    out.put(
+        "transport.probe",
+        &seal(
+            &mut ab,
+            &Body::Probe {
+                nonce: 0x0123_4567_89AB_CDEF,
+            },
+        ),
+    );
+    out.put(
+        "transport.message_ack",
+        &seal(&mut ba, &Body::MessageAck { msg: MsgId(7) }),
+    );
+    out.put(
+        "transport.probe_ack",
+        &seal(
+            &mut ba,
+            &Body::ProbeAck {
+                nonce: 0x0123_4567_89AB_CDEF,
+            },
+        ),
+    );
+    out.0
+}
+
+#[test]
+fn vectors_match_the_stored_bytes() {
+    let built = build();
+    let path = file();
+    if std::env::var_os("PEERD_WRITE_VECTORS").is_some() {
+        let text = serde_json::to_string_pretty(&built).unwrap();
+        std::fs::write(&path, text + "\n").unwrap();
+    }
+    let stored: BTreeMap<String, String> =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("vectors file")).unwrap();
+    assert_eq!(stored.len(), built.len(), "same vectors");
+    for (name, value) in &built {
+        assert_eq!(stored.get(name), Some(value), "vector {name}");
+    }
+}
+
+#[test]
+fn stored_frames_decrypt_to_their_payloads() {
+    let v: BTreeMap<String, String> =
+        serde_json::from_str(&std::fs::read_to_string(file()).unwrap()).unwrap();
+    let bytes = |k: &str| hex::decode(&v[k]).unwrap();
+    let arr = |k: &str| -> [u8; 32] { bytes(k).try_into().unwrap() };
+    let server = Identity::new(SecretKey::from_bytes(arr("server.private")));
+    assert_eq!(server.public, PublicKey(arr("server.public")));
+    // The server reads the stored INIT like any other.
+    let init = bytes("register.init");
+    let Ok(Frame::Init(f)) = Frame::parse(&init) else {
+        panic!()
+    };
+    let seen = accept(&server, &f).unwrap();
+    assert_eq!(seen.initiator, PublicKey(arr("peer_a.public")));
+    assert!(matches!(seen.payload, InitPayload::Register { .. }));
+    // Every server-bound frame opens with the stored session keys.
+    let keys = SessionKeys {
+        send: arr("register.key_responder_to_initiator"),
+        recv: arr("register.key_initiator_to_responder"),
+    };
+    let mut srv = Session::<2>::new(keys, 0x0A0B_0C0D, 0x0102_0304);
+    let mut buf = Vec::new();
+    for name in ["keepalive", "list", "connect", "relay", "unregister"] {
+        let frame = bytes(&format!("transport.{name}"));
+        let Ok(Frame::Transport(t)) = Frame::parse(&frame) else {
+            panic!("{name}")
+        };
+        let plain = srv.open(&t, &mut buf).unwrap();
+        let b = Body::decode(plain).unwrap();
+        assert!(b.is_request(), "{name}: {b:?}");
+        assert_eq!(b.name().to_lowercase(), name);
+    }
+}
