@@ -31,4 +31,6 @@ pub enum ServerError {
     Signal(std::io::Error),
     #[error("UDP socket error: {0}")]
     Socket(std::io::Error),
+    #[error("server key: {0}")]
+    Key(#[from] peerd_shared::proto::keys::KeyError),
 }

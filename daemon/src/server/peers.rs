@@ -1,39 +1,65 @@
-//! The in-memory registry of ids: who holds which id, who is online, where.
+//! The in-memory registry of ids: which key holds which id, who is online,
+//! where, and each online peer's session with the server.
 //!
 //! Ids are dense (1, 2, 3, ...), so each id has a slot in a `Vec` at index
-//! `id - 1` (its token, its address, its last REGISTER), and two bitsets say
-//! which ids are registered (durable in the database) and which are online.
-//! A `HashMap` from token to id serves REGISTER. LIST walks the online
-//! bitset in id order, skipping 64 offline ids per word. A slot costs 80
-//! bytes plus about 21-42 bytes in the token map, under the 200 bytes per
-//! online peer that issue 5 allows; the 24 bytes of address text make a
-//! LIST page a run of copies instead of ~30 address renderings.
+//! `id - 1` (its key, address, last refresh, newest handshake timestamp
+//! and live session), and two bitsets say which ids are registered (durable
+//! in the database) and which are online. A `HashMap` from key to id serves
+//! handshakes. LIST walks the online bitset in id order, skipping 64 offline
+//! ids per word.
+//!
+//! Session indices need no map: the server's index of a session is
+//! `slot << 1 | parity`, the parity alternating with every handshake of the
+//! slot, so the current and the previous session of a peer (kept for
+//! [`PREVIOUS_GRACE_MS`] after a re-key, in a small side map) never share an
+//! index and a TRANSPORT frame finds its session with one shift.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use peerd_shared::{PeerId, Token};
+use peerd_shared::proto::{PublicKey, Session, SessionKeys, SERVER_WINDOW_WORDS};
+use peerd_shared::PeerId;
 
-use super::addr_text::AddrText;
+/// A session with the server's replay window.
+pub type ServerSession = Session<SERVER_WINDOW_WORDS>;
 
-/// One id's state. Meaningful fields depend on the bitsets.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    token: Token,
-    /// Where the peer's last REGISTER came from (canonical form).
-    addr: SocketAddr,
-    /// `addr` rendered, as replies show it.
-    text: AddrText,
-    /// Last REGISTER, ms since the registry epoch.
-    last_ms: u64,
+/// How long the session a re-key replaced still receives, ms.
+pub const PREVIOUS_GRACE_MS: u64 = 30_000;
+/// Slots the index scheme can address: 2^31.
+const MAX_SLOTS: usize = 1 << 31;
+
+/// A session and when its handshake completed.
+#[derive(Debug)]
+pub struct Live {
+    pub session: ServerSession,
+    /// ms since the registry epoch.
+    pub established_ms: u64,
 }
 
-const EMPTY: Slot = Slot {
-    token: Token([0; 16]),
-    addr: SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-    text: AddrText::NONE,
-    last_ms: 0,
-};
+/// One id's state. Meaningful fields depend on the bitsets.
+#[derive(Debug)]
+struct Slot {
+    key: PublicKey,
+    /// Where the peer's last authenticated datagram came from.
+    addr: SocketAddr,
+    /// Last refresh (handshake or KEEPALIVE), ms since the registry epoch.
+    last_ms: u64,
+    /// Newest accepted handshake timestamp (ns since the Unix epoch).
+    last_ts: u64,
+    live: Option<Live>,
+}
+
+impl Slot {
+    fn empty(key: PublicKey) -> Self {
+        Self {
+            key,
+            addr: SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+            last_ms: 0,
+            last_ts: 0,
+            live: None,
+        }
+    }
+}
 
 /// A growable set of small integers.
 #[derive(Debug, Default)]
@@ -77,81 +103,88 @@ impl BitSet {
 #[derive(Debug, Default)]
 pub struct Peers {
     slots: Vec<Slot>,
-    by_token: HashMap<Token, u32>,
+    by_key: HashMap<PublicKey, u32>,
     registered: BitSet,
     online: BitSet,
     online_count: usize,
+    /// Sessions replaced by a re-key: index -> (slot, session, forget at ms).
+    previous: HashMap<u32, (u32, Live, u64)>,
 }
 
 /// An online peer, as the core sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Online {
-    pub token: Token,
+    pub key: PublicKey,
     pub addr: SocketAddr,
-    pub text: AddrText,
     pub last_ms: u64,
 }
 
+/// A stored registration: id, key, newest handshake timestamp.
+pub type Row = (PeerId, PublicKey, u64);
+
 impl Peers {
-    /// The table holding the durable assignments `loaded` (all offline).
-    pub fn load(loaded: impl IntoIterator<Item = (PeerId, Token)>) -> Self {
+    /// The table holding the durable registrations `rows` (all offline);
+    /// ids up to `reserved` (of protocol v1 tokens) are never given out.
+    pub fn load(rows: impl IntoIterator<Item = Row>, reserved: u64) -> Self {
         let mut peers = Self::default();
-        for (id, token) in loaded {
-            if let Some(index) = index_of(id) {
-                peers.reserve_slot(index);
-                peers.slots[index].token = token;
-                peers.registered.set(index, true);
-                peers.by_token.insert(token, index as u32);
+        let unused = PublicKey([0; 32]);
+        if let Some(top) = PeerId::new(reserved).and_then(index_of) {
+            peers.slots.resize_with(top + 1, || Slot::empty(unused));
+        }
+        for (id, key, ts) in rows {
+            let Some(index) = index_of(id).filter(|i| *i < MAX_SLOTS) else {
+                continue;
+            };
+            if index >= peers.slots.len() {
+                peers.slots.resize_with(index + 1, || Slot::empty(unused));
             }
+            peers.slots[index] = Slot {
+                last_ts: ts,
+                ..Slot::empty(key)
+            };
+            peers.registered.set(index, true);
+            peers.by_key.insert(key, index as u32);
         }
         peers
     }
 
-    fn reserve_slot(&mut self, index: usize) {
-        if index >= self.slots.len() {
-            self.slots.resize(index + 1, EMPTY);
-        }
-    }
-
-    /// The id the next new token gets, if there is one left.
+    /// The id the next new key gets, if there is one left.
     pub fn next_id(&self) -> Option<PeerId> {
-        u32::try_from(self.slots.len())
-            .ok()
-            .filter(|n| *n < u32::MAX)
-            .and_then(|n| PeerId::new(u64::from(n) + 1))
+        (self.slots.len() < MAX_SLOTS)
+            .then(|| PeerId::new(self.slots.len() as u64 + 1))
+            .flatten()
     }
 
-    /// Takes the next id for `token`, not yet registered (pending) until
+    /// Takes the next id for `key`, not yet registered (pending) until
     /// [`Peers::confirm`] or [`Peers::abandon`].
-    pub fn assign(&mut self, token: Token) -> Option<PeerId> {
+    pub fn assign(&mut self, key: PublicKey) -> Option<PeerId> {
         let id = self.next_id()?;
-        let index = self.slots.len();
-        self.slots.push(Slot { token, ..EMPTY });
-        self.by_token.insert(token, index as u32);
+        self.by_key.insert(key, self.slots.len() as u32);
+        self.slots.push(Slot::empty(key));
         Some(id)
     }
 
-    /// The id of `token`, registered or pending.
-    pub fn id_of(&self, token: &Token) -> Option<PeerId> {
-        self.by_token
-            .get(token)
+    /// The id of `key`, registered or pending.
+    pub fn id_of(&self, key: &PublicKey) -> Option<PeerId> {
+        self.by_key
+            .get(key)
             .and_then(|&i| PeerId::new(u64::from(i) + 1))
     }
 
     /// Marks a pending id durable.
     pub fn confirm(&mut self, id: PeerId) {
-        if let Some(index) = index_of(id).filter(|i| *i < self.slots.len()) {
+        if let Some(index) = self.index(id) {
             self.registered.set(index, true);
         }
     }
 
-    /// Gives up a pending id: its token is forgotten; the id is never reused.
+    /// Gives up a pending id: its key is forgotten; the id is never reused.
     pub fn abandon(&mut self, id: PeerId) {
-        if let Some(index) = index_of(id).filter(|i| *i < self.slots.len()) {
+        if let Some(index) = self.index(id) {
             if !self.registered.get(index) {
-                let token = self.slots[index].token;
-                if self.by_token.get(&token) == Some(&(index as u32)) {
-                    self.by_token.remove(&token);
+                let key = self.slots[index].key;
+                if self.by_key.get(&key) == Some(&(index as u32)) {
+                    self.by_key.remove(&key);
                 }
             }
         }
@@ -162,27 +195,110 @@ impl Peers {
         index_of(id).is_some_and(|i| self.registered.get(i))
     }
 
-    /// Puts a registered `id` online at `addr` as of `now_ms`; returns
-    /// the address's text (rendered again only when the address changed).
-    pub fn refresh(&mut self, id: PeerId, addr: SocketAddr, now_ms: u64) -> AddrText {
+    fn index(&self, id: PeerId) -> Option<usize> {
+        index_of(id).filter(|i| *i < self.slots.len())
+    }
+
+    fn registered_slot(&mut self, id: PeerId) -> Option<&mut Slot> {
+        let index = index_of(id).filter(|i| self.registered.get(*i))?;
+        self.slots.get_mut(index)
+    }
+
+    /// The newest handshake timestamp accepted from `id`'s key.
+    pub fn last_ts(&self, id: PeerId) -> u64 {
+        self.index(id).map_or(0, |i| self.slots[i].last_ts)
+    }
+
+    /// Records a newer accepted handshake timestamp.
+    pub fn set_last_ts(&mut self, id: PeerId, ts: u64) {
+        if let Some(i) = self.index(id) {
+            let slot = &mut self.slots[i];
+            slot.last_ts = slot.last_ts.max(ts);
+        }
+    }
+
+    /// The server's index for the next session of `id`.
+    pub fn next_index(&self, id: PeerId) -> Option<u32> {
+        let index = self.index(id)?;
+        let parity = self.slots[index]
+            .live
+            .as_ref()
+            .map_or(0, |l| (l.session.local & 1) ^ 1);
+        u32::try_from(index << 1).ok().map(|i| i | parity)
+    }
+
+    /// Installs a new session for `id` (made with [`Peers::next_index`]);
+    /// the one it replaces keeps receiving for [`PREVIOUS_GRACE_MS`].
+    pub fn install(&mut self, id: PeerId, keys: SessionKeys, local: u32, remote: u32, now_ms: u64) {
+        let Some(index) = self.index(id) else {
+            return;
+        };
+        let live = Live {
+            session: Session::new(keys, local, remote),
+            established_ms: now_ms,
+        };
+        if let Some(old) = self.slots[index].live.replace(live) {
+            let forget = now_ms + PREVIOUS_GRACE_MS;
+            self.previous
+                .insert(old.session.local, (index as u32, old, forget));
+        }
+    }
+
+    /// The session with the server-side index `local`, and its peer.
+    pub fn session(&mut self, local: u32) -> Option<(PeerId, &mut Live)> {
+        let index = (local >> 1) as usize;
+        let id = PeerId::new(index as u64 + 1)?;
+        let slot = self.slots.get_mut(index)?;
+        match slot.live.as_mut() {
+            Some(live) if live.session.local == local => Some((id, live)),
+            _ => match self.previous.get_mut(&local) {
+                Some((i, live, _)) if *i as usize == index => Some((id, live)),
+                _ => None,
+            },
+        }
+    }
+
+    /// The current session of `id`, to send it INTRO or RELAYED.
+    pub fn current(&mut self, id: PeerId) -> Option<&mut Live> {
+        self.registered_slot(id)?.live.as_mut()
+    }
+
+    /// Drops every session of `id` (it expired).
+    pub fn drop_sessions(&mut self, id: PeerId) {
+        if let Some(slot) = self.registered_slot(id) {
+            slot.live = None;
+        }
+        if let Some(index) = index_of(id) {
+            self.previous.retain(|_, (i, _, _)| *i as usize != index);
+        }
+    }
+
+    /// Records the source of an authenticated datagram from `id`.
+    pub fn roam(&mut self, id: PeerId, addr: SocketAddr) -> bool {
+        match self.registered_slot(id) {
+            Some(slot) if slot.addr != addr => {
+                slot.addr = addr;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Puts a registered `id` online at `addr` as of `now_ms`.
+    pub fn refresh(&mut self, id: PeerId, addr: SocketAddr, now_ms: u64) {
         let Some(index) = index_of(id).filter(|i| self.registered.get(*i)) else {
-            return AddrText::NONE;
+            return;
         };
         let slot = &mut self.slots[index];
-        if slot.addr != addr || slot.text.get().is_none() {
-            slot.addr = addr;
-            slot.text = AddrText::new(addr);
-        }
+        slot.addr = addr;
         slot.last_ms = now_ms;
-        let text = slot.text;
         if !self.online.get(index) {
             self.online.set(index, true);
             self.online_count += 1;
         }
-        text
     }
 
-    /// Takes `id` offline.
+    /// Takes `id` offline (its session stays until it expires).
     pub fn set_offline(&mut self, id: PeerId) {
         if let Some(index) = index_of(id) {
             if self.online.get(index) {
@@ -192,18 +308,27 @@ impl Peers {
         }
     }
 
+    fn view(s: &Slot) -> Online {
+        Online {
+            key: s.key,
+            addr: s.addr,
+            last_ms: s.last_ms,
+        }
+    }
+
     /// The peer if it is online (whether or not it has expired).
     pub fn online(&self, id: PeerId) -> Option<Online> {
         let index = index_of(id)?;
-        self.online.get(index).then(|| {
-            let s = &self.slots[index];
-            Online {
-                token: s.token,
-                addr: s.addr,
-                text: s.text,
-                last_ms: s.last_ms,
-            }
-        })
+        self.online
+            .get(index)
+            .then(|| Self::view(&self.slots[index]))
+    }
+
+    /// The key of a registered id.
+    pub fn key_of(&self, id: PeerId) -> Option<PublicKey> {
+        index_of(id)
+            .filter(|i| self.registered.get(*i))
+            .map(|i| self.slots[i].key)
     }
 
     /// Online peers with ids >= `from`, ascending.
@@ -212,18 +337,14 @@ impl Peers {
         std::iter::from_fn(move || {
             let index = self.online.next_from(next?)?;
             next = Some(index + 1);
-            let s = &self.slots[index];
             let id = PeerId::new(index as u64 + 1)?;
-            Some((
-                id,
-                Online {
-                    token: s.token,
-                    addr: s.addr,
-                    text: s.text,
-                    last_ms: s.last_ms,
-                },
-            ))
+            Some((id, Self::view(&self.slots[index])))
         })
+    }
+
+    /// Forgets replaced sessions past their grace.
+    pub fn sweep_previous(&mut self, now_ms: u64) {
+        self.previous.retain(|_, (_, _, forget)| *forget > now_ms);
     }
 
     /// Ids online (including not yet swept expired ones).
@@ -231,7 +352,7 @@ impl Peers {
         self.online_count
     }
 
-    /// Ids ever assigned (registered, pending or abandoned).
+    /// Ids ever assigned or reserved.
     pub fn assigned(&self) -> usize {
         self.slots.len()
     }
@@ -247,6 +368,13 @@ mod tests {
 
     fn id(n: u64) -> PeerId {
         PeerId::new(n).expect("valid id")
+    }
+
+    fn keys() -> SessionKeys {
+        SessionKeys {
+            send: [1; 32],
+            recv: [2; 32],
+        }
     }
 
     #[test]
@@ -268,27 +396,61 @@ mod tests {
     }
 
     #[test]
-    fn loaded_ids_with_gaps_continue_after_the_highest() {
-        let p = Peers::load([(id(1), Token([1; 16])), (id(3), Token([3; 16]))]);
+    fn loaded_ids_with_gaps_and_v1_reservations_continue_after_the_highest() {
+        let p = Peers::load(
+            [
+                (id(1), PublicKey([1; 32]), 5),
+                (id(3), PublicKey([3; 32]), 0),
+            ],
+            7,
+        );
         assert!(p.is_registered(id(3)));
         assert!(!p.is_registered(id(2)));
-        assert_eq!(p.next_id(), Some(id(4)));
-        assert_eq!(p.id_of(&Token([3; 16])), Some(id(3)));
+        assert_eq!(p.next_id(), Some(id(8)));
+        assert_eq!(p.id_of(&PublicKey([3; 32])), Some(id(3)));
+        assert_eq!(p.last_ts(id(1)), 5);
+        assert_eq!(
+            p.id_of(&PublicKey([0; 32])),
+            None,
+            "reserved slots hold no key"
+        );
     }
 
     #[test]
     fn abandoned_ids_are_never_reused() {
         let mut p = Peers::default();
-        let a = p.assign(Token([9; 16])).unwrap();
+        let a = p.assign(PublicKey([9; 32])).unwrap();
         p.abandon(a);
-        assert_eq!(p.id_of(&Token([9; 16])), None);
+        assert_eq!(p.id_of(&PublicKey([9; 32])), None);
         assert!(!p.is_registered(a));
-        let b = p.assign(Token([9; 16])).unwrap();
+        let b = p.assign(PublicKey([9; 32])).unwrap();
         assert_eq!((a, b), (id(1), id(2)));
     }
 
     #[test]
-    fn slots_stay_small() {
-        assert!(std::mem::size_of::<Slot>() <= 80);
+    fn a_rekey_keeps_the_previous_session_for_its_grace() {
+        let mut p = Peers::default();
+        let a = p.assign(PublicKey([9; 32])).unwrap();
+        p.confirm(a);
+        let first = p.next_index(a).unwrap();
+        p.install(a, keys(), first, 77, 0);
+        let second = p.next_index(a).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(first >> 1, second >> 1);
+        p.install(a, keys(), second, 78, 1000);
+        assert_eq!(
+            p.session(first).map(|(i, l)| (i, l.session.remote)),
+            Some((a, 77))
+        );
+        assert_eq!(
+            p.session(second).map(|(i, l)| (i, l.session.remote)),
+            Some((a, 78))
+        );
+        p.sweep_previous(1000 + PREVIOUS_GRACE_MS);
+        assert!(p.session(first).is_none());
+        assert!(p.session(second).is_some());
+        assert!(p.session(second ^ 2).is_none(), "another slot's index");
+        p.drop_sessions(a);
+        assert!(p.session(second).is_none());
     }
 }

@@ -1,4 +1,5 @@
-//! Token-bucket rate limiting per source ip:port, with a global cap.
+//! Token-bucket rate limiting per key (a source ip:port for datagrams, a
+//! source IP for handshakes), with a global cap.
 //!
 //! Each source has a bucket of `burst` datagrams that refills at `rate` per
 //! second; the whole server has one bucket of `global` datagrams refilling at
@@ -13,7 +14,7 @@
 //! flood is dropped without any work.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::hash::Hash;
 
 /// `rate_limited` answers per source and second, at most.
 pub const NOTICES_PER_SECOND: u64 = 10;
@@ -73,7 +74,7 @@ impl Bucket {
 
 /// The limiter: one bucket per active source plus the global bucket.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K> {
     /// Datagrams per second per source (0 = unlimited).
     rate: u64,
     /// Milli-datagrams per source bucket.
@@ -81,13 +82,13 @@ pub struct RateLimiter {
     /// Datagrams per second overall (0 = unlimited).
     global_rate: u64,
     global: Bucket,
-    sources: HashMap<SocketAddr, Bucket>,
+    sources: HashMap<K, Bucket>,
     /// Notices sent in the current second (`notice_second`).
     notices: u64,
     notice_second: u64,
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq + Copy> RateLimiter<K> {
     /// `rate` per source with a bucket of `burst`, and `global` overall
     /// (with a one-second burst); 0 disables either limit.
     pub fn new(rate: u32, burst: u32, global: u32) -> Self {
@@ -104,7 +105,7 @@ impl RateLimiter {
     }
 
     /// Charges one datagram from `source` at `now_ms`.
-    pub fn check(&mut self, source: SocketAddr, now_ms: u64) -> Verdict {
+    pub fn check(&mut self, source: K, now_ms: u64) -> Verdict {
         let mut over = false;
         if self.global_rate > 0 {
             over |= !self
@@ -168,6 +169,7 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
@@ -175,7 +177,7 @@ mod tests {
 
     #[test]
     fn per_source_burst_then_refill() {
-        let mut rl = RateLimiter::new(10, 5, 0);
+        let mut rl = RateLimiter::<SocketAddr>::new(10, 5, 0);
         for _ in 0..5 {
             assert_eq!(rl.check(addr(1), 1000), Verdict::Accept);
         }
@@ -190,7 +192,7 @@ mod tests {
 
     #[test]
     fn global_cap_applies_across_sources() {
-        let mut rl = RateLimiter::new(0, 1, 3);
+        let mut rl = RateLimiter::<SocketAddr>::new(0, 1, 3);
         for port in 1..=3 {
             assert_eq!(rl.check(addr(port), 5000), Verdict::Accept);
         }
@@ -200,7 +202,7 @@ mod tests {
 
     #[test]
     fn sweep_forgets_refilled_sources() {
-        let mut rl = RateLimiter::new(10, 5, 0);
+        let mut rl = RateLimiter::<SocketAddr>::new(10, 5, 0);
         rl.check(addr(1), 1000);
         rl.sweep(1010);
         assert_eq!(rl.tracked(), 1);
@@ -210,7 +212,7 @@ mod tests {
 
     #[test]
     fn disabled_limits_accept_everything() {
-        let mut rl = RateLimiter::new(0, 1, 0);
+        let mut rl = RateLimiter::<SocketAddr>::new(0, 1, 0);
         for _ in 0..10_000 {
             assert_eq!(rl.check(addr(1), 0), Verdict::Accept);
         }

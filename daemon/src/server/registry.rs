@@ -1,74 +1,105 @@
-//! The protocol core of `peerd server`: pure, I/O-free, and driven by the
-//! UDP loop through [`Registry::handle`] (one datagram in, datagrams out),
+//! The protocol core of `peerd server`: pure and driven by the UDP loop
+//! through [`Registry::handle`] (one datagram in, datagrams out),
 //! [`Registry::on_durable`] (the database stored new ids) and
 //! [`Registry::sweep`] (time passes). Time is passed in, so tests run on a
-//! fake clock.
+//! fake clock; nothing here touches a socket or the disk.
 //!
-//! The checks follow protocol.md 2 in order: rate limit, then JSON object,
-//! `v`, `type` (replies and peer messages sent to the server get
-//! `unknown_type`; an ERROR is never answered), `seq`, other fields (all in
-//! `peerd_shared::wire::decode`), then the replay cache (retries of CONNECT,
-//! UNREGISTER and RELAY), authentication, the target. The request handlers
-//! live in `requests.rs`.
+//! A datagram is dispatched on its first byte (docs/protocol.md 2): STUN is
+//! answered as before, handshakes go to `handshakes.rs` (section 3), and
+//! TRANSPORT frames to `requests.rs` (section 5), which authenticates them
+//! before anything else. Nothing that fails a check creates state or gets
+//! an answer, and log lines about dropped datagrams are rate-limited.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use peerd_shared::wire::{self, canonical, DecodeError, ErrorCode, Kind, Packet, MAX_DATAGRAM};
-use peerd_shared::{PeerId, Seq, Token};
-use tracing::{debug, info, warn};
+use peerd_shared::proto::codec::canonical;
+use peerd_shared::proto::cookie::CookieGuard;
+use peerd_shared::proto::handshake::Accepted;
+use peerd_shared::proto::{Frame, Identity, EXPIRY_KEEPALIVES};
+use peerd_shared::PeerId;
+use tracing::{debug, info};
 
-use super::addr_text::AddrText;
 use super::args::Limits;
-use super::outbox::Outbox;
-use super::peers::Peers;
+use super::load::{LoadMeter, LogLimiter};
+use super::peers::{Peers, Row};
 use super::ratelimit::{RateLimiter, Verdict};
 use super::replay::ReplayCache;
+use super::replies::ReplyBuffer;
 use super::stun_port as stun;
 
-/// REGISTERs of a token whose new id is still being written to disk.
+/// A new key's REGISTER, waiting for its id to be on disk.
 #[derive(Debug)]
-struct Pending {
-    /// The latest source; the peer goes online there once durable.
-    addr: SocketAddr,
-    /// The latest REGISTER, ms since the epoch.
-    last_ms: u64,
-    /// Everyone to answer once durable: (source, seq), at most [`MAX_WAITERS`].
-    waiters: Vec<(SocketAddr, Seq)>,
+pub(super) struct Pending {
+    pub(super) accepted: Accepted,
+    pub(super) source: SocketAddr,
+    pub(super) ts: u64,
 }
 
-/// Retries of one pending REGISTER that are remembered (more are answered
-/// by their own later retries).
-const MAX_WAITERS: usize = 8;
+/// New keys waiting for the database, at most (more are dropped; their
+/// daemons retry).
+pub(super) const MAX_PENDING: usize = 65_536;
+/// How long an unregistered peer's session still answers (a retried
+/// UNREGISTER is acknowledged again), ms.
+const UNREGISTER_GRACE_MS: u64 = 30_000;
 
 /// The server's state and protocol logic.
 #[derive(Debug)]
 pub struct Registry {
+    pub(super) identity: Identity,
     pub(super) peers: Peers,
-    pending: HashMap<PeerId, Pending>,
+    pub(super) pending: HashMap<PeerId, Pending>,
     pub(super) replay: ReplayCache,
-    limiter: RateLimiter,
-    /// Announced in REGISTER_ACK, seconds.
-    pub(super) keepalive_secs: u64,
+    limiter: RateLimiter<SocketAddr>,
+    pub(super) handshakes: RateLimiter<IpAddr>,
+    /// Answers to protocol v1 datagrams: 10/s per source, 100/s in all.
+    legacy: RateLimiter<SocketAddr>,
+    pub(super) cookies: CookieGuard,
+    pub(super) load: LoadMeter,
+    pub(super) logs: LogLimiter,
+    /// Announced in REGISTERED and KEEPALIVE_ACK, seconds.
+    pub(super) keepalive_secs: u16,
     /// 3 x keepalive, ms.
     expiry_ms: u64,
     epoch: Instant,
-    /// Reused by [`Registry::sweep`].
-    expired: Vec<PeerId>,
+    /// Unregistered peers whose session goes at the given ms.
+    pub(super) unregistered: VecDeque<(PeerId, u64)>,
+    /// Decrypted payloads (reused).
+    pub(super) scratch: Vec<u8>,
+}
+
+/// 32 random bytes from the operating system (cookie secrets, nonces).
+pub(super) fn random32() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    if getrandom::fill(&mut b).is_err() {
+        // No system randomness: a cookie secret derived from the clock is
+        // weak, but cookies only ever decide who must prove its address.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        b[..16].copy_from_slice(&t.to_le_bytes());
+    }
+    b
 }
 
 impl Registry {
-    /// A registry holding the durable assignments `loaded`, all offline;
+    /// A registry with the server's `identity`, holding the stored
+    /// registrations `rows` (all offline) and the v1 ids up to `reserved`;
     /// times are measured from `epoch`.
     pub fn new(
+        identity: Identity,
         limits: Limits,
-        loaded: impl IntoIterator<Item = (PeerId, Token)>,
+        rows: impl IntoIterator<Item = Row>,
+        reserved: u64,
         epoch: Instant,
     ) -> Self {
         let keepalive_ms = u64::try_from(limits.keepalive.as_millis()).unwrap_or(u64::MAX / 4);
+        let handshake_burst = limits.handshake_rate.saturating_mul(2).max(1);
         Self {
-            peers: Peers::load(loaded),
+            cookies: CookieGuard::new(&identity.public, random32(), epoch),
+            identity,
+            peers: Peers::load(rows, reserved),
             pending: HashMap::new(),
             replay: ReplayCache::new(limits.replay_capacity),
             limiter: RateLimiter::new(
@@ -76,10 +107,15 @@ impl Registry {
                 limits.burst_per_source,
                 limits.global_rate,
             ),
-            keepalive_secs: limits.keepalive.as_secs().max(1),
-            expiry_ms: keepalive_ms.saturating_mul(u64::from(wire::EXPIRY_KEEPALIVES)),
+            handshakes: RateLimiter::new(limits.handshake_rate, handshake_burst, 0),
+            legacy: RateLimiter::new(10, 10, 100),
+            load: LoadMeter::new(limits.cookie_threshold),
+            logs: LogLimiter::default(),
+            keepalive_secs: u16::try_from(limits.keepalive.as_secs().max(1)).unwrap_or(u16::MAX),
+            expiry_ms: keepalive_ms.saturating_mul(u64::from(EXPIRY_KEEPALIVES)),
             epoch,
-            expired: Vec::new(),
+            unregistered: VecDeque::new(),
+            scratch: Vec::with_capacity(peerd_shared::proto::MAX_DATAGRAM),
         }
     }
 
@@ -87,230 +123,142 @@ impl Registry {
         u64::try_from(now.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// True if an online peer seen last at `last_ms` has expired at `now_ms`.
+    /// True if a peer refreshed last at `last_ms` has expired at `now_ms`.
     pub(super) fn expired(&self, last_ms: u64, now_ms: u64) -> bool {
         now_ms.saturating_sub(last_ms) >= self.expiry_ms
     }
 
+    /// Logs a dropped datagram, at most once a second per reason.
+    pub(super) fn dropped(&mut self, reason: &'static str, source: SocketAddr, now_ms: u64) {
+        if let Some(skipped) = self.logs.allow(reason, now_ms) {
+            if skipped > 0 {
+                info!("dropped a datagram from {source}: {reason} ({skipped} more not logged)");
+            } else {
+                info!("dropped a datagram from {source}: {reason}");
+            }
+        }
+    }
+
     /// Handles one datagram from `source`, queueing the answers in `out`.
-    pub fn handle(&mut self, datagram: &[u8], source: SocketAddr, now: Instant, out: &mut Outbox) {
+    pub fn handle(
+        &mut self,
+        datagram: &[u8],
+        source: SocketAddr,
+        now: Instant,
+        out: &mut ReplyBuffer,
+    ) {
         let source = canonical(source);
         let now_ms = self.ms(now);
         if datagram.is_empty() {
             return;
         }
         let verdict = self.limiter.check(source, now_ms);
-        if stun::is_stun(datagram) {
-            return stun::serve(datagram, source, verdict, out);
-        }
-        match verdict {
-            Verdict::Accept => {}
-            Verdict::Drop => return,
-            Verdict::Notify => {
-                let seq = match wire::decode(datagram) {
-                    Ok(Packet::Error { .. }) => return,
-                    Ok(p) => p.seq(),
-                    Err(_) if peek(datagram).kind == Some(Kind::Error) => return,
-                    Err(e) => e.seq,
-                };
-                info!("request from {source}: rate_limited");
-                let message = "too many requests from this address; retry later";
-                out.error(
-                    source,
-                    seq.unwrap_or_default(),
-                    ErrorCode::RateLimited,
-                    message,
-                    datagram.len(),
-                );
-                return;
+        match Frame::parse(datagram) {
+            Ok(Frame::Stun) => stun::serve(datagram, source, verdict, out),
+            Ok(Frame::Transport(t)) if verdict != Verdict::Drop => {
+                self.on_transport(&t, verdict, source, now_ms, out);
             }
-        }
-        // Canonical REGISTER/LIST/CONNECT skip serde; the rest (and every
-        // error) goes through the staged decoder.
-        match super::hot::decode(datagram).map_or_else(|| wire::decode(datagram), Ok) {
-            Ok(packet) => self.dispatch(packet, datagram, source, now_ms, out),
-            Err(e) => self.refuse(e, datagram, source, out),
+            _ if verdict != Verdict::Accept => self.dropped("rate limited", source, now_ms),
+            Ok(Frame::Init(init)) => self.on_init(&init, source, now, now_ms, out),
+            Ok(Frame::KeyRequest) => self.on_key_request(source, now_ms, out),
+            Ok(Frame::Legacy) => self.on_legacy(datagram, source, now_ms, out),
+            Ok(Frame::Transport(_)) => {}
+            Ok(Frame::Resp(_) | Frame::Cookie(_) | Frame::KeyReply(_)) => {
+                self.dropped("a frame only a daemon receives", source, now_ms);
+            }
+            Err(_) => self.dropped("not a protocol v2 frame", source, now_ms),
         }
     }
 
-    fn dispatch(
+    /// Answers a protocol v1 JSON datagram with `unsupported_version` when
+    /// the answer is not longer than the datagram (docs/protocol.md 7).
+    fn on_legacy(
         &mut self,
-        packet: Packet,
         datagram: &[u8],
         source: SocketAddr,
         now_ms: u64,
-        out: &mut Outbox,
+        out: &mut ReplyBuffer,
     ) {
-        match packet {
-            Packet::Register { seq, token } => self.register(seq, token, source, now_ms, out),
-            Packet::List {
-                seq,
-                id,
-                token,
-                after,
-            } => self.list(seq, id, &token, after, source, now_ms, out),
-            Packet::Connect {
-                seq,
-                id,
-                token,
-                target,
-            } => self.connect(seq, id, &token, target, datagram, source, now_ms, out),
-            Packet::Unregister { seq, id, token } => {
-                self.unregister(seq, id, &token, datagram, source, now_ms, out)
-            }
-            Packet::Relay {
-                seq,
-                id,
-                token,
-                target,
-                data,
-            } => {
-                let req = super::requests::RelayRequest {
-                    seq,
-                    id,
-                    token,
-                    target,
-                    data: data.get(),
-                };
-                self.relay(req, datagram, source, now_ms, out)
-            }
-            Packet::Error { .. } => debug!(%source, "ERROR received; never answered"),
-            other => {
-                let kind = other.kind();
-                let seq = other
-                    .seq()
-                    .or_else(|| peek(datagram).seq)
-                    .unwrap_or_default();
-                info!("{kind} from {source}: unknown_type");
-                let message = format!("{kind} is not a request the server serves");
-                out.error(
-                    source,
-                    seq,
-                    ErrorCode::UnknownType,
-                    &message,
-                    datagram.len(),
-                );
-            }
+        if self.legacy.check(source, now_ms) != Verdict::Accept {
+            return;
         }
-    }
-
-    /// Answers a datagram that failed to decode.
-    fn refuse(&mut self, e: DecodeError, datagram: &[u8], source: SocketAddr, out: &mut Outbox) {
-        let head = peek(datagram);
-        if head.kind == Some(Kind::Error) {
-            return debug!(%source, "malformed ERROR received; never answered");
-        }
-        // protocol.md 1: an oversized datagram is answered only if it parses
-        // as an object with a valid seq (then `too_large`); else dropped.
-        if datagram.len() > MAX_DATAGRAM && (e.code != ErrorCode::TooLarge || e.seq.is_none()) {
-            return info!(
-                "datagram of {} bytes from {source}: too large, dropped",
-                datagram.len()
-            );
-        }
-        // decode checks v, then type, then seq and fields: a field error in a
-        // message of a known type the server does not serve is unknown_type.
-        let (code, message) = match head.kind {
-            Some(kind) if e.code == ErrorCode::BadRequest && head.v_is_one && !serves(kind) => (
-                ErrorCode::UnknownType,
-                "a reply or peer message is not a request the server serves".into(),
-            ),
-            _ => (e.code, e.message),
-        };
-        let seq = e.seq.or(head.seq).unwrap_or_default();
-        info!("request from {source}: {code}: {message}");
-        out.error(source, seq, code, &message, datagram.len());
-    }
-
-    /// REGISTER: refresh a known token, or give a new token the next id
-    /// (answered once the database holds it).
-    fn register(
-        &mut self,
-        seq: Seq,
-        token: Token,
-        source: SocketAddr,
-        now_ms: u64,
-        out: &mut Outbox,
-    ) {
-        if let Some(id) = self.peers.id_of(&token) {
-            if let Some(p) = self.pending.get_mut(&id) {
-                p.addr = source;
-                p.last_ms = now_ms;
-                if !p.waiters.contains(&(source, seq)) && p.waiters.len() < MAX_WAITERS {
-                    p.waiters.push((source, seq));
-                }
-                return debug!("REGISTER from {source} -> id {id} (waiting for the database)");
-            }
-            let text = self.peers.refresh(id, source, now_ms);
-            out.register_ack(source, seq, id, &text, self.keepalive_secs);
-            return info!("REGISTER from {source} -> id {id}");
-        }
-        let Some(id) = self.peers.assign(token) else {
-            warn!("REGISTER from {source}: no id left to give");
-            let message = "the server has no id left to give";
-            return out.error(source, seq, ErrorCode::Internal, message, usize::MAX / 2);
-        };
-        self.pending.insert(
-            id,
-            Pending {
-                addr: source,
-                last_ms: now_ms,
-                waiters: vec![(source, seq)],
-            },
+        let seq = serde_json::from_slice::<serde_json::Value>(datagram)
+            .ok()
+            .and_then(|v| v.get("seq").and_then(serde_json::Value::as_u64))
+            .filter(|s| *s <= u64::from(u32::MAX))
+            .unwrap_or(0);
+        let answer = format!(
+            "{{\"v\":1,\"type\":\"ERROR\",\"seq\":{seq},\"code\":\"unsupported_version\",\
+             \"message\":\"this server speaks peerd protocol v2\"}}"
         );
-        out.persist.push((id, token));
-        debug!("REGISTER from {source} -> id {id} (new, storing)");
+        if answer.len() <= datagram.len() {
+            out.raw(source, answer.as_bytes());
+            info!("protocol v1 datagram from {source}: unsupported_version");
+        } else {
+            self.dropped("protocol v1 datagram too short to answer", source, now_ms);
+        }
     }
 
     /// The database stored (`stored` true) or failed to store `ids`.
-    pub fn on_durable(&mut self, ids: &[PeerId], stored: bool, out: &mut Outbox) {
+    pub fn on_durable(
+        &mut self,
+        ids: &[PeerId],
+        stored: bool,
+        now: Instant,
+        out: &mut ReplyBuffer,
+    ) {
+        let now_ms = self.ms(now);
         for &id in ids {
             let Some(p) = self.pending.remove(&id) else {
                 continue;
             };
             if stored {
                 self.peers.confirm(id);
-                let text = self.peers.refresh(id, p.addr, p.last_ms);
-                for (to, seq) in p.waiters {
-                    let text = if to == p.addr { text } else { AddrText::NONE };
-                    out.register_ack(to, seq, id, &text, self.keepalive_secs);
-                    info!("REGISTER from {to} -> id {id} (new)");
-                }
+                self.complete(id, p.accepted, p.source, p.ts, true, now_ms, out);
             } else {
                 self.peers.abandon(id);
-                for (to, seq) in p.waiters {
-                    let message = "the server could not store the new id; retry later";
-                    out.error(to, seq, ErrorCode::Internal, message, usize::MAX / 2);
-                    warn!("REGISTER from {to}: internal: id {id} not stored");
-                }
+                self.refuse_new(id, p, out);
             }
         }
     }
 
-    /// Takes expired peers offline and forgets old rate-limit and replay
-    /// state. Call about once a second.
+    /// Takes expired peers offline and forgets their sessions, old
+    /// replaced sessions, old rate-limit and replay state; replaces the
+    /// cookie secret when due. Call about once a second.
     pub fn sweep(&mut self, now: Instant) {
         let now_ms = self.ms(now);
-        let mut expired = std::mem::take(&mut self.expired);
-        expired.clear();
-        if let Some(first) = PeerId::new(1) {
-            expired.extend(
-                self.peers
-                    .online_from(first)
-                    .filter(|(_, p)| self.expired(p.last_ms, now_ms))
-                    .map(|(id, _)| id),
-            );
-        }
-        for &id in &expired {
+        let expired: Vec<PeerId> = match PeerId::new(1) {
+            Some(first) => self
+                .peers
+                .online_from(first)
+                .filter(|(_, p)| self.expired(p.last_ms, now_ms))
+                .map(|(id, _)| id)
+                .collect(),
+            None => Vec::new(),
+        };
+        for id in expired {
             self.peers.set_offline(id);
+            self.peers.drop_sessions(id);
             info!(
-                "id {id} expired (no REGISTER for {} s)",
+                "id {id} expired (no refresh for {} s)",
                 self.expiry_ms / 1000
             );
         }
-        self.expired = expired;
+        while let Some(&(id, at)) = self.unregistered.front() {
+            if at > now_ms {
+                break;
+            }
+            self.unregistered.pop_front();
+            if self.peers.online(id).is_none() {
+                self.peers.drop_sessions(id);
+            }
+        }
+        self.peers.sweep_previous(now_ms);
         self.limiter.sweep(now_ms);
+        self.handshakes.sweep(now_ms);
+        self.legacy.sweep(now_ms);
         self.replay.expire(now_ms);
+        self.cookies.rotate(now, random32);
         debug!(
             online = self.peers.online_count(),
             ids = self.peers.assigned(),
@@ -321,46 +269,14 @@ impl Registry {
         );
     }
 
+    /// Schedules the end of an unregistered peer's session.
+    pub(super) fn forget_later(&mut self, id: PeerId, now_ms: u64) {
+        self.unregistered
+            .push_back((id, now_ms + UNREGISTER_GRACE_MS));
+    }
+
     /// Peers online now (expired ones count until the next sweep).
     pub fn online_count(&self) -> usize {
         self.peers.online_count()
     }
 }
-
-/// Whether the server serves requests of this type.
-fn serves(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Register | Kind::List | Kind::Connect | Kind::Unregister | Kind::Relay
-    )
-}
-
-/// What can be read of a datagram that failed to decode (slow path only).
-#[derive(Debug, Default)]
-struct Peek {
-    v_is_one: bool,
-    kind: Option<Kind>,
-    seq: Option<Seq>,
-}
-
-fn peek(datagram: &[u8]) -> Peek {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(datagram) else {
-        return Peek::default();
-    };
-    Peek {
-        v_is_one: map.get("v").and_then(serde_json::Value::as_u64) == Some(wire::VERSION),
-        kind: map
-            .get("type")
-            .and_then(serde_json::Value::as_str)
-            .and_then(Kind::parse),
-        seq: map
-            .get("seq")
-            .and_then(serde_json::Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Seq),
-    }
-}
-
-#[cfg(test)]
-#[path = "registry_tests.rs"]
-mod tests;

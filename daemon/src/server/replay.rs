@@ -1,10 +1,11 @@
 //! The replay cache that makes CONNECT, UNREGISTER and RELAY idempotent.
 //!
-//! protocol.md 2: an identical datagram from the same address within 30 s
-//! gets the same reply and has no second effect. The cache remembers, for
-//! each authenticated CONNECT/UNREGISTER/RELAY, the key (source address,
-//! `seq`, a hash of the datagram's bytes) and the reply that was sent, as a
-//! small value rather than bytes, so storing it does not allocate. A hit is
+//! docs/protocol.md 5.2: a retransmission (same `seq`, same payload, in a
+//! new TRANSPORT frame) within 30 s gets the same reply and has no second
+//! effect. The cache remembers, for each authenticated CONNECT/UNREGISTER/
+//! RELAY, the key (the peer, `seq`, a hash of the decrypted payload) and the
+//! reply that was sent, as a small value rather than bytes, so storing it
+//! does not allocate. A hit is
 //! answered with the same reply and nothing else happens (no second INTRO,
 //! no second RELAYED). Entries live [`RETRY_WINDOW`]; when the cache holds
 //! its capacity, the oldest entry is forgotten first.
@@ -12,14 +13,18 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use peerd_shared::wire::{ErrorCode, RETRY_WINDOW};
+use peerd_shared::proto::{ErrorCode, PublicKey};
 use peerd_shared::{PeerId, Seq};
 
-/// Identifies one request datagram.
+/// How long a reply is remembered.
+pub const RETRY_WINDOW: Duration = Duration::from_secs(30);
+
+/// Identifies one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReplayKey {
-    source: SocketAddr,
+    peer: PeerId,
     seq: Seq,
     digest: u64,
 }
@@ -27,7 +32,11 @@ pub struct ReplayKey {
 /// A reply as remembered: enough to encode the same bytes again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cached {
-    ConnectAck { target: PeerId, addr: SocketAddr },
+    ConnectAck {
+        target: PeerId,
+        key: PublicKey,
+        addr: SocketAddr,
+    },
     UnregisterAck,
     RelayAck,
     Error(ErrorCode),
@@ -56,12 +65,12 @@ impl ReplayCache {
         }
     }
 
-    /// The key of `datagram` received from `source` with `seq`.
-    pub fn key(&self, source: SocketAddr, seq: Seq, datagram: &[u8]) -> ReplayKey {
+    /// The key of the request `payload` with `seq` from `peer`.
+    pub fn key(&self, peer: PeerId, seq: Seq, payload: &[u8]) -> ReplayKey {
         ReplayKey {
-            source,
+            peer,
             seq,
-            digest: self.hasher.hash_one(datagram),
+            digest: self.hasher.hash_one(payload),
         }
     }
 
@@ -114,8 +123,8 @@ impl ReplayCache {
 mod tests {
     use super::*;
 
-    fn src() -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], 9))
+    fn src() -> PeerId {
+        PeerId::new(9).unwrap()
     }
 
     #[test]
@@ -129,7 +138,7 @@ mod tests {
         );
         assert_eq!(c.get(&c.key(src(), Seq(1), b"abd"), 1), None);
         assert_eq!(c.get(&c.key(src(), Seq(2), b"abc"), 1), None);
-        let other = SocketAddr::from(([127, 0, 0, 1], 10));
+        let other = PeerId::new(10).unwrap();
         assert_eq!(c.get(&c.key(other, Seq(1), b"abc"), 1), None);
     }
 

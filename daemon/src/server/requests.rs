@@ -1,62 +1,212 @@
-//! The authenticated requests of protocol.md 2.2: LIST, CONNECT, UNREGISTER
-//! and RELAY, as methods of [`Registry`]. Each checks, in order, the replay
-//! cache (CONNECT, UNREGISTER, RELAY), authentication, then the target, and
-//! logs one info line.
+//! TRANSPORT frames at the server (docs/protocol.md 5.2 and 5.3), as methods
+//! of [`Registry`]: authenticate (session, decryption, replay window, age),
+//! roam, then serve KEEPALIVE, LIST, CONNECT, UNREGISTER and RELAY. CONNECT,
+//! UNREGISTER and RELAY go through the replay cache first, so a
+//! retransmission gets the same reply and has no second effect. Every
+//! request logs one info line.
 
 use std::net::SocketAddr;
 
-use peerd_shared::wire::ErrorCode;
-use peerd_shared::{PeerId, Seq, Token};
+use peerd_shared::proto::codec::{addr_len, Put};
+use peerd_shared::proto::frame::{Transport, MAX_PAYLOAD, TRANSPORT_OVERHEAD};
+use peerd_shared::proto::payload::kind;
+use peerd_shared::proto::{Body, ErrorCode, REJECT_AFTER};
+use peerd_shared::{PeerId, Seq};
 use tracing::info;
 
-use super::addr_text::AddrText;
-use super::outbox::Outbox;
-use super::peers::Online;
+use super::ratelimit::Verdict;
 use super::registry::Registry;
-use super::replay::{Cached, ReplayKey};
+use super::replay::Cached;
+use super::replies::ReplyBuffer;
 
-/// The fields of a RELAY, with `data` borrowed from the decoded packet.
-pub struct RelayRequest<'a> {
-    pub seq: Seq,
-    pub id: PeerId,
-    pub token: Token,
-    pub target: PeerId,
-    pub data: &'a str,
+/// The asker of a request: its id, the session the request came on, and
+/// where it came from.
+#[derive(Debug, Clone, Copy)]
+struct Asker {
+    id: PeerId,
+    local: u32,
+    source: SocketAddr,
 }
 
-/// Compares tokens in constant time.
-fn same_token(a: &Token, b: &Token) -> bool {
-    a.0.iter()
-        .zip(b.0.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
-}
+const REJECT_AFTER_MS: u64 = REJECT_AFTER.as_millis() as u64;
 
 impl Registry {
-    /// The asker, if `id`/`token` match an online peer registered at `source`.
-    fn authenticate(
-        &self,
-        id: PeerId,
-        token: &Token,
+    /// A TRANSPORT frame: authenticated first, then served.
+    pub(super) fn on_transport(
+        &mut self,
+        t: &Transport<'_>,
+        verdict: Verdict,
         source: SocketAddr,
         now_ms: u64,
-    ) -> Result<Online, &'static str> {
-        let peer = self
+        out: &mut ReplyBuffer,
+    ) {
+        let mut plain = std::mem::take(&mut self.scratch);
+        let opened = match self.peers.session(t.receiver) {
+            None => Err("a frame for no session"),
+            Some((_, live)) if now_ms.saturating_sub(live.established_ms) >= REJECT_AFTER_MS => {
+                Err("a frame on an expired session")
+            }
+            Some((id, live)) => match live.session.open(t, &mut plain) {
+                Ok(p) => Ok((id, p.len())),
+                Err(_) => Err("a frame that does not authenticate"),
+            },
+        };
+        match opened {
+            Ok((id, n)) => {
+                let asker = Asker {
+                    id,
+                    local: t.receiver,
+                    source,
+                };
+                self.authenticated(asker, &plain[..n], verdict, now_ms, out);
+            }
+            Err(reason) => self.dropped(reason, source, now_ms),
+        }
+        self.scratch = plain;
+    }
+
+    fn authenticated(
+        &mut self,
+        asker: Asker,
+        payload: &[u8],
+        verdict: Verdict,
+        now_ms: u64,
+        out: &mut ReplyBuffer,
+    ) {
+        if self.peers.roam(asker.id, asker.source) {
+            info!("id {} moved to {}", asker.id, asker.source);
+        }
+        let body = match Body::decode(payload) {
+            Ok(b) if b.is_request() => b,
+            Ok(Body::Error { .. }) => return,
+            Ok(other) => {
+                let msg = format!("{} is not a request the server serves", other.name());
+                return self.error(asker, Seq(0), ErrorCode::UnknownType, &msg, out);
+            }
+            Err(e) => {
+                let (code, msg) = match e {
+                    peerd_shared::proto::payload::BodyError::UnknownKind { .. } => {
+                        (ErrorCode::UnknownType, "unknown request kind")
+                    }
+                    _ => (ErrorCode::BadRequest, "malformed request"),
+                };
+                info!("request from id {}: {code}", asker.id);
+                return self.error(asker, e.seq().unwrap_or_default(), code, msg, out);
+            }
+        };
+        if verdict == Verdict::Notify {
+            let seq = request_seq(&body);
+            info!("request from id {}: rate_limited", asker.id);
+            let msg = "too many requests from this address; retry later";
+            return self.error(asker, seq, ErrorCode::RateLimited, msg, out);
+        }
+        match body {
+            Body::Keepalive { seq } => self.keepalive(asker, seq, now_ms, out),
+            Body::List { seq, after } => self.list(asker, seq, after, now_ms, out),
+            Body::Connect { seq, target } => self.connect(asker, seq, target, payload, now_ms, out),
+            Body::Unregister { seq } => self.unregister(asker, seq, payload, now_ms, out),
+            Body::Relay { seq, target, data } => {
+                self.relay(asker, seq, target, data, payload, now_ms, out);
+            }
+            _ => {}
+        }
+    }
+
+    /// Seals `body` to the asker on the session its request came on.
+    fn reply(&mut self, asker: Asker, body: &Body<'_>, out: &mut ReplyBuffer) {
+        if let Some((_, live)) = self.peers.session(asker.local) {
+            let _ = out.seal(asker.source, &mut live.session, body);
+        }
+    }
+
+    fn error(
+        &mut self,
+        asker: Asker,
+        seq: Seq,
+        code: ErrorCode,
+        message: &str,
+        out: &mut ReplyBuffer,
+    ) {
+        self.reply(asker, &Body::Error { seq, code, message }, out);
+    }
+
+    /// Whether the asker is online and not expired; answers `unauthorized`
+    /// when it is not.
+    fn online_or_refuse(
+        &mut self,
+        what: &str,
+        asker: Asker,
+        seq: Seq,
+        now_ms: u64,
+        out: &mut ReplyBuffer,
+    ) -> bool {
+        let online = self
             .peers
-            .online(id)
-            .filter(|p| !self.expired(p.last_ms, now_ms))
-            .ok_or("this id is not online; REGISTER again")?;
-        if !same_token(&peer.token, token) {
-            return Err("id and token do not match");
+            .online(asker.id)
+            .is_some_and(|p| !self.expired(p.last_ms, now_ms));
+        if !online {
+            info!("{what} from id {}: unauthorized: not online", asker.id);
+            let msg = "this id is not online; handshake (REGISTER) again";
+            self.error(asker, seq, ErrorCode::Unauthorized, msg, out);
         }
-        if peer.addr != source {
-            return Err("request from another address than the registered one; REGISTER again");
+        online
+    }
+
+    /// KEEPALIVE: refresh (and come back online after expiry or UNREGISTER).
+    fn keepalive(&mut self, asker: Asker, seq: Seq, now_ms: u64, out: &mut ReplyBuffer) {
+        self.peers.refresh(asker.id, asker.source, now_ms);
+        let body = Body::KeepaliveAck {
+            seq,
+            keepalive: self.keepalive_secs,
+            addr: asker.source,
+        };
+        self.reply(asker, &body, out);
+        tracing::debug!("KEEPALIVE from id {} at {}", asker.id, asker.source);
+    }
+
+    /// LIST: online peers other than the asker with ids above `after`, as
+    /// many as fit one frame.
+    fn list(&mut self, asker: Asker, seq: Seq, after: u64, now_ms: u64, out: &mut ReplyBuffer) {
+        if !self.online_or_refuse("LIST", asker, seq, now_ms, out) {
+            return;
         }
-        Ok(peer)
+        let mut count: u16 = 0;
+        let mut more = false;
+        let mut page = Vec::with_capacity(MAX_PAYLOAD);
+        page.put_u8(kind::LIST_ACK);
+        page.put_u32(seq.0);
+        page.put_u8(0);
+        page.put_u16(0);
+        if let Some(first) = PeerId::new(after.saturating_add(1)) {
+            for (peer, p) in self.peers.online_from(first) {
+                if peer == asker.id || self.expired(p.last_ms, now_ms) {
+                    continue;
+                }
+                if page.len() + 8 + addr_len(p.addr) > MAX_PAYLOAD || count == u16::MAX {
+                    more = true;
+                    break;
+                }
+                page.put_u64(peer.get());
+                page.put_addr(p.addr);
+                count += 1;
+            }
+        }
+        page[5] = u8::from(more);
+        page[6..8].copy_from_slice(&count.to_be_bytes());
+        if let Some((_, live)) = self.peers.session(asker.local) {
+            let _ = out.seal_with(asker.source, &mut live.session, |b| {
+                b.extend_from_slice(&page)
+            });
+        }
+        info!(
+            "LIST from id {}: {count} peers{}",
+            asker.id,
+            if more { ", more" } else { "" }
+        );
     }
 
     /// The target of CONNECT or RELAY, online.
-    fn target(&self, asker: PeerId, target: PeerId, now_ms: u64) -> Result<Online, ErrorCode> {
+    fn target(&self, asker: PeerId, target: PeerId, now_ms: u64) -> Result<SocketAddr, ErrorCode> {
         if target == asker {
             return Err(ErrorCode::BadRequest);
         }
@@ -66,196 +216,178 @@ impl Registry {
         self.peers
             .online(target)
             .filter(|p| !self.expired(p.last_ms, now_ms))
+            .map(|p| p.addr)
             .ok_or(ErrorCode::PeerOffline)
     }
 
-    /// Answers `unauthorized`; returns false so callers can `return`.
-    fn unauthorized(
-        kind: &str,
-        id: PeerId,
-        why: &str,
-        seq: Seq,
-        source: SocketAddr,
-        len: usize,
-        out: &mut Outbox,
-    ) {
-        info!("{kind} from {source} as id {id}: unauthorized: {why}");
-        out.error(source, seq, ErrorCode::Unauthorized, why, len);
-    }
-
-    /// Sends a remembered reply again (a retry within the window).
+    /// Sends a remembered reply again (a retransmission within the window).
     fn replay_hit(
-        &self,
-        key: &ReplayKey,
-        kind: &str,
+        &mut self,
+        what: &str,
+        asker: Asker,
         seq: Seq,
-        source: SocketAddr,
+        payload: &[u8],
         now_ms: u64,
-        out: &mut Outbox,
+        out: &mut ReplyBuffer,
     ) -> bool {
-        let Some(reply) = self.replay.get(key, now_ms) else {
+        let key = self.replay.key(asker.id, seq, payload);
+        let Some(reply) = self.replay.get(&key, now_ms) else {
             return false;
         };
-        info!("{kind} from {source} seq {seq}: retry, same reply again");
-        send_cached(reply, seq, source, out);
+        info!(
+            "{what} from id {} seq {seq}: retry, same reply again",
+            asker.id
+        );
+        self.send_cached(asker, seq, reply, out);
         true
     }
 
-    /// LIST: online peers other than the asker with ids above `after`.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn list(
-        &mut self,
-        seq: Seq,
-        id: PeerId,
-        token: &Token,
-        after: Option<u64>,
-        source: SocketAddr,
-        now_ms: u64,
-        out: &mut Outbox,
-    ) {
-        if let Err(why) = self.authenticate(id, token, source, now_ms) {
-            return Self::unauthorized("LIST", id, why, seq, source, usize::MAX / 2, out);
-        }
-        let mut writer = out.list_ack(source, seq);
-        let mut more = false;
-        if let Some(first) = PeerId::new(after.unwrap_or(0).saturating_add(1)) {
-            for (peer, p) in self.peers.online_from(first) {
-                if peer == id || self.expired(p.last_ms, now_ms) {
-                    continue;
-                }
-                if !writer.push(peer, p.addr, &p.text) {
-                    more = true;
-                    break;
-                }
-            }
-        }
-        let n = writer.finish(more);
-        info!(
-            "LIST from id {id}: {n} peers{}",
-            if more { ", more" } else { "" }
-        );
-    }
-
-    /// CONNECT: the target's address to the asker, INTRO to the target.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn connect(
-        &mut self,
-        seq: Seq,
-        id: PeerId,
-        token: &Token,
-        target: PeerId,
-        datagram: &[u8],
-        source: SocketAddr,
-        now_ms: u64,
-        out: &mut Outbox,
-    ) {
-        let key = self.replay.key(source, seq, datagram);
-        if self.replay_hit(&key, "CONNECT", seq, source, now_ms, out) {
-            return;
-        }
-        let asker = match self.authenticate(id, token, source, now_ms) {
-            Ok(p) => p,
-            Err(why) => {
-                return Self::unauthorized("CONNECT", id, why, seq, source, datagram.len(), out)
-            }
-        };
-        let reply = match self.target(id, target, now_ms) {
-            Ok(t) => {
-                out.connect_ack(source, seq, target, t.addr, &t.text);
-                out.intro(t.addr, id, asker.addr, &asker.text);
-                info!("CONNECT id {id} -> id {target}");
-                Cached::ConnectAck {
-                    target,
-                    addr: t.addr,
-                }
-            }
-            Err(code) => {
-                info!("CONNECT id {id} -> id {target}: {code}");
-                Cached::Error(code)
-            }
-        };
-        if let Cached::Error(_) = reply {
-            send_cached(reply, seq, source, out);
-        }
+    fn remember(&mut self, asker: Asker, seq: Seq, payload: &[u8], reply: Cached, now_ms: u64) {
+        let key = self.replay.key(asker.id, seq, payload);
         self.replay.insert(key, reply, now_ms);
     }
 
-    /// UNREGISTER: offline now; the id stays reserved for the token.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn unregister(
+    fn send_cached(&mut self, asker: Asker, seq: Seq, reply: Cached, out: &mut ReplyBuffer) {
+        let body = match reply {
+            Cached::ConnectAck { target, key, addr } => Body::ConnectAck {
+                seq,
+                target,
+                key,
+                addr,
+            },
+            Cached::UnregisterAck => Body::UnregisterAck { seq },
+            Cached::RelayAck => Body::RelayAck { seq },
+            Cached::Error(code) => Body::Error {
+                seq,
+                code,
+                message: error_text(code),
+            },
+        };
+        self.reply(asker, &body, out);
+    }
+
+    /// CONNECT: the target's key and address to the asker, INTRO to the
+    /// target.
+    fn connect(
         &mut self,
+        asker: Asker,
         seq: Seq,
-        id: PeerId,
-        token: &Token,
-        datagram: &[u8],
-        source: SocketAddr,
+        target: PeerId,
+        payload: &[u8],
         now_ms: u64,
-        out: &mut Outbox,
+        out: &mut ReplyBuffer,
     ) {
-        let key = self.replay.key(source, seq, datagram);
-        if self.replay_hit(&key, "UNREGISTER", seq, source, now_ms, out) {
+        if self.replay_hit("CONNECT", asker, seq, payload, now_ms, out)
+            || !self.online_or_refuse("CONNECT", asker, seq, now_ms, out)
+        {
             return;
         }
-        if let Err(why) = self.authenticate(id, token, source, now_ms) {
-            return Self::unauthorized("UNREGISTER", id, why, seq, source, datagram.len(), out);
+        let found = self.target(asker.id, target, now_ms).and_then(|addr| {
+            Ok((
+                addr,
+                self.peers.key_of(target).ok_or(ErrorCode::UnknownPeer)?,
+            ))
+        });
+        let reply = match found {
+            Ok((addr, key)) => {
+                if let Some(asker_key) = self.peers.key_of(asker.id) {
+                    let intro = Body::Intro {
+                        from: asker.id,
+                        key: asker_key,
+                        addr: asker.source,
+                    };
+                    if let Some(live) = self.peers.current(target) {
+                        let _ = out.seal(addr, &mut live.session, &intro);
+                    }
+                }
+                info!("CONNECT id {} -> id {target}", asker.id);
+                Cached::ConnectAck { target, key, addr }
+            }
+            Err(code) => {
+                info!("CONNECT id {} -> id {target}: {code}", asker.id);
+                Cached::Error(code)
+            }
+        };
+        self.send_cached(asker, seq, reply, out);
+        self.remember(asker, seq, payload, reply, now_ms);
+    }
+
+    /// UNREGISTER: offline now; the id stays reserved for the key; the
+    /// session answers a retry for a while.
+    fn unregister(
+        &mut self,
+        asker: Asker,
+        seq: Seq,
+        payload: &[u8],
+        now_ms: u64,
+        out: &mut ReplyBuffer,
+    ) {
+        if self.replay_hit("UNREGISTER", asker, seq, payload, now_ms, out)
+            || !self.online_or_refuse("UNREGISTER", asker, seq, now_ms, out)
+        {
+            return;
         }
-        self.peers.set_offline(id);
-        send_cached(Cached::UnregisterAck, seq, source, out);
-        self.replay.insert(key, Cached::UnregisterAck, now_ms);
-        info!("UNREGISTER id {id}");
+        self.peers.set_offline(asker.id);
+        self.forget_later(asker.id, now_ms);
+        self.send_cached(asker, seq, Cached::UnregisterAck, out);
+        self.remember(asker, seq, payload, Cached::UnregisterAck, now_ms);
+        info!("UNREGISTER id {}", asker.id);
     }
 
     /// RELAY: RELAYED to the target, RELAY_ACK to the asker.
-    pub(super) fn relay(
+    #[allow(clippy::too_many_arguments)]
+    fn relay(
         &mut self,
-        req: RelayRequest<'_>,
-        datagram: &[u8],
-        source: SocketAddr,
+        asker: Asker,
+        seq: Seq,
+        target: PeerId,
+        data: &[u8],
+        payload: &[u8],
         now_ms: u64,
-        out: &mut Outbox,
+        out: &mut ReplyBuffer,
     ) {
-        let RelayRequest {
-            seq,
-            id,
-            token,
-            target,
-            data,
-        } = req;
-        let key = self.replay.key(source, seq, datagram);
-        if self.replay_hit(&key, "RELAY", seq, source, now_ms, out) {
+        if self.replay_hit("RELAY", asker, seq, payload, now_ms, out)
+            || !self.online_or_refuse("RELAY", asker, seq, now_ms, out)
+        {
             return;
         }
-        if let Err(why) = self.authenticate(id, &token, source, now_ms) {
-            return Self::unauthorized("RELAY", id, why, seq, source, datagram.len(), out);
-        }
-        let reply = match self.target(id, target, now_ms) {
-            Ok(t) if out.relayed(t.addr, id, data) => {
-                info!("RELAY id {id} -> id {target}: {} bytes", data.len());
-                Cached::RelayAck
-            }
-            Ok(_) => {
-                info!("RELAY id {id} -> id {target}: too_large");
+        let reply = match self.target(asker.id, target, now_ms) {
+            Ok(_)
+                if 1 + 8 + data.len() + TRANSPORT_OVERHEAD > peerd_shared::proto::MAX_DATAGRAM =>
+            {
+                info!("RELAY id {} -> id {target}: too_large", asker.id);
                 Cached::Error(ErrorCode::TooLarge)
             }
+            Ok(addr) => {
+                let relayed = Body::Relayed {
+                    from: asker.id,
+                    data,
+                };
+                if let Some(live) = self.peers.current(target) {
+                    let _ = out.seal(addr, &mut live.session, &relayed);
+                }
+                info!("RELAY id {} -> id {target}: {} bytes", asker.id, data.len());
+                Cached::RelayAck
+            }
             Err(code) => {
-                info!("RELAY id {id} -> id {target}: {code}");
+                info!("RELAY id {} -> id {target}: {code}", asker.id);
                 Cached::Error(code)
             }
         };
-        send_cached(reply, seq, source, out);
-        self.replay.insert(key, reply, now_ms);
+        self.send_cached(asker, seq, reply, out);
+        self.remember(asker, seq, payload, reply, now_ms);
     }
 }
 
-/// Encodes a reply (first time or retry: the same bytes).
-fn send_cached(reply: Cached, seq: Seq, to: SocketAddr, out: &mut Outbox) {
-    match reply {
-        Cached::ConnectAck { target, addr } => {
-            out.connect_ack(to, seq, target, addr, &AddrText::NONE)
-        }
-        Cached::UnregisterAck => out.ack(to, "UNREGISTER_ACK", seq),
-        Cached::RelayAck => out.ack(to, "RELAY_ACK", seq),
-        Cached::Error(code) => out.error(to, seq, code, error_text(code), usize::MAX / 2),
+/// The `seq` of a request.
+fn request_seq(body: &Body<'_>) -> Seq {
+    match *body {
+        Body::Keepalive { seq }
+        | Body::List { seq, .. }
+        | Body::Connect { seq, .. }
+        | Body::Unregister { seq }
+        | Body::Relay { seq, .. } => seq,
+        _ => Seq(0),
     }
 }
 
@@ -265,7 +397,7 @@ fn error_text(code: ErrorCode) -> &'static str {
         ErrorCode::BadRequest => "target is the asker itself",
         ErrorCode::UnknownPeer => "the target id was never registered",
         ErrorCode::PeerOffline => "the target is registered but not online",
-        ErrorCode::TooLarge => "the RELAYED datagram would exceed 1200 bytes",
+        ErrorCode::TooLarge => "the RELAYED frame would exceed 1200 bytes",
         _ => "request failed",
     }
 }

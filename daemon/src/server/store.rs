@@ -1,24 +1,32 @@
 //! The durable registry of ids: an SQLite database (WAL mode) holding
-//! `(id, token, created)`, loaded whole at start, and a writer thread that
-//! stores new ids in batches.
+//! `keys(id, key, created, last_ts)`, loaded whole at start, and a writer
+//! thread that stores new ids and newer handshake timestamps in batches.
 //!
 //! The UDP loop never touches the disk. New ids go to the writer through a
-//! channel; the writer takes everything queued, inserts it in one
+//! channel; the writer takes everything queued, writes it in one
 //! transaction, commits (with `synchronous=FULL`, so an acknowledged id
-//! survives `kill -9` and power loss), and reports back the batch and
-//! whether it was stored. Only then does the loop send REGISTER_ACK.
+//! survives `kill -9` and power loss), and reports back the new ids and
+//! whether they were stored. Only then does the loop send REGISTERED.
+//! Timestamps of known keys ride in the same batches; nothing waits for
+//! them (a crash loses at most the last batch of them).
+//!
+//! A database of protocol v1 (table `peers` of tokens) is kept as it is:
+//! its ids stay reserved, so no key ever gets an id a token had.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use peerd_shared::{PeerId, Token};
+use peerd_shared::proto::PublicKey;
+use peerd_shared::PeerId;
 use rusqlite::{params, Connection};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tracing::{debug, error};
 
 use super::error::ServerError;
+use super::peers::Row;
+use super::replies::Persist;
 
 /// Most ids stored in one transaction.
 const MAX_BATCH: usize = 8192;
@@ -30,8 +38,16 @@ pub struct Stored {
     pub ok: bool,
 }
 
+/// What the database held at start.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub rows: Vec<Row>,
+    /// The highest id a protocol v1 token had (0: none).
+    pub reserved: u64,
+}
+
 /// Opens (creating if needed) the database at `path` and reads every id.
-pub fn open(path: &Path) -> Result<(Connection, Vec<(PeerId, Token)>), ServerError> {
+pub fn open(path: &Path) -> Result<(Connection, Loaded), ServerError> {
     let db_err = |source| ServerError::Database {
         path: path.to_path_buf(),
         source,
@@ -50,10 +66,11 @@ pub fn open(path: &Path) -> Result<(Connection, Vec<(PeerId, Token)>), ServerErr
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(db_err)?;
     conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS peers (
+        "CREATE TABLE IF NOT EXISTS keys (
              id      INTEGER PRIMARY KEY,
-             token   BLOB NOT NULL UNIQUE,
-             created INTEGER NOT NULL
+             key     BLOB NOT NULL UNIQUE,
+             created INTEGER NOT NULL,
+             last_ts INTEGER NOT NULL DEFAULT 0
          );",
     )
     .map_err(db_err)?;
@@ -61,27 +78,41 @@ pub fn open(path: &Path) -> Result<(Connection, Vec<(PeerId, Token)>), ServerErr
     Ok((conn, loaded))
 }
 
-fn load(conn: &Connection) -> rusqlite::Result<Vec<(PeerId, Token)>> {
-    let mut stmt = conn.prepare("SELECT id, token FROM peers ORDER BY id")?;
+fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
+    let mut stmt = conn.prepare("SELECT id, key, last_ts FROM keys ORDER BY id")?;
     let rows = stmt.query_map([], |row| {
-        Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, Vec<u8>>(1)?,
+            row.get::<_, i64>(2)?,
+        ))
     })?;
-    let mut out = Vec::new();
+    let mut loaded = Loaded::default();
     for row in rows {
-        let (id, token) = row?;
+        let (id, key, ts) = row?;
         let id = u64::try_from(id).ok().and_then(PeerId::new);
-        let token = <[u8; 16]>::try_from(token.as_slice()).ok().map(Token);
-        match (id, token) {
-            (Some(id), Some(token)) => out.push((id, token)),
+        let key = <[u8; 32]>::try_from(key.as_slice()).ok().map(PublicKey);
+        match (id, key) {
+            (Some(id), Some(key)) => loaded.rows.push((id, key, ts as u64)),
             _ => error!("registry database: skipping a malformed row"),
         }
     }
-    Ok(out)
+    let v1: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'peers'",
+        [],
+        |r| r.get(0),
+    )?;
+    if v1 {
+        let top: i64 =
+            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM peers", [], |r| r.get(0))?;
+        loaded.reserved = u64::try_from(top).unwrap_or(0);
+    }
+    Ok(loaded)
 }
 
 /// The writer thread and the channels to and from it.
 pub struct Writer {
-    to_writer: Option<mpsc::Sender<(PeerId, Token)>>,
+    to_writer: Option<mpsc::Sender<Persist>>,
     /// Batches stored (or not), for the UDP loop.
     pub stored: UnboundedReceiver<Stored>,
     thread: Option<JoinHandle<()>>,
@@ -103,11 +134,11 @@ impl Writer {
         })
     }
 
-    /// Queues a new id for storage.
-    pub fn store(&self, id: PeerId, token: Token) -> Result<(), ServerError> {
+    /// Queues a new id or a timestamp for storage.
+    pub fn store(&self, item: Persist) -> Result<(), ServerError> {
         self.to_writer
             .as_ref()
-            .and_then(|tx| tx.send((id, token)).ok())
+            .and_then(|tx| tx.send(item).ok())
             .ok_or(ServerError::WriterGone)
     }
 
@@ -135,7 +166,7 @@ impl Drop for Writer {
 fn run(
     mut conn: Connection,
     path: &Path,
-    from_loop: &mpsc::Receiver<(PeerId, Token)>,
+    from_loop: &mpsc::Receiver<Persist>,
     to_loop: &UnboundedSender<Stored>,
 ) {
     let mut batch = Vec::new();
@@ -150,20 +181,26 @@ fn run(
         }
         let ok = match insert(&mut conn, &batch) {
             Ok(()) => {
-                debug!(n = batch.len(), "stored new ids");
+                debug!(n = batch.len(), "stored a batch of ids and timestamps");
                 true
             }
             Err(e) => {
                 error!(
-                    "cannot store {} new ids in {}: {e}",
+                    "cannot store {} registrations in {}: {e}",
                     batch.len(),
                     path.display()
                 );
                 false
             }
         };
-        let ids = batch.iter().map(|(id, _)| *id).collect();
-        if to_loop.send(Stored { ids, ok }).is_err() {
+        let ids: Vec<PeerId> = batch
+            .iter()
+            .filter_map(|p| match p {
+                Persist::New { id, .. } => Some(*id),
+                Persist::Timestamp { .. } => None,
+            })
+            .collect();
+        if !ids.is_empty() && to_loop.send(Stored { ids, ok }).is_err() {
             break;
         }
     }
@@ -172,17 +209,28 @@ fn run(
     }
 }
 
-fn insert(conn: &mut Connection, batch: &[(PeerId, Token)]) -> rusqlite::Result<()> {
+fn insert(conn: &mut Connection, batch: &[Persist]) -> rusqlite::Result<()> {
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let tx = conn.transaction()?;
     {
-        let mut stmt =
-            tx.prepare_cached("INSERT INTO peers (id, token, created) VALUES (?1, ?2, ?3)")?;
-        for (id, token) in batch {
-            let id = i64::try_from(id.get()).unwrap_or(i64::MAX);
-            stmt.execute(params![id, &token.0[..], created])?;
+        let mut new = tx.prepare_cached(
+            "INSERT INTO keys (id, key, created, last_ts) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut ts =
+            tx.prepare_cached("UPDATE keys SET last_ts = MAX(last_ts, ?2) WHERE id = ?1")?;
+        for item in batch {
+            match *item {
+                Persist::New { id, key, ts: t } => {
+                    let id = i64::try_from(id.get()).unwrap_or(i64::MAX);
+                    new.execute(params![id, &key.0[..], created, t as i64])?;
+                }
+                Persist::Timestamp { id, ts: t } => {
+                    let id = i64::try_from(id.get()).unwrap_or(i64::MAX);
+                    ts.execute(params![id, t as i64])?;
+                }
+            }
         }
     }
     tx.commit()

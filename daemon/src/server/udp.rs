@@ -19,8 +19,8 @@ use tracing::{debug, error, info, warn};
 
 use super::error::ServerError;
 use super::mmsg::{self, Dest, RecvBatch};
-use super::outbox::Outbox;
 use super::registry::Registry;
+use super::replies::{Persist, ReplyBuffer};
 use super::reuseport;
 use super::store::Writer;
 use super::stun_threads::Handed;
@@ -78,7 +78,7 @@ pub async fn serve(
     let v6 = socket.local_addr().map_err(ServerError::Socket)?.is_ipv6();
     let fd = socket.as_raw_fd();
     let mut batch = RecvBatch::new();
-    let mut out = Outbox::new();
+    let mut out = ReplyBuffer::new();
     let mut dests = Vec::with_capacity(mmsg::BATCH);
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -89,7 +89,7 @@ pub async fn serve(
             () = &mut shutdown => break,
             Some(done) = writer.stored.recv() => {
                 out.clear();
-                registry.on_durable(&done.ids, done.ok, &mut out);
+                registry.on_durable(&done.ids, done.ok, Instant::now(), &mut out);
                 send_all(&socket, fd, v6, &out, &mut dests).await;
             }
             _ = sweep.tick() => registry.sweep(Instant::now()),
@@ -142,21 +142,24 @@ pub async fn serve(
     Ok(())
 }
 
-/// Hands new ids to the writer; if it is gone, they fail at once.
-fn persist(registry: &mut Registry, writer: &Writer, out: &mut Outbox) {
+/// Hands new ids and timestamps to the writer; if it is gone, new ids
+/// fail at once.
+fn persist(registry: &mut Registry, writer: &Writer, out: &mut ReplyBuffer) {
     if out.persist.is_empty() {
         return;
     }
     let mut failed = Vec::new();
-    for &(id, token) in &out.persist {
-        if let Err(e) = writer.store(id, token) {
+    for &item in &out.persist {
+        if let Err(e) = writer.store(item) {
             error!("{e}");
-            failed.push(id);
+            if let Persist::New { id, .. } = item {
+                failed.push(id);
+            }
         }
     }
     out.persist.clear();
     if !failed.is_empty() {
-        registry.on_durable(&failed, false, out);
+        registry.on_durable(&failed, false, Instant::now(), out);
     }
 }
 
@@ -166,7 +169,7 @@ async fn send_all(
     socket: &UdpSocket,
     fd: RawFd,
     v6: bool,
-    out: &Outbox,
+    out: &ReplyBuffer,
     dests: &mut Vec<(Dest, SocketAddr)>,
 ) {
     dests.clear();

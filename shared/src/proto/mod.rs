@@ -31,3 +31,14 @@ pub use session::Session;
 pub const PEER_WINDOW_WORDS: usize = 32;
 /// Replay window words of a session at the server (128 counters).
 pub const SERVER_WINDOW_WORDS: usize = 2;
+
+/// The keepalive period a server announces by default.
+pub const DEFAULT_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(25);
+/// A registration not refreshed for this many keepalive periods expires.
+pub const EXPIRY_KEEPALIVES: u32 = 3;
+/// A session is used to send for at most this long, then re-keyed.
+pub const REKEY_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+/// Frames on a session older than this are dropped.
+pub const REJECT_AFTER: std::time::Duration = std::time::Duration::from_secs(900);
+/// A handshake not answered within this long is forgotten.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
