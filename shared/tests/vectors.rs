@@ -36,14 +36,25 @@ fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-struct Out(BTreeMap<String, String>);
+/// The vectors: what is fixed (`inputs`) and what results (`outputs`).
+#[derive(Default)]
+struct Out {
+    inputs: BTreeMap<String, String>,
+    outputs: BTreeMap<String, String>,
+}
 
 impl Out {
     fn put(&mut self, name: &str, bytes: &[u8]) {
-        self.0.insert(name.to_owned(), hex::encode(bytes));
+        self.outputs.insert(name.to_owned(), hex::encode(bytes));
     }
     fn text(&mut self, name: &str, s: &str) {
-        self.0.insert(name.to_owned(), s.to_owned());
+        self.outputs.insert(name.to_owned(), s.to_owned());
+    }
+    fn input(&mut self, name: &str, value: impl ToString) {
+        self.inputs.insert(name.to_owned(), value.to_string());
+    }
+    fn input_hex(&mut self, name: &str, bytes: &[u8]) {
+        self.inputs.insert(name.to_owned(), hex::encode(bytes));
     }
 }
 
@@ -53,27 +64,36 @@ fn body(b: &Body<'_>) -> Vec<u8> {
     v
 }
 
-fn seal<const W: usize>(s: &mut Session<W>, b: &Body<'_>) -> Vec<u8> {
-    let mut out = Vec::new();
-    s.seal(&body(b), &mut out).unwrap();
-    out
+/// Seals `b` on `s`, recording the frame's inputs (session, counter,
+/// plaintext) and its bytes under `name`.
+fn seal<const W: usize>(
+    out: &mut Out,
+    session: &str,
+    s: &mut Session<W>,
+    name: &str,
+    b: &Body<'_>,
+) {
+    let plain = body(b);
+    out.input(&format!("{name}.session"), session);
+    out.input(&format!("{name}.counter"), s.sent());
+    out.input_hex(&format!("{name}.payload"), &plain);
+    let mut frame = Vec::new();
+    s.seal(&plain, &mut frame).unwrap();
+    out.put(name, &frame);
 }
 
-/// Builds every vector; returns them by name.
-fn build() -> BTreeMap<String, String> {
-    let mut out = Out(BTreeMap::new());
+/// Builds every vector.
+fn build() -> Out {
+    let mut out = Out::default();
     let server = Identity::new(SecretKey::from_bytes(key(0x10)));
     let a = Identity::new(SecretKey::from_bytes(key(0x40)));
     let b = Identity::new(SecretKey::from_bytes(key(0x70)));
-    for (name, ident) in [("server", &server), ("peer_a", &a), ("peer_b", &b)] {
-        out.put(
-            &format!("{name}.private"),
-            &key(match name {
-                "server" => 0x10,
-                "peer_a" => 0x40,
-                _ => 0x70,
-            }),
-        );
+    for (name, ident, k) in [
+        ("server", &server, 0x10),
+        ("peer_a", &a, 0x40),
+        ("peer_b", &b, 0x70),
+    ] {
+        out.input_hex(&format!("{name}.private"), &key(k));
         out.put(&format!("{name}.public"), &ident.public.0);
         out.text(&format!("{name}.public_base64"), &ident.public.to_base64());
         out.text(&format!("{name}.fingerprint"), &ident.public.fingerprint());
@@ -83,8 +103,16 @@ fn build() -> BTreeMap<String, String> {
 
     // A registers with the server: REGISTER, REGISTERED.
     let ts = 1_795_000_000_000_000_000u64;
-    let e_a = key(0xA0);
-    let e_s = key(0xC0);
+    let (e_a, e_s) = (key(0xA0), key(0xC0));
+    out.input_hex("register.initiator_ephemeral", &e_a);
+    out.input_hex("register.responder_ephemeral", &e_s);
+    out.input("register.initiator_index", "0x01020304");
+    out.input("register.responder_index", "0x0a0b0c0d");
+    out.input("register.timestamp", ts);
+    out.input(
+        "register.registered",
+        "id 1, keepalive 25, addr 198.51.100.7:40000",
+    );
     let reg = InitPayload::Register { timestamp: ts };
     let (init, initiator) =
         Initiator::start(&a, &server.public, 0x0102_0304, &reg, None, Some(&e_a)).unwrap();
@@ -111,19 +139,24 @@ fn build() -> BTreeMap<String, String> {
     out.put("register.key_initiator_to_responder", &a_keys.send);
     out.put("register.key_responder_to_initiator", &a_keys.recv);
 
-    // Under load: a COOKIE_REPLY, then the INIT again with mac2.
+    // Under load: a COOKIE_REPLY to that INIT, then a new INIT with mac2.
     let src = addr("198.51.100.7:40000");
     let guard = CookieGuard::new(&server.public, key(0xE0), Instant::now());
     let nonce: [u8; 24] = std::array::from_fn(|i| 0x30 + i as u8);
+    out.input_hex("cookie.secret", &key(0xE0));
+    out.input_hex("cookie.nonce", &nonce);
+    out.input("cookie.source", src);
+    out.input("cookie.answers", "register.init");
     let reply = guard.reply(src, &init_frame, nonce);
-    out.put("cookie.secret", &key(0xE0));
-    out.put("cookie.nonce", &nonce);
     out.put("cookie.reply", &reply);
     let Ok(Frame::Cookie(cookie_frame)) = Frame::parse(&reply) else {
         panic!("cookie reply does not parse")
     };
     let cookie = open_reply(&server.public, &cookie_frame, &init_frame.mac1).unwrap();
     out.put("cookie.value", &cookie);
+    out.input_hex("cookie.init_ephemeral", &key(0xA1));
+    out.input("cookie.init_index", "0x01020305");
+    out.input("cookie.init_timestamp", ts + 1);
     let reg2 = InitPayload::Register { timestamp: ts + 1 };
     let (init2, _) = Initiator::start(
         &a,
@@ -141,11 +174,37 @@ fn build() -> BTreeMap<String, String> {
     assert!(guard.mac2_ok(src, &init2_frame));
     assert!(!guard.mac2_ok(addr("198.51.100.7:40001"), &init2_frame));
 
-    // Transport frames on A's session with the server.
+    // A and B: HELLO, HELLO_ACK.
+    let hello = InitPayload::Hello {
+        timestamp: ts + 2,
+        from: id(1),
+    };
+    out.input_hex("hello.initiator_ephemeral", &key(0xA2));
+    out.input_hex("hello.responder_ephemeral", &key(0xB0));
+    out.input("hello.initiator_index", "0x11111111");
+    out.input("hello.responder_index", "0x22222222");
+    out.input("hello.timestamp", ts + 2);
+    out.input("hello.from", "A is peer 1, B is peer 2");
+    let (h_init, h_initiator) =
+        Initiator::start(&a, &b.public, 0x1111_1111, &hello, None, Some(&key(0xA2))).unwrap();
+    out.put("hello.init", &h_init);
+    let Ok(Frame::Init(h_frame)) = Frame::parse(&h_init) else {
+        panic!("hello init")
+    };
+    let ack = RespPayload::HelloAck { from: id(2) };
+    let (h_resp, b_keys, _) =
+        respond_with_ephemeral(&b, &h_frame, 0x2222_2222, &ack, &key(0xB0)).unwrap();
+    out.put("hello.resp", &h_resp);
+    let Ok(Frame::Resp(h_resp_frame)) = Frame::parse(&h_resp) else {
+        panic!("hello resp")
+    };
+    let (ab_keys, got) = h_initiator.finish(&a, &h_resp_frame).unwrap();
+    assert_eq!(got, ack);
+
+    // TRANSPORT frames on A's session with the server, then between A and B.
     let mut a_srv = Session::<2>::new(a_keys.clone(), 0x0102_0304, 0x0A0B_0C0D);
     let mut srv_a = Session::<2>::new(s_keys.clone(), 0x0A0B_0C0D, 0x0102_0304);
     let key_b = b.public;
-    let p2p = vec![0xA4, 0, 0, 0, 9];
     let to_server: Vec<(&str, Body<'_>)> = vec![
         ("keepalive", Body::Keepalive { seq: Seq(1) }),
         (
@@ -167,13 +226,19 @@ fn build() -> BTreeMap<String, String> {
             Body::Relay {
                 seq: Seq(4),
                 target: id(2),
-                data: &p2p,
+                data: &h_init,
             },
         ),
         ("unregister", Body::Unregister { seq: Seq(5) }),
     ];
     for (name, b) in &to_server {
-        out.put(&format!("transport.{name}"), &seal(&mut a_srv, b));
+        seal(
+            &mut out,
+            "A to server (register)",
+            &mut a_srv,
+            &format!("transport.{name}"),
+            b,
+        );
     }
     let to_peer: Vec<(&str, Body<'_>)> = vec![
         (
@@ -217,7 +282,7 @@ fn build() -> BTreeMap<String, String> {
             "relayed",
             Body::Relayed {
                 from: id(2),
-                data: &p2p,
+                data: &h_resp,
             },
         ),
         ("unregister_ack", Body::UnregisterAck { seq: Seq(5) }),
@@ -231,88 +296,91 @@ fn build() -> BTreeMap<String, String> {
         ),
     ];
     for (name, b) in &to_peer {
-        out.put(&format!("transport.{name}"), &seal(&mut srv_a, b));
+        seal(
+            &mut out,
+            "server to A (register)",
+            &mut srv_a,
+            &format!("transport.{name}"),
+            b,
+        );
     }
-
-    // A and B: HELLO, HELLO_ACK, then MESSAGE, MESSAGE_ACK, PROBE, PROBE_ACK.
-    let hello = InitPayload::Hello {
-        timestamp: ts + 2,
-        from: id(1),
-    };
-    let (h_init, h_initiator) =
-        Initiator::start(&a, &b.public, 0x1111_1111, &hello, None, Some(&key(0xA2))).unwrap();
-    out.put("hello.init", &h_init);
-    let Ok(Frame::Init(h_frame)) = Frame::parse(&h_init) else {
-        panic!("hello init")
-    };
-    let ack = RespPayload::HelloAck { from: id(2) };
-    let (h_resp, b_keys, _) =
-        respond_with_ephemeral(&b, &h_frame, 0x2222_2222, &ack, &key(0xB0)).unwrap();
-    out.put("hello.resp", &h_resp);
-    let Ok(Frame::Resp(h_resp_frame)) = Frame::parse(&h_resp) else {
-        panic!("hello resp")
-    };
-    let (ab_keys, got) = h_initiator.finish(&a, &h_resp_frame).unwrap();
-    assert_eq!(got, ack);
     let mut ab = Session::<32>::new(ab_keys, 0x1111_1111, 0x2222_2222);
     let mut ba = Session::<32>::new(b_keys, 0x2222_2222, 0x1111_1111);
-    out.put(
+    let text = "hello, B \u{2713}";
+    seal(
+        &mut out,
+        "A to B (hello)",
+        &mut ab,
         "transport.message",
-        &seal(
-            &mut ab,
-            &Body::Message {
-                msg: MsgId(7),
-                ts: 1_795_000_000_000,
-                text: "hello, B ✓",
-            },
-        ),
+        &Body::Message {
+            msg: MsgId(7),
+            ts: 1_795_000_000_000,
+            text,
+        },
     );
-    out.put(
+    seal(
+        &mut out,
+        "A to B (hello)",
+        &mut ab,
         "transport.probe",
-        &seal(
-            &mut ab,
-            &Body::Probe {
-                nonce: 0x0123_4567_89AB_CDEF,
-            },
-        ),
+        &Body::Probe {
+            nonce: 0x0123_4567_89AB_CDEF,
+        },
     );
-    out.put(
+    seal(
+        &mut out,
+        "B to A (hello)",
+        &mut ba,
         "transport.message_ack",
-        &seal(&mut ba, &Body::MessageAck { msg: MsgId(7) }),
+        &Body::MessageAck { msg: MsgId(7) },
     );
-    out.put(
+    seal(
+        &mut out,
+        "B to A (hello)",
+        &mut ba,
         "transport.probe_ack",
-        &seal(
-            &mut ba,
-            &Body::ProbeAck {
-                nonce: 0x0123_4567_89AB_CDEF,
-            },
-        ),
+        &Body::ProbeAck {
+            nonce: 0x0123_4567_89AB_CDEF,
+        },
     );
-    out.0
+    out
+}
+
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+struct Vectors {
+    inputs: BTreeMap<String, String>,
+    outputs: BTreeMap<String, String>,
 }
 
 #[test]
 fn vectors_match_the_stored_bytes() {
     let built = build();
+    let built = Vectors {
+        inputs: built.inputs,
+        outputs: built.outputs,
+    };
     let path = file();
     if std::env::var_os("PEERD_WRITE_VECTORS").is_some() {
         let text = serde_json::to_string_pretty(&built).unwrap();
         std::fs::write(&path, text + "\n").unwrap();
     }
-    let stored: BTreeMap<String, String> =
+    let stored: Vectors =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("vectors file")).unwrap();
-    assert_eq!(stored.len(), built.len(), "same vectors");
-    for (name, value) in &built {
-        assert_eq!(stored.get(name), Some(value), "vector {name}");
+    assert_eq!(stored.inputs, built.inputs, "same inputs");
+    assert_eq!(stored.outputs.len(), built.outputs.len(), "same vectors");
+    for (name, value) in &built.outputs {
+        assert_eq!(stored.outputs.get(name), Some(value), "vector {name}");
     }
 }
 
 #[test]
 fn stored_frames_decrypt_to_their_payloads() {
-    let v: BTreeMap<String, String> =
-        serde_json::from_str(&std::fs::read_to_string(file()).unwrap()).unwrap();
-    let bytes = |k: &str| hex::decode(&v[k]).unwrap();
+    let all: Vectors = serde_json::from_str(&std::fs::read_to_string(file()).unwrap()).unwrap();
+    let v = &all.outputs;
+    let bytes = |k: &str| {
+        let text = v.get(k).or_else(|| all.inputs.get(k)).expect(k);
+        hex::decode(text).unwrap()
+    };
     let arr = |k: &str| -> [u8; 32] { bytes(k).try_into().unwrap() };
     let server = Identity::new(SecretKey::from_bytes(arr("server.private")));
     assert_eq!(server.public, PublicKey(arr("server.public")));

@@ -76,9 +76,12 @@ impl Registry {
         if self.peers.roam(asker.id, asker.source) {
             info!("id {} moved to {}", asker.id, asker.source);
         }
+        if payload.first().is_some_and(|k| *k >= 0x80) {
+            // Replies, server messages and ERROR are never answered.
+            return tracing::debug!("id {}: a reply-kind payload; dropped", asker.id);
+        }
         let body = match Body::decode(payload) {
             Ok(b) if b.is_request() => b,
-            Ok(Body::Error { .. }) => return,
             Ok(other) => {
                 let msg = format!("{} is not a request the server serves", other.name());
                 return self.error(asker, Seq(0), ErrorCode::UnknownType, &msg, out);
