@@ -149,6 +149,8 @@ class Node:
         self.key_replies: list = []  # (src, key)
         self.init_budget: dict = {}  # source ip -> (window start, count)
         self.sent: list = []  # (what, bytes, destination) of every datagram sent
+        self._current: Optional[Received] = None  # the datagram being handled
+        self.init_indices: list = []  # the index of every REGISTER INIT sent
 
     # ------------------------------------------------------------------ sockets
 
@@ -167,7 +169,13 @@ class Node:
         self.sent.append((what, data, dest))
         self.sock.sendto(data, dest)
 
+    def _note(self, note: str) -> None:
+        """Says what the datagram being handled turned out to be."""
+        if self._current is not None and not self._current.note:
+            self._current.note = note
+
     def _drop(self, reason: str, data: bytes) -> None:
+        self._note(f"dropped: {reason}")
         self.dropped.append((reason, data[:1].hex()))
         self.log(f"{self.name}: dropped {p.frame_kind(data)}: {reason}")
 
@@ -210,6 +218,7 @@ class Node:
         round_["next_at"] = now + round_["delay"]
         round_["delay"] *= 2
         index = self._index()
+        self.init_indices.append(index)
         init = p.start_handshake(
             self.key,
             self.server_public,
@@ -335,11 +344,14 @@ class Node:
                 continue
             count += 1
             src = p.normal_addr(src[:2])
-            self.received.append(Received(time.monotonic(), src, data))
+            self._current = Received(time.monotonic(), src, data)
+            self.received.append(self._current)
             try:
                 self.handle(data, src, None)
             except (ValueError, struct.error) as err:  # Malformed, Rejected, bad points
                 self._drop(str(err), data)
+            finally:
+                self._current = None
 
     def handle(self, data: bytes, src: Optional[tuple], relayed_from: Optional[int]) -> None:
         """One datagram, from `src` directly or inside RELAYED from `relayed_from`."""
@@ -359,6 +371,7 @@ class Node:
             if src != p.normal_addr(self.server):
                 raise p.Rejected("KEY_REPLY from another address")
             self.key_replies.append((src, p.decode_key_reply(data)))
+            self._note("KEY_REPLY")
         else:
             raise p.Malformed(f"first byte 0x{kind:02x}")
 
@@ -374,6 +387,7 @@ class Node:
         window = p.WINDOW_SERVER if pending.peer is None else p.WINDOW_DAEMON
         payload, session = p.read_resp(pending.init, data, window, now)
         del self.pending[frame.receiver]
+        self._note(f"{type(payload).__name__} receiver={frame.receiver:#x}")
         if pending.peer is None:
             self._server_session(session, payload)
             return
@@ -441,6 +455,7 @@ class Node:
             raise p.Rejected("no id yet")
         state.last_timestamp = hello.timestamp
         state.pinned_key = accepted.initiator_public
+        self._note(f"Hello from={hello.sender}")
         frame, session = p.answer_init(accepted, self._index(), p.HelloAck(self.id), p.WINDOW_DAEMON, now)
         self._install(state, session)
         if relayed_from is None:
@@ -457,6 +472,7 @@ class Node:
         cookie = reply.open(self.server_public, pending.init.mac1)
         self.cookie = (cookie, now, self.addr)
         self.cookie_replies += 1
+        self._note("CookieReply")
         del self.pending[reply.receiver]
         self.log(f"{self.name}: got a cookie; sending a fresh INIT with mac2")
         # A fresh INIT (new ephemeral key, new timestamp) with mac2 (section 3.4).
@@ -481,7 +497,9 @@ class Node:
         if relayed_from is None:
             state.direct_addr = src  # roaming: the source of an authenticated frame
         path = "direct" if relayed_from is None else "relay"
-        self._on_peer_payload(state, p.decode_payload(payload), path, src)
+        decoded = p.decode_payload(payload)
+        self._note(f"peer {type(decoded).__name__} from={owner}")
+        self._on_peer_payload(state, decoded, path, src)
 
     def _on_server_payload(self, raw: bytes) -> None:
         try:
@@ -492,9 +510,11 @@ class Node:
             state = self.peer(payload.sender)
             state.offered_key, state.offered_addr = payload.key, payload.addr
             self.intros.append(payload)
+            self._note(f"Intro from={payload.sender}")
             return
         if isinstance(payload, p.Relayed):
             self.relayed.append(payload)
+            self._note(f"Relayed from={payload.sender}")
             self.handle(payload.data, None, payload.sender)
             return
         seq = getattr(payload, "seq", None)
@@ -506,7 +526,9 @@ class Node:
         if req is None:
             if isinstance(payload, p.Error):
                 self.errors.append(payload)
+            self._note(f"unsolicited {type(payload).__name__} seq={seq}")
             return
+        self._note(f"{type(payload).__name__} seq={seq}")
         req.replies += 1
         if req.reply is None:
             req.reply = payload
@@ -590,6 +612,11 @@ class Net:
     def add(self, node: Node) -> None:
         self.nodes.append(node)
         self.selector.register(node.sock, selectors.EVENT_READ, node)
+
+    def remove(self, node: Node) -> None:
+        self.selector.unregister(node.sock)
+        self.nodes.remove(node)
+        node.close()
 
     def close(self) -> None:
         self.selector.close()
