@@ -1,0 +1,242 @@
+"""A minimal rendezvous server written from docs/protocol.md, to check live.py.
+
+This is not peerd and tests nothing of peerd: it lets `test_live_selftest.py`
+run the live scenario end to end, so that a failure of live.py against the
+real server is the server's (or the document's), not the scenario's. It keeps
+everything in memory and serves one socket in one thread:
+
+    python3 spec_server.py [--listen 127.0.0.1:0] [--cookie-threshold N]
+
+prints `listening on ADDR key BASE64` on stdout, then serves until killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import struct
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import peerd_v2 as p  # noqa: E402
+
+KEEPALIVE = 25
+REPLAY_CACHE = 30.0
+
+
+@dataclass
+class Peer:
+    id: int
+    key: bytes
+    online: bool = False
+    addr: Optional[tuple] = None
+    refreshed: float = 0.0
+    last_timestamp: int = -1
+    sessions: list = field(default_factory=list)  # newest first
+
+
+class SpecServer:
+    def __init__(self, sock: socket.socket, key: p.StaticKey, cookie_threshold: int) -> None:
+        self.sock = sock
+        self.key = key
+        self.cookie_threshold = cookie_threshold
+        self.by_key: dict = {}
+        self.by_id: dict = {}
+        self.sessions: dict = {}  # index -> (Session, Peer)
+        self.cache: dict = {}  # (peer id, seq, payload) -> (reply, at)
+        self.inits: deque = deque()  # times of INITs with a good mac1
+        self.secret = os.urandom(32)
+
+    def send(self, data: bytes, dest: tuple) -> None:
+        self.sock.sendto(data, dest)
+
+    def serve(self) -> None:
+        while True:
+            data, src = self.sock.recvfrom(65535)
+            src = p.normal_addr(src[:2])
+            if not data or len(data) > p.MAX_DATAGRAM:
+                continue
+            try:
+                self.handle(data, src, time.monotonic())
+            except (ValueError, struct.error):
+                pass  # dropped, unanswered
+
+    def handle(self, data: bytes, src: tuple, now: float) -> None:
+        kind = data[0]
+        if kind in (0x00, 0x01):
+            self.stun(data, src)
+        elif kind == 0x7B:
+            self.v1(data, src)
+        elif kind == p.KEY_REQUEST and len(data) >= p.KEY_REQUEST_MIN:
+            self.send(p.key_reply(self.key.public), src)
+        elif kind == p.HANDSHAKE_INIT:
+            self.init(data, src, now)
+        elif kind == p.TRANSPORT:
+            self.transport(data, src, now)
+
+    def stun(self, data: bytes, src: tuple) -> None:
+        if len(data) < 20 or data[0:2] != b"\x00\x01" or data[4:8] != b"\x21\x12\xa4\x42":
+            return
+        ip = p.ip_port_bytes(src)
+        port = struct.unpack(">H", ip[-2:])[0] ^ 0x2112
+        addr = bytes(a ^ b for a, b in zip(ip[:-2], data[4:8]))
+        attr = struct.pack(">HHBBH", 0x0020, 8, 0, 1, port) + addr
+        self.send(struct.pack(">HH", 0x0101, len(attr)) + data[4:20] + attr, src)
+
+    def v1(self, data: bytes, src: tuple) -> None:
+        try:
+            seq = json.loads(data).get("seq", 0)
+            seq = seq if isinstance(seq, int) and 0 <= seq < 1 << 32 else 0
+        except (ValueError, AttributeError):
+            seq = 0
+        answer = json.dumps(
+            {"v": 1, "type": "ERROR", "seq": seq, "code": "unsupported_version",
+             "message": "this server speaks peerd protocol v2"},
+            separators=(",", ":"),
+        ).encode()
+        if len(answer) <= len(data):
+            self.send(answer, src)
+
+    def under_load(self, now: float) -> bool:
+        self.inits.append(now)
+        while self.inits and now - self.inits[0] > 1.0:
+            self.inits.popleft()
+        return self.cookie_threshold > 0 and len(self.inits) > self.cookie_threshold
+
+    def init(self, data: bytes, src: tuple, now: float) -> None:
+        frame = p.HandshakeInit.decode(data)
+        if not p.check_mac(p.MAC(p.mac1_key(self.key.public), frame.mac1_input()), frame.mac1):
+            return
+        if self.under_load(now):
+            cookie = p.cookie_value(self.secret, src)
+            if not p.check_mac(p.MAC(cookie, frame.mac2_input()), frame.mac2):
+                reply = p.seal_cookie(frame.sender, os.urandom(24), cookie, self.key.public, frame.mac1)
+                self.send(reply.encode(), src)
+                return
+        accepted = p.read_init(self.key, data, {p.K_REGISTER})
+        peer = self.by_key.get(accepted.initiator_public)
+        if peer is not None and accepted.payload.timestamp <= peer.last_timestamp:
+            return
+        if peer is None:
+            peer = Peer(len(self.by_id) + 1, accepted.initiator_public)
+            self.by_key[peer.key], self.by_id[peer.id] = peer, peer
+        peer.last_timestamp = accepted.payload.timestamp
+        peer.online, peer.addr, peer.refreshed = True, src, now
+        index = self.new_index()
+        resp, session = p.answer_init(accepted, index, p.Registered(peer.id, KEEPALIVE, src), p.WINDOW_SERVER, now)
+        peer.sessions.insert(0, session)
+        for old in peer.sessions[2:]:
+            self.sessions.pop(old.local_index, None)
+        del peer.sessions[2:]
+        self.sessions[index] = (session, peer)
+        self.send(resp, src)
+
+    def new_index(self) -> int:
+        while True:
+            index = int.from_bytes(os.urandom(4), "big")
+            if index not in self.sessions:
+                return index
+
+    def to_peer(self, peer: Peer, payload: p.Payload, dest: Optional[tuple] = None) -> None:
+        self.send(peer.sessions[0].seal(payload.encode()), dest or peer.addr)
+
+    def online(self, peer: Peer, now: float) -> bool:
+        return peer.online and now - peer.refreshed <= 3 * KEEPALIVE
+
+    def transport(self, data: bytes, src: tuple, now: float) -> None:
+        if len(data) < 30:
+            return
+        frame = p.Transport.decode(data)
+        entry = self.sessions.get(frame.receiver)
+        if entry is None:
+            return
+        session, peer = entry
+        raw = session.open(frame, now)
+        peer.addr = src
+        reply = self.request(peer, raw, now)
+        if reply is not None:
+            self.send(session.seal(reply.encode()), src)
+
+    def request(self, peer: Peer, raw: bytes, now: float) -> Optional[p.Payload]:
+        kind = raw[0]
+        seq = struct.unpack(">I", raw[1:5])[0] if len(raw) >= 5 else 0
+        if kind not in (p.K_KEEPALIVE, p.K_LIST, p.K_CONNECT, p.K_UNREGISTER, p.K_RELAY):
+            return None if kind in p.PAYLOADS and kind >= 0x80 else p.Error(seq, 2, "unknown type")
+        try:
+            req = p.decode_payload(raw)
+        except p.Malformed:
+            return p.Error(seq, 1, "malformed request")
+        cached_key = (peer.id, seq, raw)
+        if kind in (p.K_CONNECT, p.K_UNREGISTER, p.K_RELAY):
+            hit = self.cache.get(cached_key)
+            if hit is not None and now - hit[1] <= REPLAY_CACHE:
+                return hit[0]
+        if kind == p.K_KEEPALIVE:
+            peer.online, peer.refreshed = True, now
+            return p.KeepaliveAck(seq, KEEPALIVE, peer.addr)
+        if not self.online(peer, now):
+            return p.Error(seq, 5, "not registered")
+        if kind == p.K_LIST:
+            return self.list(peer, req, now)
+        if kind == p.K_UNREGISTER:
+            peer.online = False
+            reply = p.UnregisterAck(seq)
+        else:
+            target = self.by_id.get(req.target)
+            if req.target == peer.id:
+                reply = p.Error(seq, 1, "target is the asker")
+            elif target is None:
+                reply = p.Error(seq, 6, f"peer {req.target} is unknown")
+            elif not self.online(target, now):
+                reply = p.Error(seq, 7, f"peer {req.target} is offline")
+            elif kind == p.K_CONNECT:
+                reply = p.ConnectAck(seq, target.id, target.key, target.addr)
+                self.to_peer(target, p.Intro(peer.id, peer.key, peer.addr))
+            elif p.TRANSPORT_OVERHEAD + 9 + len(req.data) > p.MAX_DATAGRAM:
+                reply = p.Error(seq, 4, "too large")
+            else:
+                self.to_peer(target, p.Relayed(peer.id, req.data))
+                reply = p.RelayAck(seq)
+        self.cache[cached_key] = (reply, now)
+        return reply
+
+    def list(self, peer: Peer, req: p.List, now: float) -> p.ListAck:
+        others = sorted(
+            (q for q in self.by_id.values() if q.id > req.after and q.id != peer.id and self.online(q, now)),
+            key=lambda q: q.id,
+        )
+        reply = p.ListAck(req.seq, False, [])
+        for i, q in enumerate(others):
+            candidate = p.ListAck(req.seq, False, reply.entries + [(q.id, q.addr)])
+            if p.TRANSPORT_OVERHEAD + len(candidate.encode()) > p.MAX_DATAGRAM:
+                reply.more = True
+                break
+            reply = candidate
+        return reply
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--listen", default="127.0.0.1:0")
+    ap.add_argument("--cookie-threshold", type=int, default=1000)
+    args = ap.parse_args()
+    host, _, port = args.listen.rpartition(":")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((host, int(port)))
+    key = p.StaticKey.generate()
+    addr = sock.getsockname()
+    print(f"listening on {addr[0]}:{addr[1]} key {p.key_to_text(key.public)}", flush=True)
+    SpecServer(sock, key, args.cookie_threshold).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
