@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 
 use super::ratelimit::Verdict;
 use super::registry::{random32, Pending, Registry, MAX_PENDING};
-use super::replies::{Persist, ReplyBuffer};
+use super::reply_buffer::{Persist, ReplyBuffer};
 
 impl Registry {
     /// A HANDSHAKE_INIT from `source`.

@@ -2,7 +2,7 @@
 //! UDP, STUN on the same port, a persistent registry of ids bound to keys.
 //!
 //! - [`args`]: flags and limits.
-//! - [`registry`] (+ `handshakes`, `requests`, `peers`, `replies`, `replay`,
+//! - [`registry`] (+ `handshakes`, `requests`, `peers`, `reply_buffer`, `replay`,
 //!   `ratelimit`, `load`): the pure protocol core, no I/O.
 //! - [`store`]: the SQLite database and its writer thread.
 //! - [`udp`] (+ `mmsg`, `reuseport`, `stun_threads`): the event loop of
@@ -18,7 +18,7 @@ mod peers;
 mod ratelimit;
 pub mod registry;
 mod replay;
-pub mod replies;
+pub mod reply_buffer;
 mod requests;
 mod reuseport;
 pub mod store;

@@ -26,7 +26,7 @@ use super::load::{LoadMeter, LogLimiter};
 use super::peers::{Peers, Row};
 use super::ratelimit::{RateLimiter, Verdict};
 use super::replay::ReplayCache;
-use super::replies::ReplyBuffer;
+use super::reply_buffer::ReplyBuffer;
 use super::stun_port as stun;
 
 /// A new key's REGISTER, waiting for its id to be on disk.

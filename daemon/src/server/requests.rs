@@ -17,7 +17,7 @@ use tracing::info;
 use super::ratelimit::Verdict;
 use super::registry::Registry;
 use super::replay::Cached;
-use super::replies::ReplyBuffer;
+use super::reply_buffer::ReplyBuffer;
 
 /// The asker of a request: its id, the session the request came on, and
 /// where it came from.

@@ -26,7 +26,7 @@ use tracing::{debug, error};
 
 use super::error::ServerError;
 use super::peers::Row;
-use super::replies::Persist;
+use super::reply_buffer::Persist;
 
 /// Most ids stored in one transaction.
 const MAX_BATCH: usize = 8192;

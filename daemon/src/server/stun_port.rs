@@ -10,7 +10,7 @@ use tracing::debug;
 pub use peerd_shared::stun::{answer, is_stun, ANSWER_BUF};
 
 use super::ratelimit::Verdict;
-use super::replies::ReplyBuffer;
+use super::reply_buffer::ReplyBuffer;
 
 /// Answers the STUN `datagram` from `source` (canonical form) when the
 /// rate limiter's `verdict` accepts it; excess STUN is dropped, never

@@ -21,7 +21,7 @@ use tracing::{debug, warn};
 use super::args::Limits;
 use super::mmsg::{self, Dest, RecvBatch};
 use super::ratelimit::RateLimiter;
-use super::replies::ReplyBuffer;
+use super::reply_buffer::ReplyBuffer;
 use super::stun_port as stun;
 
 /// A datagram for the registry's thread: bytes and source.

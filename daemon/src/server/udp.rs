@@ -20,7 +20,7 @@ use tracing::{debug, error, info, warn};
 use super::error::ServerError;
 use super::mmsg::{self, Dest, RecvBatch};
 use super::registry::Registry;
-use super::replies::{Persist, ReplyBuffer};
+use super::reply_buffer::{Persist, ReplyBuffer};
 use super::reuseport;
 use super::store::Writer;
 use super::stun_threads::Handed;

@@ -18,7 +18,7 @@ use peerd_shared::{PeerId, Seq};
 
 use super::args::Limits;
 use super::registry::Registry;
-use super::replies::{Persist, ReplyBuffer};
+use super::reply_buffer::{Persist, ReplyBuffer};
 
 pub const KEEPALIVE: Duration = Duration::from_secs(10);
 
