@@ -184,6 +184,18 @@ def multibyte_text(size: int = 1000) -> str:
     return text
 
 
+def held(holder: Node, other: Node, session: p.Session):
+    """`holder`'s side of `other`'s `session`; fails when `holder` no longer keeps it."""
+    for s in holder.peers[other.id].sessions:
+        if s.local_index == session.remote_index:
+            return s
+    raise AssertionError(
+        f"{holder.name} no longer holds the session {other.name} sends on ({session.remote_index:#010x}): "
+        f"it keeps {[hex(s.local_index) for s in holder.peers[other.id].sessions]} "
+        f"after {len(other.init_indices)} INITs from {other.name}"
+    )
+
+
 def on_loopback(server: tuple) -> bool:
     try:
         return ipaddress.ip_address(server[0]).is_loopback and ":" not in server[0]
@@ -357,7 +369,7 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
         net.wait(lambda: attempt.done, WAIT, "HELLO_ACK from B")
         sa = a.session_with(b.id)
         expect(sa is not None and sa.local_index == attempt.answered_by, "A sends on another session")
-        sb = next(s for s in b.peers[a.id].sessions if s.local_index == sa.remote_index)
+        sb = held(b, a, sa)
         net.wait(lambda: sb.confirmed, WAIT, "A's PROBE confirming the session at B")
         expect(b.session_with(a.id) is sb, "B sends on another session than the one A confirmed")
         expect(a.peers[b.id].direct_addr == b.addr and b.peers[a.id].direct_addr == a.addr, "direct paths")
@@ -385,14 +397,14 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
     def hello_answered_thrice() -> str:
         net.settle(WAIT)
         before = {s.local_index for s in b.peers[a.id].sessions}
-        attempt = a.hello(b.id, "direct", copies=3)
+        attempt = a.hello(b.id, "direct", copies=3, retry=False)
         net.wait(lambda: attempt.done, WAIT, "HELLO_ACK from B")
         net.wait(lambda: sum(1 for r in a.received if r.answers_init in attempt.indices) >= 3, WAIT,
                  "B's answers to the 3 INITs")
         sa = a.session_with(b.id)
         new = [s for s in b.peers[a.id].sessions if s.local_index not in before]
         expect(len(new) == 3, f"B made {len(new)} sessions for 3 INITs")
-        mine = next(s for s in new if s.local_index == sa.remote_index)
+        mine = held(b, a, sa)
         net.wait(lambda: mine.confirmed, WAIT, "A's PROBE on the session it kept")
         expect([s.confirmed for s in new].count(True) == 1, "B confirmed a session A never sent on")
         expect(b.session_with(a.id) is mine, "B sends on a session A dropped")
@@ -446,7 +458,7 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
         net.wait(lambda: attempt.done, WAIT, "HELLO_ACK from B through the relay")
         expect(a.session_with(b.id) is not old, "no new session")
         expect(len(b.relayed) > relayed, "the INIT did not come RELAYED")
-        mine = next(s for s in b.peers[a.id].sessions if s.local_index == a.session_with(b.id).remote_index)
+        mine = held(b, a, a.session_with(b.id))
         net.wait(lambda: mine.confirmed, WAIT, "A's relayed PROBE confirming the session at B")
         return f"new session {a.session_with(b.id).local_index:#010x}"
 
@@ -709,6 +721,7 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
 
     checks.run("UNREGISTER takes a peer offline at once", unregister)
 
+    print(f"load: {net.load_report()}", flush=True)
     net.close()
     return checks
 
@@ -783,6 +796,7 @@ def cookie_scenario(server: tuple, server_key: bytes, verbose: bool, known: list
             net.remove(other)
 
     checks.run("under load a cookie from another source does not make mac2 right", cookie_of_another_source)
+    print(f"load: {net.load_report()}", flush=True)
     net.close()
     return checks
 

@@ -207,6 +207,7 @@ class Node:
         self._current: Optional[Received] = None  # the datagram being handled
         self.init_indices: list = []  # the sender index of every INIT sent, in order
         self.confirming: Optional[Request] = None  # the KEEPALIVE sent on the newest server session
+        self.adopted = 0  # later answers to a REGISTER attempt taken as the newest session
 
     # ------------------------------------------------------------------ sockets
 
@@ -357,12 +358,12 @@ class Node:
             self.log(f"{self.name}: the server gave another key for peer {peer_id}; keeping the pinned one")
         state.addr = addr
 
-    def hello(self, peer_id: int, path: str, copies: int = 1) -> Attempt:
+    def hello(self, peer_id: int, path: str, copies: int = 1, retry: bool = True) -> Attempt:
         """Starts a HELLO attempt with `peer_id`, directly to its address or through RELAY.
 
-        `copies` INITs go out at once (as if retransmitted); then a fresh
-        INIT every 200 ms for 3 s directly, or after 200 ms, doubling, at
-        most 5 s apart through the relay, until one is answered.
+        `copies` INITs go out at once (as if retransmitted); then, with
+        `retry`, a fresh INIT every 200 ms for 3 s directly, or after 200 ms,
+        doubling, at most 5 s apart through the relay, until one is answered.
         """
         state = self.peer(peer_id)
         if state.key is None or self.id is None:
@@ -373,6 +374,8 @@ class Node:
         state.attempt = Attempt(peer_id, path, now, now, p.MESSAGE_RETRY_FIRST)
         for _ in range(copies):
             self._hello_try(state, now)
+        if not retry:
+            state.attempt.next_at = float("inf")
         return state.attempt
 
     def _hello_try(self, state: PeerState, now: float) -> None:
@@ -544,6 +547,8 @@ class Node:
                 raise p.Rejected("late HANDSHAKE_RESP for an older INIT")
         payload, session = p.read_resp(pending.init, data, p.WINDOW_SERVER, now)
         del self.pending[frame.receiver]
+        if attempt.done:
+            self.adopted += 1
         if not attempt.done:
             attempt.done, attempt.answered_by = True, frame.receiver
             if not self.adopt_late_answers:
@@ -725,7 +730,8 @@ class Node:
         times += [o.next_at for o in self.outbox.values() if not o.acked]
         if self.attempt is not None and not self.attempt.done:
             times.append(self.attempt.next_at)
-        times += [s.attempt.next_at for s in self.peers.values() if s.attempt and not s.attempt.done]
+        times += [s.attempt.next_at for s in self.peers.values()
+                  if s.attempt and not s.attempt.done and s.attempt.next_at != float("inf")]
         if self.auto_keepalive and self.keepalive and self.server_sessions:
             times.append(self.last_keepalive + self.keepalive)
         return min(times, default=time.monotonic() + 1.0)
@@ -771,6 +777,7 @@ class Net:
 
     def __init__(self, nodes: list) -> None:
         self.nodes = list(nodes)
+        self.gone: list = []  # nodes removed, kept for `load_report`
         self.selector = selectors.DefaultSelector()
         for node in self.nodes:
             self.selector.register(node.sock, selectors.EVENT_READ, node)
@@ -782,7 +789,20 @@ class Net:
     def remove(self, node: Node) -> None:
         self.selector.unregister(node.sock)
         self.nodes.remove(node)
+        self.gone.append(node)
         node.close()
+
+    def load_report(self) -> str:
+        """How much retransmission the run needed: a measure of the load it ran under."""
+        nodes = self.nodes + self.gone
+        requests = [r for n in nodes for r in n.requests.values()]
+        resent = sum(max(0, r.tries - 1) for r in requests if r.retransmit)
+        inits = sum(len(n.init_indices) for n in nodes)
+        attempts = sum(1 for n in nodes for _ in n.sent if _[0] == "REGISTER INIT")
+        messages = [o for n in nodes for o in n.outbox.values()]
+        return (f"{len(requests)} requests, {resent} retransmitted; {inits} INITs "
+                f"({attempts} REGISTER); {sum(n.adopted for n in nodes)} later REGISTER answers adopted; "
+                f"{sum(max(0, o.sends - 1) for o in messages)} MESSAGE retransmissions")
 
     def close(self) -> None:
         self.selector.close()
