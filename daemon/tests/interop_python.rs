@@ -13,9 +13,9 @@
 //!   `peerd server --cookie-threshold 1`.
 //!
 //! The servers keep the default `--handshake-limit` (50 per second per
-//! source IP, burst 100): the scenario's ~90 handshakes from 127.0.0.1 stay
-//! under it, and the 80 extra peers of the LIST paging check register from
-//! 127.0.0.2 to 127.0.0.5.
+//! source IP, burst 100): the scenario sends about 15 handshakes and key
+//! requests from 127.0.0.1, and the 80 extra peers of the LIST paging check
+//! register from 127.0.0.2 to 127.0.0.5, 20 from each.
 //!
 //! The Python packages `cryptography` and `PyNaCl` must be importable by
 //! `python3` (or `$PEERD_PYTHON`); when they are not, every test fails with
