@@ -1,14 +1,21 @@
 //! Protocol v2 against an independent Python implementation written from
 //! `docs/protocol.md` alone (`daemon/tests/interop/`).
 //!
-//! - `python_rebuilds_every_vector`: `test_vectors.py` rebuilds every byte of
-//!   `docs/protocol-v2-vectors.json` from its inputs and decodes every frame.
+//! - `python_rebuilds_every_vector`: `test_vectors.py` rebuilds every output
+//!   of `docs/protocol-v2-vectors.json` from its inputs and decodes every frame.
 //! - `python_live_scenario_selftest`: `live.py` against `spec_server.py`, a
 //!   minimal server written from the document, so that the scenario itself
 //!   is known to work.
 //! - `python_interop_with_peerd_server`: `live.py` against a real
-//!   `peerd server` (and its cookie scenario against one started with
-//!   `--cookie-threshold 1`). It runs only when `PEERD_INTEROP_LIVE` is set.
+//!   `peerd server`, whose key comes from `peerd server --print-key` and
+//!   whose start log line must name the same key and fingerprint.
+//! - `python_cookies_with_peerd_server`: the cookie scenario against a
+//!   `peerd server --cookie-threshold 1`.
+//!
+//! The servers keep the default `--handshake-limit` (50 per second per
+//! source IP, burst 100): the scenario sends about 15 handshakes and key
+//! requests from 127.0.0.1, and the 80 extra peers of the LIST paging check
+//! register from 127.0.0.2 to 127.0.0.5, 20 from each.
 //!
 //! The Python packages `cryptography` and `PyNaCl` must be importable by
 //! `python3` (or `$PEERD_PYTHON`); when they are not, every test fails with
@@ -22,11 +29,17 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long one Python script may run before the test kills it and fails.
-const SCRIPT_DEADLINE: Duration = Duration::from_secs(180);
+const SCRIPT_DEADLINE: Duration = Duration::from_secs(400);
 /// How long the server may take to log its address.
 const START_DEADLINE: Duration = Duration::from_secs(20);
 /// The command that installs what the Python side imports.
-const PIP_INSTALL: &str = "python3 -m pip install 'cryptography>=42' 'PyNaCl>=1.5'";
+const PIP_INSTALL: &str = "python3 -m pip install 'cryptography==48.0.0' 'PyNaCl==1.6.2'";
+/// The check of `live.py` that fails against `peerd server` as documented: a
+/// daemon that keeps the first answer to a retransmitted REGISTER INIT
+/// (section 3) never gets INTRO, because the server sends it on its newest
+/// session (section 4), the answer to the later INIT. `live.py` reports it as
+/// a known failure and fails the run once it passes, so this mark must then go.
+const KNOWN_FAILURE: &str = "INTRO comes on the session the daemon confirmed";
 
 fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -147,8 +160,8 @@ fn collect(stream: impl Read + Send + 'static, sink: Arc<Mutex<Vec<String>>>) ->
     })
 }
 
-/// Runs one script of `tests/interop/` with `args`; fails with its output unless it exits 0.
-fn run_script(script: &str, args: &[&str]) -> String {
+/// Runs one script of `tests/interop/` with `args`; returns whether it exited 0, and its output.
+fn run_script(script: &str, args: &[&str]) -> (bool, String) {
     let mut cmd = Command::new(python());
     cmd.arg(interop_dir().join(script))
         .args(args)
@@ -156,15 +169,21 @@ fn run_script(script: &str, args: &[&str]) -> String {
         .env("PYTHONUNBUFFERED", "1");
     let what = format!("{script} {}", args.join(" "));
     let (ok, output) = Running::spawn(cmd, &what).finish(SCRIPT_DEADLINE);
-    assert!(ok, "{what} failed:\n{output}");
     println!("{what}:\n{output}");
+    (ok, output)
+}
+
+/// Runs a script that must exit 0; fails with its output otherwise.
+fn run_script_ok(script: &str, args: &[&str]) -> String {
+    let (ok, output) = run_script(script, args);
+    assert!(ok, "{script} {} failed:\n{output}", args.join(" "));
     output
 }
 
 #[test]
 fn python_rebuilds_every_vector() {
     require_python_packages();
-    let output = run_script("test_vectors.py", &[]);
+    let output = run_script_ok("test_vectors.py", &[]);
     assert!(
         output.contains(" passed, 0 failed"),
         "no summary line:\n{output}"
@@ -174,21 +193,62 @@ fn python_rebuilds_every_vector() {
 #[test]
 fn python_live_scenario_selftest() {
     require_python_packages();
-    run_script("test_live_selftest.py", &[]);
+    run_script_ok("test_live_selftest.py", &[]);
 }
 
-/// A `peerd server` on 127.0.0.1:0 with a fresh database.
+/// What `peerd server --print-key` printed: the key alone on stdout, the fingerprint on stderr.
+struct PrintedKey {
+    key: String,
+    fingerprint: String,
+}
+
+/// Runs `peerd server --print-key --db DB` and checks the form of its output (section 8).
+fn print_key(db: &Path) -> PrintedKey {
+    let out = Command::new(env!("CARGO_BIN_EXE_peerd"))
+        .args(["server", "--print-key", "--db"])
+        .arg(db)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run peerd server --print-key");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "peerd server --print-key failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let key = stdout.trim_end_matches('\n');
+    assert!(
+        is_key_text(key) && stdout == format!("{key}\n"),
+        "--print-key must print the key alone on stdout (docs/protocol.md section 8), printed {stdout:?}"
+    );
+    let fingerprint = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("fingerprint "))
+        .unwrap_or_else(|| panic!("no `fingerprint FP` on --print-key's stderr:\n{stderr}"))
+        .to_owned();
+    PrintedKey {
+        key: key.to_owned(),
+        fingerprint,
+    }
+}
+
+/// A `peerd server` on 127.0.0.1:0 with a fresh database and its key.
 struct PeerdServer {
     process: Running,
     addr: String,
-    db: PathBuf,
+    key: PrintedKey,
     _dir: tempfile::TempDir,
 }
 
 impl PeerdServer {
+    /// Creates the key with `--print-key`, starts the server, and checks that
+    /// its start log line names the same key and fingerprint, and that
+    /// `--print-key` gives the same again while it runs.
     fn start(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("r.sqlite3");
+        let key = print_key(&db);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_peerd"));
         cmd.arg("server")
             .args(["--listen", "127.0.0.1:0", "--db"])
@@ -213,36 +273,45 @@ impl PeerdServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
+        let logs = process.stderr_lines();
+        let said = format!("server key {} (fingerprint {})", key.key, key.fingerprint);
+        assert!(
+            logs.iter().any(|l| l.contains(&said)),
+            "the server's start log has no line `{said}` (docs/protocol.md section 8):\n{}",
+            logs.join("\n")
+        );
+        let again = print_key(&db);
+        assert_eq!(
+            (&again.key, &again.fingerprint),
+            (&key.key, &key.fingerprint),
+            "--print-key while the server runs gives another key"
+        );
         Self {
             process,
             addr,
-            db,
+            key,
             _dir: dir,
         }
     }
 
-    /// The server's key as `peerd server --print-key --db <same db>` prints it.
-    fn print_key(&self) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_peerd"))
-            .args(["server", "--print-key", "--db"])
-            .arg(&self.db)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run peerd server --print-key");
-        let stdout = String::from_utf8_lossy(&out.stdout);
+    /// Runs `live.py` against this server with `args`; fails with the output and the server's log.
+    fn live(&self, args: &[&str]) {
+        let mut all = vec![
+            "--server",
+            &self.addr,
+            "--server-key",
+            &self.key.key,
+            "--server-fingerprint",
+            &self.key.fingerprint,
+        ];
+        all.extend_from_slice(args);
+        let (ok, output) = run_script("live.py", &all);
         assert!(
-            out.status.success(),
-            "peerd server --print-key failed ({}):\n{stdout}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
+            ok,
+            "live.py {} failed:\n{output}\n--- peerd server log ---\n{}",
+            args.join(" "),
+            self.process.stderr_lines().join("\n")
         );
-        stdout
-            .split_whitespace()
-            .find(|word| is_key_text(word))
-            .unwrap_or_else(|| {
-                panic!("no 44-character base64 key in --print-key's output:\n{stdout}")
-            })
-            .to_owned()
     }
 }
 
@@ -259,24 +328,13 @@ fn is_key_text(word: &str) -> bool {
 #[test]
 fn python_interop_with_peerd_server() {
     require_python_packages();
-    if std::env::var_os("PEERD_INTEROP_LIVE").is_none() {
-        println!("skipped: set PEERD_INTEROP_LIVE=1 to run live.py against a real peerd server");
-        return;
-    }
     let server = PeerdServer::start(&[]);
-    let key = server.print_key();
-    run_script("live.py", &["--server", &server.addr, "--server-key", &key]);
-    let logs = server.process.stderr_lines();
-    assert!(
-        logs.iter().any(|l| l.contains(&key)),
-        "the server did not print its key {key} at start (docs/protocol.md section 8):\n{}",
-        logs.join("\n")
-    );
+    server.live(&["--known-failure", KNOWN_FAILURE]);
+}
 
-    let loaded = PeerdServer::start(&["--cookie-threshold", "1"]);
-    let key = loaded.print_key();
-    run_script(
-        "live.py",
-        &["--server", &loaded.addr, "--server-key", &key, "--cookies"],
-    );
+#[test]
+fn python_cookies_with_peerd_server() {
+    require_python_packages();
+    let server = PeerdServer::start(&["--cookie-threshold", "1"]);
+    server.live(&["--cookies"]);
 }

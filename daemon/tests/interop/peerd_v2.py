@@ -22,6 +22,7 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
+import json
 import os
 import struct
 import time
@@ -41,7 +42,7 @@ try:
 except ImportError as err:  # pragma: no cover - reported to the user
     raise ImportError(
         f"peerd_v2 needs the Python packages 'cryptography' and 'PyNaCl' ({err}); "
-        "install them with: python3 -m pip install 'cryptography>=42' 'PyNaCl>=1.5'"
+        "install them with: python3 -m pip install 'cryptography==48.0.0' 'PyNaCl==1.6.2'"
     ) from err
 
 # ---------------------------------------------------------------------------
@@ -69,6 +70,11 @@ RESP_OVERHEAD = 73  # HANDSHAKE_RESP is 1 + 4 + 4 + 48 + P + 16 = 73 + P bytes
 TRANSPORT_OVERHEAD = 29  # TRANSPORT is 29 + N bytes
 COOKIE_REPLY_LEN = 61
 KEY_REQUEST_MIN = 64
+# Section 3.3: the shortest handshake frames each receiver accepts.
+INIT_MIN_SERVER = 142  # REGISTER: 133 + 9
+INIT_MIN_DAEMON = 150  # HELLO: 133 + 17
+RESP_MIN_SERVER = 80  # an ERROR with an empty message: 73 + 7
+RESP_MIN_DAEMON = 82  # HELLO_ACK: 73 + 9
 KEY_REPLY_LEN = 34
 MAC_LEN = 16
 KEY_LEN = 32
@@ -566,6 +572,7 @@ def seal_cookie(receiver: int, nonce: bytes, cookie: bytes, server_public: bytes
 
 
 def key_request(length: int = KEY_REQUEST_MIN) -> bytes:
+    """A KEY_REQUEST of `length` bytes: 0xA5 then zeros (64 .. MAX_DATAGRAM to be answered)."""
     return bytes([KEY_REQUEST]) + bytes(length - 1)
 
 
@@ -650,6 +657,9 @@ class Session:
     window_size: int
     created: float
     peer_public: bytes
+    # Section 3, confirmation: the initiator may send at once; a responder
+    # only after a TRANSPORT frame has arrived on the session.
+    confirmed: bool = False
     send_counter: int = 0
     window: ReplayWindow = field(init=False)
 
@@ -671,6 +681,7 @@ class Session:
         if not self.window.check(frame.counter):
             raise Rejected(f"counter {frame.counter} fails the replay window")
         self.window.accept(frame.counter)
+        self.confirmed = True
         return payload
 
 
@@ -1128,9 +1139,14 @@ def read_init(
     allowed: set,
     cookie_check: Optional[Callable[[HandshakeInit], bool]] = None,
 ) -> AcceptedInit:
-    """Section 3.3 steps 1, 3, 4 (when given), 5 and 6. Raises on any failure."""
-    if len(buf) < INIT_OVERHEAD + 9 or len(buf) > MAX_DATAGRAM:
-        raise Malformed("HANDSHAKE_INIT length")
+    """Section 3.3 steps 1, 3, 4 (when given), 5 and 6. Raises on any failure.
+
+    The shortest INIT accepted is 142 bytes at the server (REGISTER), 150 at
+    a daemon (HELLO): `allowed` tells which receiver this is.
+    """
+    shortest = INIT_MIN_DAEMON if allowed == {K_HELLO} else INIT_MIN_SERVER
+    if len(buf) < shortest or len(buf) > MAX_DATAGRAM:
+        raise Malformed(f"HANDSHAKE_INIT of {len(buf)} bytes")
     frame = HandshakeInit.decode(buf)
     if not check_mac(MAC(mac1_key(s.public), frame.mac1_input()), frame.mac1):
         raise Rejected("mac1")
@@ -1156,16 +1172,22 @@ def answer_init(
     noise, (k1, k2) = accepted.state.write_message_2(payload.encode())
     frame = build_resp(sender, accepted.sender, noise, accepted.initiator_public)
     session = Session(sender, accepted.sender, send_key=k2, recv_key=k1, window_size=window,
-                      created=now, peer_public=accepted.initiator_public)
+                      created=now, peer_public=accepted.initiator_public, confirmed=False)
     return frame.encode(), session
 
 
 def read_resp(
     pending: PendingInit, buf: bytes, window: int, now: float
 ) -> tuple[Payload, Session]:
-    """Completes a handshake with its HANDSHAKE_RESP (section 3.3, last paragraph)."""
-    if len(buf) > MAX_DATAGRAM:
-        raise Malformed("HANDSHAKE_RESP too long")
+    """Completes a handshake with its HANDSHAKE_RESP (section 3.3, last paragraph).
+
+    From the server (a REGISTER answered) the RESP is at least 80 bytes and
+    carries REGISTERED or ERROR; from a peer at least 82 bytes with HELLO_ACK.
+    """
+    to_server = isinstance(pending.payload, Register)
+    shortest = RESP_MIN_SERVER if to_server else RESP_MIN_DAEMON
+    if len(buf) < shortest or len(buf) > MAX_DATAGRAM:
+        raise Malformed(f"HANDSHAKE_RESP of {len(buf)} bytes")
     frame = HandshakeResp.decode(buf)
     if frame.receiver != pending.sender:
         raise Rejected("HANDSHAKE_RESP for another handshake")
@@ -1175,10 +1197,38 @@ def read_resp(
     if not check_mac(MAC(mac1_key(pending.state.s.public), body), frame.mac1):
         raise Rejected("mac1 of HANDSHAKE_RESP")
     payload, (k1, k2) = pending.state.read_message_2(frame.noise)
-    decoded = decode_payload(payload, HANDSHAKE_RESP_KINDS)
+    decoded = decode_payload(payload, {K_REGISTERED, K_ERROR} if to_server else {K_HELLO_ACK})
     session = Session(pending.sender, frame.sender, send_key=k1, recv_key=k2, window_size=window,
-                      created=now, peer_public=pending.responder_public)
+                      created=now, peer_public=pending.responder_public, confirmed=True)
     return decoded, session
+
+
+# ---------------------------------------------------------------------------
+# Section 7: the answer to a protocol v1 datagram
+# ---------------------------------------------------------------------------
+
+
+def v1_answer(seq: int) -> bytes:
+    """The exact bytes a v2 server answers to a v1 JSON datagram whose `seq` is `seq`."""
+    return (
+        '{"v":1,"type":"ERROR","seq":%d,"code":"unsupported_version",'
+        '"message":"this server speaks peerd protocol v2"}' % seq
+    ).encode("ascii")
+
+
+def v1_seq(datagram: bytes) -> int:
+    """`S` of section 7: the datagram's `seq` when it is a JSON object with an
+    integer `seq` in 0 .. 2^32-1, else 0."""
+    try:
+        body = json.loads(datagram)
+    except (ValueError, UnicodeDecodeError):
+        return 0
+    if not isinstance(body, dict):
+        return 0
+    seq = body.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 1 << 32:
+        return 0
+    return seq
 
 
 def frame_kind(buf: bytes) -> str:
@@ -1196,6 +1246,11 @@ def frame_kind(buf: bytes) -> str:
         0x00: "STUN",
         0x01: "STUN",
     }.get(buf[0], f"0x{buf[0]:02x}")
+
+
+def u32be(buf: bytes, off: int) -> int:
+    """The big-endian u32 at `off`."""
+    return struct.unpack(">I", buf[off : off + 4])[0]
 
 
 def now_ns() -> int:

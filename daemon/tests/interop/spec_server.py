@@ -3,7 +3,15 @@
 This is not peerd and tests nothing of peerd: it lets `test_live_selftest.py`
 run the live scenario end to end, so that a failure of live.py against the
 real server is the server's (or the document's), not the scenario's. It keeps
-everything in memory and serves one socket in one thread:
+everything in memory and serves one socket in one thread.
+
+Where the document is silent or contradicts itself, this server takes the
+reading that lets a daemon following section 3 work: it sends INTRO and
+RELAYED on the newest session a TRANSPORT frame has arrived on (a confirmed
+one), not merely the newest handshake it answered, and it keeps a peer's
+four newest sessions. An `unknown_type` ERROR carries seq 0.
+
+
 
     python3 spec_server.py [--listen 127.0.0.1:0] [--cookie-threshold N]
 
@@ -13,7 +21,6 @@ prints `listening on ADDR key BASE64` on stdout, then serves until killed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import struct
@@ -53,6 +60,7 @@ class SpecServer:
         self.sessions: dict = {}  # index -> (Session, Peer)
         self.cache: dict = {}  # (peer id, seq, payload) -> (reply, at)
         self.inits: deque = deque()  # times of INITs with a good mac1
+        self.v1_answers: dict = {}  # source -> times of the v1 answers sent to it
         self.secret = os.urandom(32)
 
     def send(self, data: bytes, dest: tuple) -> None:
@@ -74,7 +82,7 @@ class SpecServer:
         if kind in (0x00, 0x01):
             self.stun(data, src)
         elif kind == 0x7B:
-            self.v1(data, src)
+            self.v1(data, src, now)
         elif kind == p.KEY_REQUEST and len(data) >= p.KEY_REQUEST_MIN:
             self.send(p.key_reply(self.key.public), src)
         elif kind == p.HANDSHAKE_INIT:
@@ -91,19 +99,17 @@ class SpecServer:
         attr = struct.pack(">HHBBH", 0x0020, 8, 0, 1, port) + addr
         self.send(struct.pack(">HH", 0x0101, len(attr)) + data[4:20] + attr, src)
 
-    def v1(self, data: bytes, src: tuple) -> None:
-        try:
-            seq = json.loads(data).get("seq", 0)
-            seq = seq if isinstance(seq, int) and 0 <= seq < 1 << 32 else 0
-        except (ValueError, AttributeError):
-            seq = 0
-        answer = json.dumps(
-            {"v": 1, "type": "ERROR", "seq": seq, "code": "unsupported_version",
-             "message": "this server speaks peerd protocol v2"},
-            separators=(",", ":"),
-        ).encode()
-        if len(answer) <= len(data):
-            self.send(answer, src)
+    def v1(self, data: bytes, src: tuple, now: float) -> None:
+        answer = p.v1_answer(p.v1_seq(data))
+        if len(answer) > len(data):
+            return
+        times = self.v1_answers.setdefault(src, deque())
+        while times and now - times[0] >= 1.0:
+            times.popleft()
+        if len(times) >= 10:  # at most 10 answers per second per source (section 7)
+            return
+        times.append(now)
+        self.send(answer, src)
 
     def under_load(self, now: float) -> bool:
         self.inits.append(now)
@@ -133,9 +139,9 @@ class SpecServer:
         index = self.new_index()
         resp, session = p.answer_init(accepted, index, p.Registered(peer.id, KEEPALIVE, src), p.WINDOW_SERVER, now)
         peer.sessions.insert(0, session)
-        for old in peer.sessions[2:]:
+        for old in peer.sessions[4:]:
             self.sessions.pop(old.local_index, None)
-        del peer.sessions[2:]
+        del peer.sessions[4:]
         self.sessions[index] = (session, peer)
         self.send(resp, src)
 
@@ -145,8 +151,11 @@ class SpecServer:
             if index not in self.sessions:
                 return index
 
-    def to_peer(self, peer: Peer, payload: p.Payload, dest: Optional[tuple] = None) -> None:
-        self.send(peer.sessions[0].seal(payload.encode()), dest or peer.addr)
+    def to_peer(self, peer: Peer, payload: p.Payload) -> None:
+        """INTRO or RELAYED: on the newest confirmed session, to the peer's address."""
+        session = next((s for s in peer.sessions if s.confirmed), None)
+        if session is not None:
+            self.send(session.seal(payload.encode()), peer.addr)
 
     def online(self, peer: Peer, now: float) -> bool:
         return peer.online and now - peer.refreshed <= 3 * KEEPALIVE
@@ -168,8 +177,10 @@ class SpecServer:
     def request(self, peer: Peer, raw: bytes, now: float) -> Optional[p.Payload]:
         kind = raw[0]
         seq = struct.unpack(">I", raw[1:5])[0] if len(raw) >= 5 else 0
+        if kind >= 0x80:  # never answered (section 5.2)
+            return None
         if kind not in (p.K_KEEPALIVE, p.K_LIST, p.K_CONNECT, p.K_UNREGISTER, p.K_RELAY):
-            return None if kind in p.PAYLOADS and kind >= 0x80 else p.Error(seq, 2, "unknown type")
+            return p.Error(0, 2, "unknown type")
         try:
             req = p.decode_payload(raw)
         except p.Malformed:
