@@ -18,6 +18,7 @@ use peerd_shared::proto::{
     Body, ErrorCode, InitPayload, PublicKey, RespPayload, SecretKey, Session, SessionKeys,
 };
 use peerd_shared::{MsgId, PeerId, Seq};
+use serde_json::{json, Value};
 
 fn file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol-v2-vectors.json")
@@ -39,7 +40,7 @@ fn addr(s: &str) -> SocketAddr {
 /// The vectors: what is fixed (`inputs`) and what results (`outputs`).
 #[derive(Default)]
 struct Out {
-    inputs: BTreeMap<String, String>,
+    inputs: BTreeMap<String, Value>,
     outputs: BTreeMap<String, String>,
 }
 
@@ -50,11 +51,8 @@ impl Out {
     fn text(&mut self, name: &str, s: &str) {
         self.outputs.insert(name.to_owned(), s.to_owned());
     }
-    fn input(&mut self, name: &str, value: impl ToString) {
-        self.inputs.insert(name.to_owned(), value.to_string());
-    }
-    fn input_hex(&mut self, name: &str, bytes: &[u8]) {
-        self.inputs.insert(name.to_owned(), hex::encode(bytes));
+    fn input(&mut self, name: &str, value: Value) {
+        self.inputs.insert(name.to_owned(), value);
     }
 }
 
@@ -64,19 +62,24 @@ fn body(b: &Body<'_>) -> Vec<u8> {
     v
 }
 
-/// Seals `b` on `s`, recording the frame's inputs (session, counter,
-/// plaintext) and its bytes under `name`.
+/// Seals `b` on `s` (the session of handshake `session`, from `sender`
+/// to `receiver`), recording the frame's inputs and its bytes under `name`.
 fn seal<const W: usize>(
     out: &mut Out,
-    session: &str,
+    (sender, receiver, session): (&str, &str, &str),
     s: &mut Session<W>,
     name: &str,
     b: &Body<'_>,
 ) {
     let plain = body(b);
-    out.input(&format!("{name}.session"), session);
-    out.input(&format!("{name}.counter"), s.sent());
-    out.input_hex(&format!("{name}.payload"), &plain);
+    let inputs = json!({
+        "sender": sender,
+        "receiver": receiver,
+        "session": session,
+        "counter": s.sent(),
+        "payload": hex::encode(&plain),
+    });
+    out.input(name, inputs);
     let mut frame = Vec::new();
     s.seal(&plain, &mut frame).unwrap();
     out.put(name, &frame);
@@ -93,7 +96,7 @@ fn build() -> Out {
         ("peer_a", &a, 0x40),
         ("peer_b", &b, 0x70),
     ] {
-        out.input_hex(&format!("{name}.private"), &key(k));
+        out.input(&format!("{name}.private"), json!(hex::encode(key(k))));
         out.put(&format!("{name}.public"), &ident.public.0);
         out.text(&format!("{name}.public_base64"), &ident.public.to_base64());
         out.text(&format!("{name}.fingerprint"), &ident.public.fingerprint());
@@ -104,14 +107,18 @@ fn build() -> Out {
     // A registers with the server: REGISTER, REGISTERED.
     let ts = 1_795_000_000_000_000_000u64;
     let (e_a, e_s) = (key(0xA0), key(0xC0));
-    out.input_hex("register.initiator_ephemeral", &e_a);
-    out.input_hex("register.responder_ephemeral", &e_s);
-    out.input("register.initiator_index", "0x01020304");
-    out.input("register.responder_index", "0x0a0b0c0d");
-    out.input("register.timestamp", ts);
     out.input(
-        "register.registered",
-        "id 1, keepalive 25, addr 198.51.100.7:40000",
+        "register",
+        json!({
+            "initiator": "peer_a",
+            "responder": "server",
+            "initiator_ephemeral": hex::encode(e_a),
+            "responder_ephemeral": hex::encode(e_s),
+            "initiator_index": 0x0102_0304u32,
+            "responder_index": 0x0A0B_0C0Du32,
+            "timestamp": ts,
+            "registered": { "id": 1, "keepalive": 25, "addr": "198.51.100.7:40000" },
+        }),
     );
     let reg = InitPayload::Register { timestamp: ts };
     let (init, initiator) =
@@ -143,10 +150,18 @@ fn build() -> Out {
     let src = addr("198.51.100.7:40000");
     let guard = CookieGuard::new(&server.public, key(0xE0), Instant::now());
     let nonce: [u8; 24] = std::array::from_fn(|i| 0x30 + i as u8);
-    out.input_hex("cookie.secret", &key(0xE0));
-    out.input_hex("cookie.nonce", &nonce);
-    out.input("cookie.source", src);
-    out.input("cookie.answers", "register.init");
+    out.input(
+        "cookie",
+        json!({
+            "secret": hex::encode(key(0xE0)),
+            "nonce": hex::encode(nonce),
+            "source": src.to_string(),
+            "answers": "register",
+            "init_ephemeral": hex::encode(key(0xA1)),
+            "init_index": 0x0102_0305u32,
+            "init_timestamp": ts + 1,
+        }),
+    );
     let reply = guard.reply(src, &init_frame, nonce);
     out.put("cookie.reply", &reply);
     let Ok(Frame::Cookie(cookie_frame)) = Frame::parse(&reply) else {
@@ -154,9 +169,6 @@ fn build() -> Out {
     };
     let cookie = open_reply(&server.public, &cookie_frame, &init_frame.mac1).unwrap();
     out.put("cookie.value", &cookie);
-    out.input_hex("cookie.init_ephemeral", &key(0xA1));
-    out.input("cookie.init_index", "0x01020305");
-    out.input("cookie.init_timestamp", ts + 1);
     let reg2 = InitPayload::Register { timestamp: ts + 1 };
     let (init2, _) = Initiator::start(
         &a,
@@ -179,12 +191,20 @@ fn build() -> Out {
         timestamp: ts + 2,
         from: id(1),
     };
-    out.input_hex("hello.initiator_ephemeral", &key(0xA2));
-    out.input_hex("hello.responder_ephemeral", &key(0xB0));
-    out.input("hello.initiator_index", "0x11111111");
-    out.input("hello.responder_index", "0x22222222");
-    out.input("hello.timestamp", ts + 2);
-    out.input("hello.from", "A is peer 1, B is peer 2");
+    out.input(
+        "hello",
+        json!({
+            "initiator": "peer_a",
+            "responder": "peer_b",
+            "initiator_ephemeral": hex::encode(key(0xA2)),
+            "responder_ephemeral": hex::encode(key(0xB0)),
+            "initiator_index": 0x1111_1111u32,
+            "responder_index": 0x2222_2222u32,
+            "timestamp": ts + 2,
+            "initiator_id": 1,
+            "responder_id": 2,
+        }),
+    );
     let (h_init, h_initiator) =
         Initiator::start(&a, &b.public, 0x1111_1111, &hello, None, Some(&key(0xA2))).unwrap();
     out.put("hello.init", &h_init);
@@ -234,7 +254,7 @@ fn build() -> Out {
     for (name, b) in &to_server {
         seal(
             &mut out,
-            "A to server (register)",
+            ("peer_a", "server", "register"),
             &mut a_srv,
             &format!("transport.{name}"),
             b,
@@ -298,7 +318,7 @@ fn build() -> Out {
     for (name, b) in &to_peer {
         seal(
             &mut out,
-            "server to A (register)",
+            ("server", "peer_a", "register"),
             &mut srv_a,
             &format!("transport.{name}"),
             b,
@@ -309,7 +329,7 @@ fn build() -> Out {
     let text = "hello, B \u{2713}";
     seal(
         &mut out,
-        "A to B (hello)",
+        ("peer_a", "peer_b", "hello"),
         &mut ab,
         "transport.message",
         &Body::Message {
@@ -320,7 +340,7 @@ fn build() -> Out {
     );
     seal(
         &mut out,
-        "A to B (hello)",
+        ("peer_a", "peer_b", "hello"),
         &mut ab,
         "transport.probe",
         &Body::Probe {
@@ -329,14 +349,14 @@ fn build() -> Out {
     );
     seal(
         &mut out,
-        "B to A (hello)",
+        ("peer_b", "peer_a", "hello"),
         &mut ba,
         "transport.message_ack",
         &Body::MessageAck { msg: MsgId(7) },
     );
     seal(
         &mut out,
-        "B to A (hello)",
+        ("peer_b", "peer_a", "hello"),
         &mut ba,
         "transport.probe_ack",
         &Body::ProbeAck {
@@ -348,7 +368,7 @@ fn build() -> Out {
 
 #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
 struct Vectors {
-    inputs: BTreeMap<String, String>,
+    inputs: BTreeMap<String, Value>,
     outputs: BTreeMap<String, String>,
 }
 
@@ -378,7 +398,10 @@ fn stored_frames_decrypt_to_their_payloads() {
     let all: Vectors = serde_json::from_str(&std::fs::read_to_string(file()).unwrap()).unwrap();
     let v = &all.outputs;
     let bytes = |k: &str| {
-        let text = v.get(k).or_else(|| all.inputs.get(k)).expect(k);
+        let text = match v.get(k) {
+            Some(t) => t.clone(),
+            None => all.inputs[k].as_str().expect(k).to_owned(),
+        };
         hex::decode(text).unwrap()
     };
     let arr = |k: &str| -> [u8; 32] { bytes(k).try_into().unwrap() };

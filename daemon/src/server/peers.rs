@@ -9,10 +9,16 @@
 //! ids per word.
 //!
 //! Session indices need no map: the server's index of a session is
-//! `slot << 1 | parity`, the parity alternating with every handshake of the
-//! slot, so the current and the previous session of a peer (kept for
-//! [`PREVIOUS_GRACE_MS`] after a re-key, in a small side map) never share an
-//! index and a TRANSPORT frame finds its session with one shift.
+//! `slot << 3 | generation`, the generation counting the slot's handshakes
+//! modulo 8, so a TRANSPORT frame finds its slot with one shift. Each slot
+//! holds its **current** session, the one INTRO and RELAYED go on. A new
+//! session becomes current at once only when the current one is not
+//! confirmed yet (docs/protocol.md 3: confirmed = a TRANSPORT frame arrived
+//! on it); otherwise it waits, unconfirmed, in a small side map for
+//! [`UNCONFIRMED_MS`], and takes over when its first frame arrives, the one
+//! it replaces staying there for [`PREVIOUS_GRACE_MS`]. So a retried
+//! REGISTER answered twice never takes INTRO away from the session the
+//! daemon actually kept.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -25,8 +31,12 @@ pub type ServerSession = Session<SERVER_WINDOW_WORDS>;
 
 /// How long the session a re-key replaced still receives, ms.
 pub const PREVIOUS_GRACE_MS: u64 = 30_000;
-/// Slots the index scheme can address: 2^31.
-const MAX_SLOTS: usize = 1 << 31;
+/// How long a session nobody has sent a frame on is kept, ms.
+pub const UNCONFIRMED_MS: u64 = 15_000;
+/// Slots the index scheme can address: 2^29.
+const MAX_SLOTS: usize = 1 << 29;
+/// Index bits that count handshakes.
+const GENERATION_BITS: u32 = 3;
 
 /// A session and when its handshake completed.
 #[derive(Debug)]
@@ -34,6 +44,16 @@ pub struct Live {
     pub session: ServerSession,
     /// ms since the registry epoch.
     pub established_ms: u64,
+    /// A TRANSPORT frame arrived on it: the daemon holds it.
+    pub confirmed: bool,
+}
+
+/// A session kept beside a slot's current one.
+#[derive(Debug)]
+struct Side {
+    slot: u32,
+    live: Live,
+    forget_ms: u64,
 }
 
 /// One id's state. Meaningful fields depend on the bitsets.
@@ -46,7 +66,10 @@ struct Slot {
     last_ms: u64,
     /// Newest accepted handshake timestamp (ns since the Unix epoch).
     last_ts: u64,
+    /// The current session.
     live: Option<Live>,
+    /// Handshakes completed, modulo 256 (the low bits are in the index).
+    generation: u8,
 }
 
 impl Slot {
@@ -57,6 +80,7 @@ impl Slot {
             last_ms: 0,
             last_ts: 0,
             live: None,
+            generation: 0,
         }
     }
 }
@@ -107,8 +131,8 @@ pub struct Peers {
     registered: BitSet,
     online: BitSet,
     online_count: usize,
-    /// Sessions replaced by a re-key: index -> (slot, session, forget at ms).
-    previous: HashMap<u32, (u32, Live, u64)>,
+    /// Sessions beside the current ones (unconfirmed, or replaced), by index.
+    side: HashMap<u32, Side>,
 }
 
 /// An online peer, as the core sees it.
@@ -220,15 +244,15 @@ impl Peers {
     /// The server's index for the next session of `id`.
     pub fn next_index(&self, id: PeerId) -> Option<u32> {
         let index = self.index(id)?;
-        let parity = self.slots[index]
-            .live
-            .as_ref()
-            .map_or(0, |l| (l.session.local & 1) ^ 1);
-        u32::try_from(index << 1).ok().map(|i| i | parity)
+        let generation = u32::from(self.slots[index].generation.wrapping_add(1)) & 7;
+        u32::try_from(index << GENERATION_BITS)
+            .ok()
+            .map(|i| i | generation)
     }
 
-    /// Installs a new session for `id` (made with [`Peers::next_index`]);
-    /// the one it replaces keeps receiving for [`PREVIOUS_GRACE_MS`].
+    /// Installs a new session for `id` (made with [`Peers::next_index`]):
+    /// current at once unless the current one is confirmed; then it waits
+    /// for its first frame ([`Peers::session`] confirms it).
     pub fn install(&mut self, id: PeerId, keys: SessionKeys, local: u32, remote: u32, now_ms: u64) {
         let Some(index) = self.index(id) else {
             return;
@@ -236,25 +260,84 @@ impl Peers {
         let live = Live {
             session: Session::new(keys, local, remote),
             established_ms: now_ms,
+            confirmed: false,
         };
-        if let Some(old) = self.slots[index].live.replace(live) {
-            let forget = now_ms + PREVIOUS_GRACE_MS;
-            self.previous
-                .insert(old.session.local, (index as u32, old, forget));
-        }
+        let slot = &mut self.slots[index];
+        slot.generation = slot.generation.wrapping_add(1);
+        self.side.remove(&local);
+        let current_confirmed = slot.live.as_ref().is_some_and(|l| l.confirmed);
+        let parked = if current_confirmed {
+            live
+        } else {
+            match slot.live.replace(live) {
+                Some(old) => old,
+                None => return,
+            }
+        };
+        let side = Side {
+            slot: index as u32,
+            forget_ms: now_ms + UNCONFIRMED_MS,
+            live: parked,
+        };
+        self.side.insert(side.live.session.local, side);
     }
 
-    /// The session with the server-side index `local`, and its peer.
+    /// The session with the server-side index `local`, and its peer. A
+    /// session found here is about to receive an authenticated frame (the
+    /// caller opens it next): call [`Peers::confirm_session`] once it did.
     pub fn session(&mut self, local: u32) -> Option<(PeerId, &mut Live)> {
-        let index = (local >> 1) as usize;
+        let index = (local >> GENERATION_BITS) as usize;
         let id = PeerId::new(index as u64 + 1)?;
         let slot = self.slots.get_mut(index)?;
         match slot.live.as_mut() {
             Some(live) if live.session.local == local => Some((id, live)),
-            _ => match self.previous.get_mut(&local) {
-                Some((i, live, _)) if *i as usize == index => Some((id, live)),
+            _ => match self.side.get_mut(&local) {
+                Some(side) if side.slot as usize == index => Some((id, &mut side.live)),
                 _ => None,
             },
+        }
+    }
+
+    /// A frame authenticated on session `local`: it is confirmed, and if it
+    /// was waiting beside the current one it becomes current (the old
+    /// current one keeps receiving for [`PREVIOUS_GRACE_MS`]).
+    pub fn confirm_session(&mut self, local: u32, now_ms: u64) {
+        let index = (local >> GENERATION_BITS) as usize;
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
+        if let Some(live) = slot.live.as_mut().filter(|l| l.session.local == local) {
+            live.confirmed = true;
+            return;
+        }
+        let Some(mut side) = self
+            .side
+            .remove(&local)
+            .filter(|s| s.slot as usize == index)
+        else {
+            return;
+        };
+        side.live.confirmed = true;
+        let newer = slot
+            .live
+            .as_ref()
+            .is_none_or(|cur| !cur.confirmed || side.live.established_ms >= cur.established_ms);
+        if !newer {
+            side.forget_ms = now_ms + PREVIOUS_GRACE_MS;
+            self.side.insert(local, side);
+            return;
+        }
+        if let Some(old) = slot.live.replace(side.live) {
+            let forget_ms = now_ms + PREVIOUS_GRACE_MS;
+            let old_local = old.session.local;
+            self.side.insert(
+                old_local,
+                Side {
+                    slot: index as u32,
+                    live: old,
+                    forget_ms,
+                },
+            );
         }
     }
 
@@ -269,7 +352,7 @@ impl Peers {
             slot.live = None;
         }
         if let Some(index) = index_of(id) {
-            self.previous.retain(|_, (i, _, _)| *i as usize != index);
+            self.side.retain(|_, s| s.slot as usize != index);
         }
     }
 
@@ -342,9 +425,9 @@ impl Peers {
         })
     }
 
-    /// Forgets replaced sessions past their grace.
-    pub fn sweep_previous(&mut self, now_ms: u64) {
-        self.previous.retain(|_, (_, _, forget)| *forget > now_ms);
+    /// Forgets replaced and unconfirmed sessions past their time.
+    pub fn sweep_side(&mut self, now_ms: u64) {
+        self.side.retain(|_, s| s.forget_ms > now_ms);
     }
 
     /// Ids online (including not yet swept expired ones).
@@ -427,30 +510,55 @@ mod tests {
         assert_eq!((a, b), (id(1), id(2)));
     }
 
+    fn install_next(p: &mut Peers, a: PeerId, remote: u32, now_ms: u64) -> u32 {
+        let local = p.next_index(a).unwrap();
+        p.install(a, keys(), local, remote, now_ms);
+        local
+    }
+
+    fn current_remote(p: &mut Peers, a: PeerId) -> Option<u32> {
+        p.current(a).map(|l| l.session.remote)
+    }
+
     #[test]
-    fn a_rekey_keeps_the_previous_session_for_its_grace() {
+    fn an_unconfirmed_session_never_takes_over_from_a_confirmed_one() {
         let mut p = Peers::default();
         let a = p.assign(PublicKey([9; 32])).unwrap();
         p.confirm(a);
-        let first = p.next_index(a).unwrap();
-        p.install(a, keys(), first, 77, 0);
-        let second = p.next_index(a).unwrap();
+        let first = install_next(&mut p, a, 71, 0);
+        let second = install_next(&mut p, a, 72, 10);
         assert_ne!(first, second);
-        assert_eq!(first >> 1, second >> 1);
-        p.install(a, keys(), second, 78, 1000);
+        assert_eq!(first >> 3, second >> 3, "one slot");
         assert_eq!(
-            p.session(first).map(|(i, l)| (i, l.session.remote)),
-            Some((a, 77))
+            current_remote(&mut p, a),
+            Some(72),
+            "nothing confirmed: the newest"
         );
+        p.confirm_session(first, 20);
         assert_eq!(
-            p.session(second).map(|(i, l)| (i, l.session.remote)),
-            Some((a, 78))
+            current_remote(&mut p, a),
+            Some(71),
+            "the one the daemon kept"
         );
-        p.sweep_previous(1000 + PREVIOUS_GRACE_MS);
+        let third = install_next(&mut p, a, 73, 30);
+        assert_eq!(
+            current_remote(&mut p, a),
+            Some(71),
+            "a retry waits beside it"
+        );
+        assert!(p.session(third).is_some(), "and receives");
+        p.confirm_session(third, 40);
+        assert_eq!(current_remote(&mut p, a), Some(73));
+        assert!(
+            p.session(first).is_some(),
+            "the replaced one keeps receiving"
+        );
+        p.sweep_side(40 + PREVIOUS_GRACE_MS);
         assert!(p.session(first).is_none());
-        assert!(p.session(second).is_some());
-        assert!(p.session(second ^ 2).is_none(), "another slot's index");
+        assert!(p.session(second).is_none(), "never confirmed: forgotten");
+        assert!(p.session(third).is_some());
+        assert!(p.session(third ^ 8).is_none(), "another slot's index");
         p.drop_sessions(a);
-        assert!(p.session(second).is_none());
+        assert!(p.session(third).is_none());
     }
 }

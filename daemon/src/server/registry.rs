@@ -253,7 +253,7 @@ impl Registry {
                 self.peers.drop_sessions(id);
             }
         }
-        self.peers.sweep_previous(now_ms);
+        self.peers.sweep_side(now_ms);
         self.limiter.sweep(now_ms);
         self.handshakes.sweep(now_ms);
         self.legacy.sweep(now_ms);

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use peerd_shared::proto::codec::{addr_len, Put};
 use peerd_shared::proto::frame::{Transport, MAX_PAYLOAD, TRANSPORT_OVERHEAD};
-use peerd_shared::proto::payload::kind;
+use peerd_shared::proto::payload::{kind, BodyError};
 use peerd_shared::proto::{Body, ErrorCode, REJECT_AFTER};
 use peerd_shared::{PeerId, Seq};
 use tracing::info;
@@ -53,6 +53,7 @@ impl Registry {
         };
         match opened {
             Ok((id, n)) => {
+                self.peers.confirm_session(t.receiver, now_ms);
                 let asker = Asker {
                     id,
                     local: t.receiver,
@@ -80,21 +81,39 @@ impl Registry {
             // Replies, server messages and ERROR are never answered.
             return tracing::debug!("id {}: a reply-kind payload; dropped", asker.id);
         }
+        // An ERROR echoes the `seq` in bytes 1..5 when they are there.
+        let seq_at_1 = peerd_shared::proto::codec::Reader::new(payload.get(1..).unwrap_or(&[]))
+            .u32()
+            .map_or(Seq(0), Seq);
         let body = match Body::decode(payload) {
             Ok(b) if b.is_request() => b,
             Ok(other) => {
                 let msg = format!("{} is not a request the server serves", other.name());
-                return self.error(asker, Seq(0), ErrorCode::UnknownType, &msg, out);
+                info!(
+                    "request from id {}: unknown_type: {}",
+                    asker.id,
+                    other.name()
+                );
+                return self.error(asker, seq_at_1, ErrorCode::UnknownType, &msg, out);
+            }
+            Err(BodyError::UnknownKind { kind, .. }) => {
+                info!(
+                    "request from id {}: unknown_type: kind {kind:#04x}",
+                    asker.id
+                );
+                let msg = "unknown request kind";
+                return self.error(asker, seq_at_1, ErrorCode::UnknownType, msg, out);
             }
             Err(e) => {
-                let (code, msg) = match e {
-                    peerd_shared::proto::payload::BodyError::UnknownKind { .. } => {
-                        (ErrorCode::UnknownType, "unknown request kind")
-                    }
-                    _ => (ErrorCode::BadRequest, "malformed request"),
-                };
-                info!("request from id {}: {code}", asker.id);
-                return self.error(asker, e.seq().unwrap_or_default(), code, msg, out);
+                info!("request from id {}: bad_request", asker.id);
+                let msg = "malformed request";
+                return self.error(
+                    asker,
+                    e.seq().unwrap_or_default(),
+                    ErrorCode::BadRequest,
+                    msg,
+                    out,
+                );
             }
         };
         if verdict == Verdict::Notify {

@@ -225,3 +225,47 @@ fn stun_is_still_answered_on_the_same_port() {
     assert_eq!(&reply[..2], &[0x01, 0x01], "a Binding Success Response");
     assert_eq!(&reply[8..20], &[7; 12]);
 }
+
+#[test]
+fn a_register_answered_twice_keeps_intro_on_the_session_the_daemon_kept() {
+    let mut h = Harness::new();
+    let mut a = h.join(1, 5001, 0.0);
+    let mut b = h.join(2, 5002, 0.0);
+    // B's first REGISTER answer is slow; B retries; both get answered, and
+    // B keeps the first one it reads (docs/protocol.md 3).
+    let (first, hs1) = b.init(None);
+    let (second, _hs2) = b.init(None);
+    let r1 = h.send(5002, 1.0, &first);
+    let _late = h.send(5002, 1.1, &second);
+    b.finish(hs1, &r1[0].1);
+    // B confirms the session it kept, at once.
+    let ex = b.ask(&mut h, 1.2, &Body::Keepalive { seq: seq(1) });
+    assert!(matches!(ex.reply(), Body::KeepaliveAck { .. }));
+    // An INTRO for B goes on that session.
+    let ex = a.ask(
+        &mut h,
+        1.3,
+        &Body::Connect {
+            seq: seq(2),
+            target: id(2),
+        },
+    );
+    let [(_, intro)] = ex.others.as_slice() else {
+        panic!("{:?}", ex.others)
+    };
+    assert!(
+        matches!(b.open(intro), Some(Body::Intro { .. })),
+        "B can read its INTRO"
+    );
+    // The second answer's session, never confirmed, is forgotten in time.
+    h.sweep(20.0);
+    let ex = a.ask(
+        &mut h,
+        20.5,
+        &Body::Connect {
+            seq: seq(3),
+            target: id(2),
+        },
+    );
+    assert!(matches!(b.open(&ex.others[0].1), Some(Body::Intro { .. })));
+}
