@@ -31,4 +31,9 @@ pub enum ServerError {
     Signal(std::io::Error),
     #[error("UDP socket error: {0}")]
     Socket(std::io::Error),
+    #[error("cannot serve metrics on TCP {addr}: {source}")]
+    Metrics {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }

@@ -1,7 +1,8 @@
 //! The rendezvous server (`peerd server`): wire protocol v1 over UDP, STUN
 //! on the same port, a persistent registry of ids.
 //!
-//! - [`args`]: flags and limits.
+//! - [`args`]: flags and limits; [`config`]: flags, environment, config
+//!   file and defaults merged.
 //! - [`registry`] (+ `requests`, `peers`, `outbox`, `addr_text`, `hot`,
 //!   `replay`, `ratelimit`):
 //!   the pure protocol core, no I/O.
@@ -12,6 +13,7 @@
 
 pub mod addr_text;
 pub mod args;
+pub mod config;
 mod error;
 mod hot;
 mod mmsg;
@@ -34,15 +36,33 @@ use std::time::Instant;
 use tracing::{error, info};
 
 pub use args::{Limits, ServerArgs};
+pub use config::{ConfigError, ServerConfig};
 
 /// Datagrams the STUN threads may queue for the registry's thread.
 const HANDOFF_QUEUE: usize = 1024;
 pub use error::ServerError;
 pub use registry::Registry;
 
-/// Entry point of `peerd server`: logs to stderr, runs until Ctrl-C or SIGTERM.
+use crate::metrics::{Board, MetricsServer};
+use crate::{notify, telemetry};
+
+/// Entry point of `peerd server`: resolves the settings, logs to stderr,
+/// runs until Ctrl-C or SIGTERM. Exit code 2 for bad settings.
 pub fn main(args: ServerArgs) -> ExitCode {
-    crate::telemetry::init_stderr();
+    let config = match ServerConfig::resolve(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("peerd server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(format) = config.log_format {
+        telemetry::choose_format(format);
+    }
+    telemetry::init_stderr();
+    if let Some(path) = &config.config_file {
+        info!("config file {}", path.display());
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -55,7 +75,7 @@ pub fn main(args: ServerArgs) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let shutdown = shutdown_signal()?;
-        run(args, shutdown).await
+        run(config, shutdown).await
     });
     match result {
         Ok(()) => {
@@ -64,37 +84,67 @@ pub fn main(args: ServerArgs) -> ExitCode {
         }
         Err(e) => {
             error!("{e}");
+            notify::status(&format!("failed: {e}"));
             ExitCode::FAILURE
         }
     }
 }
 
-/// Runs the server with `args` until `shutdown` completes; the database is
-/// closed when this returns.
-pub async fn run(args: ServerArgs, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
-    let path = args.db.clone();
+/// Runs the server with `config` until `shutdown` completes; the database
+/// is closed when this returns. Tells systemd (when it started the server)
+/// `READY=1` once the port is bound and the registry loaded, pings its
+/// watchdog from the registry's event loop, and says `STOPPING=1` when
+/// `shutdown` completes.
+pub async fn run(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let path = config.db.clone();
     let (conn, loaded) = store::open(&path)?;
     let known = loaded.len();
-    let registry = Registry::new(args.limits(), loaded, Instant::now());
+    let registry = Registry::new(config.limits(), loaded, Instant::now());
     let writer = store::Writer::start(conn, path.clone())?;
-    let (socket, stun_sockets) = udp::bind(args.listen, args.threads())?;
+    let (socket, stun_sockets) = udp::bind(config.listen, config.threads())?;
     let local = socket.local_addr().map_err(ServerError::Socket)?;
-    let (handoff, handed) = tokio::sync::mpsc::channel(HANDOFF_QUEUE);
     let threads = 1 + stun_sockets.len();
-    let stun = stun_threads::StunThreads::start(stun_sockets, args.limits(), handoff)
-        .map_err(ServerError::Socket)?;
+    let board = config.metrics.map(|_| Board::new(threads));
+    let metrics = match (config.metrics, &board) {
+        (Some(addr), Some(board)) => Some(
+            MetricsServer::start(addr, board.clone())
+                .map_err(|source| ServerError::Metrics { addr, source })?,
+        ),
+        _ => None,
+    };
+    let (handoff, handed) = tokio::sync::mpsc::channel(HANDOFF_QUEUE);
+    let stun =
+        stun_threads::StunThreads::start(stun_sockets, config.limits(), handoff, board.as_ref())
+            .map_err(ServerError::Socket)?;
     info!(
         "registry {}: {known} ids; keepalive {} s",
         path.display(),
-        args.keepalive
+        config.keepalive
     );
     info!(
         "{threads} threads: 1 for the registry, {} for STUN",
         threads - 1
     );
     info!("listening on {local}");
-    let served = udp::serve(socket, registry, writer, handed, shutdown).await;
+    notify::ready(&format!(
+        "listening on {local}; {known} ids in the registry"
+    ));
+    let shutdown = async {
+        shutdown.await;
+        notify::stopping("stopping");
+    };
+    let publisher = board.map(|b| b.publisher(0));
+    let served = tokio::select! {
+        served = udp::serve(socket, registry, writer, handed, publisher, shutdown) => served,
+        () = notify::watchdog() => Ok(()),
+    };
     stun.stop();
+    if let Some(m) = metrics {
+        m.stop();
+    }
     served
 }
 

@@ -17,6 +17,7 @@ use peerd_shared::wire::{self, canonical, ErrorCode, MAX_DATAGRAM};
 use peerd_shared::{PeerId, Seq, Token};
 
 use super::addr_text::AddrText;
+use crate::metrics::{Counter, Counters};
 
 /// Datagrams to send, in order, plus new ids to persist.
 #[derive(Debug, Default)]
@@ -26,6 +27,9 @@ pub struct Outbox {
     /// New (id, token) pairs the store must make durable before their
     /// REGISTER_ACK goes out ([`super::registry::Registry::on_durable`]).
     pub persist: Vec<(PeerId, Token)>,
+    /// What this thread has done so far, for the metrics ([`crate::metrics`]);
+    /// kept across [`Outbox::clear`].
+    pub tally: Counters,
 }
 
 /// Bytes a LIST_ACK ends with at most: `],"more":false}`.
@@ -38,6 +42,7 @@ impl Outbox {
             buf: Vec::with_capacity(4 * MAX_DATAGRAM),
             items: Vec::with_capacity(8),
             persist: Vec::new(),
+            tally: Counters::default(),
         }
     }
 
@@ -200,11 +205,14 @@ impl Outbox {
         self.text(",\"data\":");
         self.text(data);
         self.text("}");
-        if self.buf.len() - start > MAX_DATAGRAM {
+        let len = self.buf.len() - start;
+        if len > MAX_DATAGRAM {
             self.buf.truncate(start);
             return false;
         }
         self.close(to, start);
+        self.tally.add(Counter::RelayedDatagrams, 1);
+        self.tally.add(Counter::RelayedBytes, len as u64);
         true
     }
 
@@ -223,6 +231,7 @@ impl Outbox {
             bytes = wire::encode_error(seq, code, "");
         }
         self.raw(to, &bytes);
+        self.tally.add(Counter::error(code), 1);
     }
 
     /// Starts a LIST_ACK; add peers with [`ListWriter::push`].

@@ -26,6 +26,7 @@ use super::peers::Peers;
 use super::ratelimit::{RateLimiter, Verdict};
 use super::replay::ReplayCache;
 use super::stun_port as stun;
+use crate::metrics::Counter;
 
 /// REGISTERs of a token whose new id is still being written to disk.
 #[derive(Debug)]
@@ -105,7 +106,7 @@ impl Registry {
         }
         match verdict {
             Verdict::Accept => {}
-            Verdict::Drop => return,
+            Verdict::Drop => return out.tally.add(Counter::RateLimitedDropped, 1),
             Verdict::Notify => {
                 let seq = match wire::decode(datagram) {
                     Ok(Packet::Error { .. }) => return,
@@ -128,8 +129,14 @@ impl Registry {
         // Canonical REGISTER/LIST/CONNECT skip serde; the rest (and every
         // error) goes through the staged decoder.
         match super::hot::decode(datagram).map_or_else(|| wire::decode(datagram), Ok) {
-            Ok(packet) => self.dispatch(packet, datagram, source, now_ms, out),
-            Err(e) => self.refuse(e, datagram, source, out),
+            Ok(packet) => {
+                out.tally.add(Counter::request(packet.kind()), 1);
+                self.dispatch(packet, datagram, source, now_ms, out)
+            }
+            Err(e) => {
+                out.tally.add(Counter::RequestInvalid, 1);
+                self.refuse(e, datagram, source, out)
+            }
         }
     }
 
@@ -269,6 +276,7 @@ impl Registry {
                 continue;
             };
             if stored {
+                out.tally.add(Counter::Registrations, 1);
                 self.peers.confirm(id);
                 let text = self.peers.refresh(id, p.addr, p.last_ms);
                 for (to, seq) in p.waiters {
@@ -324,6 +332,11 @@ impl Registry {
     /// Peers online now (expired ones count until the next sweep).
     pub fn online_count(&self) -> usize {
         self.peers.online_count()
+    }
+
+    /// Ids ever given (registered, pending or abandoned).
+    pub fn known_ids(&self) -> usize {
+        self.peers.assigned()
     }
 }
 
