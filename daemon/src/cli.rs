@@ -32,7 +32,8 @@ pub struct Cli {
 /// What `peerd` does.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the rendezvous server: registry, STUN, introductions and relay.
+    // No doc comment here: it would replace the about and long about of
+    // `ServerArgs`.
     Server(crate::server::ServerArgs),
     /// Run the peer daemon that holds this machine's registration and messages.
     Start(crate::peer::StartArgs),
