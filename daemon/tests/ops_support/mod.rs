@@ -78,6 +78,21 @@ impl Proc {
         }
     }
 
+    /// Spawns `cmd` with stderr (and stdout) appended to the existing
+    /// file `log` (its device and inode stay the same).
+    pub fn spawn_appending(mut cmd: Command, log: &Path) -> Self {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(log)
+            .expect("open log file");
+        let out = file.try_clone().expect("clone log file");
+        let child = cmd.stdout(out).stderr(file).spawn().expect("spawn peerd");
+        Self {
+            child,
+            log: log.to_path_buf(),
+        }
+    }
+
     /// What the process has logged so far.
     pub fn text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
