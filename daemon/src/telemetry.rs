@@ -239,9 +239,15 @@ mod tests {
         assert!(!dir.path().join("peerd.log.3").exists(), "more than 2 kept");
         let newest = std::fs::read_to_string(&path).expect("read");
         // A file is rotated before the write that finds it past the limit.
-        assert!(newest.starts_with("line 8") && newest.contains("line 9"), "{newest:?}");
+        assert!(
+            newest.starts_with("line 8") && newest.contains("line 9"),
+            "{newest:?}"
+        );
         let older = std::fs::read_to_string(&rotated).expect("read");
-        assert!(older.starts_with("line 6") && older.contains("line 7"), "{older:?}");
+        assert!(
+            older.starts_with("line 6") && older.contains("line 7"),
+            "{older:?}"
+        );
     }
 
     #[test]
