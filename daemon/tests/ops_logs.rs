@@ -116,3 +116,22 @@ fn the_flag_beats_the_config_files_log_format() {
     let line = text.wait_line("listening on");
     assert!(stamped(&line), "{line}");
 }
+
+#[test]
+fn journald_without_a_journal_falls_back_to_text_on_stderr() {
+    if Path::new("/run/systemd/journal/socket").exists() {
+        // A journal listens here: entries go there, not to stderr. The
+        // fallback is what CI's machines (no systemd running) exercise.
+        eprintln!("a systemd journal is running: the fallback cannot be observed here");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut proc = Proc::spawn(
+        server(dir.path(), "a", &["--log-format", "journald"]),
+        &dir.path().join("a.log"),
+    );
+    let line = proc.wait_line("listening on");
+    assert!(line.contains("INFO"), "{line}");
+    let warning = proc.wait_line("no systemd journal to log to");
+    assert!(warning.contains("WARN"), "{warning}");
+}
