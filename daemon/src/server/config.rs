@@ -158,16 +158,6 @@ impl ServerConfig {
         })
     }
 
-    /// The settings with `listen` and `db` as given and every other
-    /// setting at its default (no config file is read).
-    pub fn new(listen: SocketAddr, db: PathBuf) -> Self {
-        Self {
-            listen,
-            db,
-            ..Self::default()
-        }
-    }
-
     /// `threads`, with 0 resolved to the number of CPU cores (at most 16).
     pub fn threads(&self) -> usize {
         match self.threads {
