@@ -39,6 +39,11 @@ impl Ctx {
         View::new(self.utc, full)
     }
 
+    /// `--timeout` as given (zero for no limit).
+    pub fn timeout_given(&self) -> Duration {
+        self.limit.unwrap_or_default()
+    }
+
     /// Connects to the daemon.
     pub async fn connect(&self) -> Result<Client, ClientError> {
         Client::connect(&self.socket).await
@@ -99,7 +104,13 @@ async fn id(ctx: &Ctx) -> Result<(), Failure> {
     let deadline = ctx.limit.map(|l| Instant::now() + l);
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let response = client.request_within(Command::Id, left).await?;
+        let response = match client.request_within(Command::Id, left).await {
+            // Name the limit the user gave, not what was left of it.
+            Err(ClientError::Timeout(_)) => {
+                return Err(ClientError::Timeout(ctx.timeout_given()).into())
+            }
+            other => other?,
+        };
         if let Response::Id { id: Some(_) } = response {
             ctx.print(&response, false);
             return Ok(());

@@ -27,9 +27,10 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
         .map_err(|e| format!("invalid duration {input:?}: {e}; use e.g. 90s, 30m, 1.5h, 2d"))
 }
 
-/// A duration for people: `1h 30m`, `300ms`, `0s`.
+/// A duration for people, to the millisecond: `1h 30m`, `300ms`, `0s`.
 pub fn format_duration(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    humantime::format_duration(Duration::from_millis(ms)).to_string()
 }
 
 /// The zone human output uses: the local one (`TZ`, else the system's),
