@@ -294,7 +294,8 @@ mod tests {
 
     #[test]
     fn inbox_actions_and_listing_flags() {
-        let cli = Cli::try_parse_from(["peerctl", "inbox", "delete", "2:17", "3:1"]).expect("parse");
+        let cli =
+            Cli::try_parse_from(["peerctl", "inbox", "delete", "2:17", "3:1"]).expect("parse");
         let Cmd::Inbox(InboxArgs {
             action: Some(InboxAction::Delete { messages }),
             ..

@@ -227,7 +227,9 @@ impl Stream<'_> {
             event_line(&event, &self.view).is_none_or(|line| emit(&line))
         };
         if let Event::Message { message } = &event {
-            self.cursor.get_or_insert_with(Cursor::default).shown(message);
+            self.cursor
+                .get_or_insert_with(Cursor::default)
+                .shown(message);
         }
         printed
     }

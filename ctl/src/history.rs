@@ -23,11 +23,21 @@ use crate::EXIT_DAEMON_ERROR;
 pub async fn inbox(ctx: &Ctx, args: InboxArgs) -> Result<(), Failure> {
     match args.action {
         Some(InboxAction::Delete { messages }) => {
-            change(ctx, HistoryCommand::InboxDelete { messages }, "inbox delete").await
+            change(
+                ctx,
+                HistoryCommand::InboxDelete { messages },
+                "inbox delete",
+            )
+            .await
         }
         Some(InboxAction::Prune { older_than }) => {
             let older_than_secs = secs(older_than);
-            change(ctx, HistoryCommand::InboxPrune { older_than_secs }, "inbox prune").await
+            change(
+                ctx,
+                HistoryCommand::InboxPrune { older_than_secs },
+                "inbox prune",
+            )
+            .await
         }
         None if args.follow => crate::follow::run(ctx, args.from, &args.select).await,
         None => list_inbox(ctx, args.from, &args.select).await,
@@ -43,7 +53,12 @@ pub async fn outbox(ctx: &Ctx, args: OutboxArgs) -> Result<(), Failure> {
         }
         Some(OutboxAction::Prune { older_than }) => {
             let older_than_secs = secs(older_than);
-            change(ctx, HistoryCommand::OutboxPrune { older_than_secs }, "outbox prune").await
+            change(
+                ctx,
+                HistoryCommand::OutboxPrune { older_than_secs },
+                "outbox prune",
+            )
+            .await
         }
         None => list_outbox(ctx, &args.select).await,
     }
@@ -86,7 +101,11 @@ async fn list_inbox(ctx: &Ctx, from: Option<PeerId>, select: &Selection) -> Resu
     let mut client = ctx.connect().await?;
     let since = since_ms(ctx, select)?;
     let mut messages = match since {
-        None => inbox_of(client.request_within(Command::Inbox { from, limit }, ctx.limit).await?)?,
+        None => inbox_of(
+            client
+                .request_within(Command::Inbox { from, limit }, ctx.limit)
+                .await?,
+        )?,
         Some(since_ms) => {
             let with_since = HistoryCommand::Inbox {
                 from,
@@ -119,7 +138,11 @@ async fn list_outbox(ctx: &Ctx, select: &Selection) -> Result<(), Failure> {
     let mut client = ctx.connect().await?;
     let since = since_ms(ctx, select)?;
     let mut messages = match since {
-        None => outbox_of(client.request_within(Command::Outbox { limit }, ctx.limit).await?)?,
+        None => outbox_of(
+            client
+                .request_within(Command::Outbox { limit }, ctx.limit)
+                .await?,
+        )?,
         Some(since_ms) => {
             let with_since = HistoryCommand::Outbox {
                 limit,

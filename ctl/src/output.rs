@@ -373,7 +373,10 @@ pub fn event_line(event: &Event, view: &View) -> Option<String> {
 /// Columns padded to their widest cell; the last column is not padded,
 /// and is cut (ending in `…`) so that each line fits `width` columns.
 pub fn table(headers: &[&str], rows: Vec<Vec<String>>, width: Option<usize>) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| console::measure_text_width(h)).collect();
+    let mut widths: Vec<usize> = headers
+        .iter()
+        .map(|h| console::measure_text_width(h))
+        .collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(console::measure_text_width(cell));

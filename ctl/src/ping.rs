@@ -17,7 +17,9 @@ pub async fn run(ctx: &Ctx, args: PingArgs) -> Result<(), Failure> {
     let mut client = ctx.connect().await?;
     let to = args.id;
     if args.count == 1 {
-        let response = client.request_within(Command::Ping { to }, ctx.limit).await?;
+        let response = client
+            .request_within(Command::Ping { to }, ctx.limit)
+            .await?;
         ctx.print(&response, false);
         return Ok(());
     }

@@ -166,7 +166,11 @@ pub fn waiting_for(to: PeerId, entry: Option<&PeerPathInfo>) -> String {
     let Some(p) = entry else {
         return format!("looking up peer {to}");
     };
-    let reason = p.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+    let reason = p
+        .reason
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
     match (p.state.as_str(), p.path) {
         ("connecting", _) => format!("looking up peer {to} with the server"),
         ("punching", PathWord::Relayed) => {

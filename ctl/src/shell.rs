@@ -151,7 +151,10 @@ impl Shell<'_> {
             if id.is_empty() {
                 match self.input.read("peer id> ", false).await {
                     Read::Line(line) if !line.trim().is_empty() => id = line,
-                    _ => return Ok(say("no peer id: nothing was sent")),
+                    _ => {
+                        say("no peer id: nothing was sent");
+                        return Ok(());
+                    }
                 }
             }
             match id.trim().parse::<PeerId>() {
@@ -167,13 +170,18 @@ impl Shell<'_> {
             if text.is_empty() {
                 match self.input.read("message> ", false).await {
                     Read::Line(line) => text = line,
-                    _ => return Ok(say("nothing was sent")),
+                    _ => {
+                        say("nothing was sent");
+                        return Ok(());
+                    }
                 }
             }
             match refuse_text(&text) {
                 None => break,
                 Some((_, why)) => {
-                    say(&format!("error: {why}; type the message again (Ctrl-C gives up)"));
+                    say(&format!(
+                        "error: {why}; type the message again (Ctrl-C gives up)"
+                    ));
                     text.clear();
                 }
             }
@@ -203,7 +211,10 @@ impl Shell<'_> {
             Read::Interrupted | Read::Eof => String::new(),
         };
         if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-            let resp = self.client.request_within(Command::Stop, self.timeout).await?;
+            let resp = self
+                .client
+                .request_within(Command::Stop, self.timeout)
+                .await?;
             say(&output::human(&resp, &self.view));
         } else {
             say("leaving the shell; peerd keeps running (`peerctl stop` stops it)");

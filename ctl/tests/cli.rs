@@ -43,7 +43,9 @@ fn every_command_has_help_with_the_exit_statuses() {
         assert!(send.contains(flag), "send --help lacks {flag}: {send}");
     }
     let inbox = text(&peerctl(&["inbox", "--help"]).stdout);
-    for flag in ["--follow", "--from", "--limit", "--all", "--since", "--full", "delete", "prune"] {
+    for flag in [
+        "--follow", "--from", "--limit", "--all", "--since", "--full", "delete", "prune",
+    ] {
         assert!(inbox.contains(flag), "inbox --help lacks {flag}: {inbox}");
     }
 }
@@ -247,7 +249,10 @@ fn a_path_that_is_not_a_socket_is_named_as_such_and_left_alone() {
         assert!(!stderr.contains("stale"), "{stderr}");
     }
     let out = peerctl(&["--socket", path_str(dir.path()), "status"]);
-    assert!(text(&out.stderr).contains("is not a socket but a directory"), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("is not a socket but a directory"),
+        "{out:?}"
+    );
     let out = peerctl(&["--json", "--socket", path_str(&file), "list"]);
     let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("json");
     assert_eq!(v["error"]["code"], "not_a_socket");
@@ -274,7 +279,10 @@ fn stop_with_no_daemon_succeeds_with_a_note() {
     drop(UnixListener::bind(&sock).expect("bind"));
     let out = peerctl(&["--json", "--socket", path_str(&sock), "stop"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert_eq!(text(&out.stdout), "{\"kind\":\"stop\",\"was_running\":false}\n");
+    assert_eq!(
+        text(&out.stdout),
+        "{\"kind\":\"stop\",\"was_running\":false}\n"
+    );
     assert!(text(&out.stderr).contains("(stale socket at "), "{out:?}");
 }
 
@@ -295,7 +303,11 @@ fn completion_scripts_for_bash_zsh_and_fish() {
     }
     let bash = std::env::temp_dir().join(format!("peerctl-completion-{}.bash", std::process::id()));
     std::fs::write(&bash, peerctl(&["completions", "bash"]).stdout).expect("write");
-    let check = Command::new("bash").arg("-n").arg(&bash).output().expect("bash -n");
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&bash)
+        .output()
+        .expect("bash -n");
     let _ = std::fs::remove_file(&bash);
     assert!(check.status.success(), "bash -n: {check:?}");
 }
@@ -310,7 +322,9 @@ fn timeout_zero_waits_without_limit() {
         use std::io::{BufRead, BufReader, Write};
         let (stream, _) = listener.accept().expect("accept");
         let mut line = String::new();
-        BufReader::new(&stream).read_line(&mut line).expect("request");
+        BufReader::new(&stream)
+            .read_line(&mut line)
+            .expect("request");
         // A slow daemon (not a synchronisation): a zero limit read as
         // "no time at all" would fail here.
         std::thread::sleep(Duration::from_millis(500));

@@ -39,7 +39,10 @@ fn a_daemon_error_exits_1() {
 
 fn send_replies(_: usize, r: &Value) -> Vec<String> {
     let (status, note) = match r["to"].as_u64() {
-        Some(2) => ("queued", Some("peer 2 is offline; queued until 2026-11-18 11:06:40 UTC")),
+        Some(2) => (
+            "queued",
+            Some("peer 2 is offline; queued until 2026-11-18 11:06:40 UTC"),
+        ),
         Some(3) => ("queued", None),
         _ => ("failed", Some("expired after 1h")),
     };
@@ -89,7 +92,10 @@ fn send_reads_standard_input_and_takes_texts_starting_with_a_hyphen() {
         .iter()
         .map(|(_, r)| r["text"].clone())
         .collect();
-    assert_eq!(texts, [json!("-5 degrees --no-wait"), json!("line one\nline two")]);
+    assert_eq!(
+        texts,
+        [json!("-5 degrees --no-wait"), json!("line one\nline two")]
+    );
 }
 
 #[test]
@@ -103,10 +109,12 @@ fn id_waits_for_the_first_registration() {
     });
     assert_eq!(f.ctl(&["id"]).ok(), "7\n");
     let never = Fake::start(|_, r| match r["cmd"].as_str() {
-        Some("status") => vec![ok(json!({"kind": "status", "id": null, "server": "127.0.0.1:9",
+        Some("status") => vec![ok(
+            json!({"kind": "status", "id": null, "server": "127.0.0.1:9",
             "state": "offline", "reason": "server 127.0.0.1:9 did not answer (5 tries)",
             "local_addr": "0.0.0.0:1", "uptime_secs": 1, "inbox": 0, "outbox_queued": 0,
-            "outbox_delivered": 0, "outbox_failed": 0}))],
+            "outbox_delivered": 0, "outbox_failed": 0}),
+        )],
         _ => vec![ok(json!({"kind": "id", "id": null}))],
     });
     let run = never.ctl(&["--timeout", "300ms", "id"]);
@@ -131,22 +139,34 @@ fn ping_rounds_and_counts() {
         f.ctl(&["ping", "2"]).ok(),
         "pong from 2: 0.612 ms (direct 127.0.0.1:4000)\n"
     );
-    assert_eq!(f.ctl(&["--json", "ping", "2"]).json()["rtt_ms"], json!(0.612));
+    assert_eq!(
+        f.ctl(&["--json", "ping", "2"]).json()["rtt_ms"],
+        json!(0.612)
+    );
     let out = f.ctl(&["ping", "2", "-c", "3", "-i", "10ms"]).ok();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
-    assert!(lines[..3].iter().all(|l| l.starts_with("pong from 2: 0.612 ms")));
+    assert!(lines[..3]
+        .iter()
+        .all(|l| l.starts_with("pong from 2: 0.612 ms")));
     assert_eq!(
         lines[3],
         "--- peer 2: 3 sent, 3 answered, 0% lost; round trip min/avg/max 0.612/0.612/0.612 ms"
     );
-    let json = f.ctl(&["--json", "ping", "2", "-c", "2", "-i", "10ms"]).ok();
+    let json = f
+        .ctl(&["--json", "ping", "2", "-c", "2", "-i", "10ms"])
+        .ok();
     assert_eq!(json.lines().count(), 2, "{json}");
-    let unreachable = Fake::start(|_, _| vec![err("unreachable", "no answer from peer 2 within 2 s")]);
+    let unreachable =
+        Fake::start(|_, _| vec![err("unreachable", "no answer from peer 2 within 2 s")]);
     let run = unreachable.ctl(&["ping", "2", "-c", "2", "-i", "10ms"]);
     assert_eq!(run.code, Some(1), "{run:?}");
-    assert!(run.stdout.starts_with("no pong from 2: no answer from peer 2 within 2 s\n"));
-    assert!(run.stdout.ends_with("--- peer 2: 2 sent, 0 answered, 100% lost\n"));
+    assert!(run
+        .stdout
+        .starts_with("no pong from 2: no answer from peer 2 within 2 s\n"));
+    assert!(run
+        .stdout
+        .ends_with("--- peer 2: 2 sent, 0 answered, 100% lost\n"));
 }
 
 #[test]
@@ -155,40 +175,63 @@ fn delete_and_prune_requests_and_an_older_daemons_refusal() {
         let kind = r["cmd"].as_str().unwrap_or_default().to_string();
         vec![ok(json!({"kind": kind, "deleted": 2}))]
     });
-    assert_eq!(f.ctl(&["inbox", "delete", "2:17", "3:1"]).ok(), "deleted 2 received messages\n");
-    assert_eq!(f.ctl(&["outbox", "prune", "--older-than", "7d"]).ok(), "pruned 2 sent messages\n");
+    assert_eq!(
+        f.ctl(&["inbox", "delete", "2:17", "3:1"]).ok(),
+        "deleted 2 received messages\n"
+    );
+    assert_eq!(
+        f.ctl(&["outbox", "prune", "--older-than", "7d"]).ok(),
+        "pruned 2 sent messages\n"
+    );
     assert_eq!(
         f.ctl(&["--json", "outbox", "delete", "5"]).json(),
         json!({"kind": "outbox_delete", "deleted": 2})
     );
     f.ctl(&["inbox", "prune", "--older-than", "1.5h"]).ok();
-    let sent: Vec<Value> = f.requests().into_iter().map(|(_, mut r)| {
-        r.as_object_mut().expect("object").remove("req");
-        r
-    }).collect();
-    assert_eq!(sent, [
-        json!({"cmd": "inbox_delete", "messages": [{"from": 2, "msg": 17}, {"from": 3, "msg": 1}]}),
-        json!({"cmd": "outbox_prune", "older_than_secs": 604_800}),
-        json!({"cmd": "outbox_delete", "msgs": [5]}),
-        json!({"cmd": "inbox_prune", "older_than_secs": 5400}),
-    ]);
+    let sent: Vec<Value> = f
+        .requests()
+        .into_iter()
+        .map(|(_, mut r)| {
+            r.as_object_mut().expect("object").remove("req");
+            r
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            json!({"cmd": "inbox_delete", "messages": [{"from": 2, "msg": 17}, {"from": 3, "msg": 1}]}),
+            json!({"cmd": "outbox_prune", "older_than_secs": 604_800}),
+            json!({"cmd": "outbox_delete", "msgs": [5]}),
+            json!({"cmd": "inbox_prune", "older_than_secs": 5400}),
+        ]
+    );
     let old = Fake::start(|_, _| {
-        vec![err("bad_request", "malformed request: unknown variant `inbox_prune`, expected one of `id`, `status`")]
+        vec![err(
+            "bad_request",
+            "malformed request: unknown variant `inbox_prune`, expected one of `id`, `status`",
+        )]
     });
     let run = old.ctl(&["inbox", "prune", "--older-than", "30d"]);
     assert_eq!(run.code, Some(1));
     assert!(
-        run.stderr.starts_with("error: this peerd does not support `inbox prune` (it answered: "),
+        run.stderr
+            .starts_with("error: this peerd does not support `inbox prune` (it answered: "),
         "{run:?}"
     );
-    assert_eq!(old.ctl(&["--json", "inbox", "prune", "--older-than", "1d"]).json()["error"]["code"], "unsupported");
+    assert_eq!(
+        old.ctl(&["--json", "inbox", "prune", "--older-than", "1d"])
+            .json()["error"]["code"],
+        "unsupported"
+    );
 }
 
 #[test]
 fn a_stored_message_is_shown_escaped_and_json_keeps_it_exact() {
     let evil = "hi\u{1b}[2J\u{1b}]0;pwned\u{7}\nfake: line\r";
     let f = Fake::start(move |_, _| {
-        vec![ok(json!({"kind": "inbox", "messages": [message(1, 4, evil, 1_795_000_000_000)]}))]
+        vec![ok(
+            json!({"kind": "inbox", "messages": [message(1, 4, evil, 1_795_000_000_000)]}),
+        )]
     });
     let table = f.ctl(&["inbox"]).ok();
     assert_eq!(

@@ -28,10 +28,20 @@ fn restarting(knows_since: bool) -> impl Fn(usize, &Value) -> Vec<String> {
         let live = json!({"event": "live"}).to_string();
         if conn == 0 {
             let closing = json!({"event": "closing"}).to_string();
-            return vec![following(), event(m(1, 60)), event(m(2, 120)), live, closing, CLOSE.into()];
+            return vec![
+                following(),
+                event(m(1, 60)),
+                event(m(2, 120)),
+                live,
+                closing,
+                CLOSE.into(),
+            ];
         }
         if r.get("since_ms").is_some() && !knows_since {
-            return vec![err("bad_request", "malformed request: unknown field `since_ms`")];
+            return vec![err(
+                "bad_request",
+                "malformed request: unknown field `since_ms`",
+            )];
         }
         let since = r["since_ms"].as_u64().unwrap_or(0);
         let mut lines = vec![following()];
@@ -53,8 +63,15 @@ fn the_follower_goes_on_after_the_daemon_comes_back() {
         let f = Fake::start(restarting(knows_since));
         let follower = support::Proc::spawn(&mut f.command(&["inbox", "--follow"]));
         let out = follower.stdout.wait_for("text 5");
-        let texts: Vec<&str> = out.lines().map(|l| l.rsplit(": ").next().expect("text")).collect();
-        assert_eq!(texts, ["text 1", "text 2", "text 3", "text 4", "text 5"], "{knows_since}: {out}");
+        let texts: Vec<&str> = out
+            .lines()
+            .map(|l| l.rsplit(": ").next().expect("text"))
+            .collect();
+        assert_eq!(
+            texts,
+            ["text 1", "text 2", "text 3", "text 4", "text 5"],
+            "{knows_since}: {out}"
+        );
         assert!(
             out.starts_with("2026-11-18 11:07:40 UTC message from 1 (127.0.0.1:35213): text 1\n"),
             "{out}"
@@ -94,14 +111,22 @@ fn a_json_follower_prints_every_event_line() {
         events,
         ["text 1", "text 2", "live", "closing", "text 3", "text 4", "live", "text 5"]
     );
-    assert_eq!(f.requests()[0].1.get("limit"), None, "--all replays everything");
+    assert_eq!(
+        f.requests()[0].1.get("limit"),
+        None,
+        "--all replays everything"
+    );
 }
 
 #[test]
 fn an_escaped_and_cut_follow_line() {
     let f = Fake::start(|_, _| {
         let long = format!("bell\u{7}{}", "x".repeat(300));
-        vec![following(), event(message(2, 1, &long, T0)), json!({"event": "live"}).to_string()]
+        vec![
+            following(),
+            event(message(2, 1, &long, T0)),
+            json!({"event": "live"}).to_string(),
+        ]
     });
     let follower = support::Proc::spawn(f.command(&["inbox", "--follow"]).env("COLUMNS", "100"));
     let line = follower.stdout.wait_for("\n");

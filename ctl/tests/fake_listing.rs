@@ -16,7 +16,10 @@ const T0: u64 = 1_795_000_000_000;
 fn inbox(n: u64, knows_since: bool) -> impl Fn(usize, &Value) -> Vec<String> {
     move |_, r| {
         if r.get("since_ms").is_some() && !knows_since {
-            return vec![err("bad_request", "malformed request: unknown field `since_ms`")];
+            return vec![err(
+                "bad_request",
+                "malformed request: unknown field `since_ms`",
+            )];
         }
         if r["cmd"] == "outbox" {
             return vec![ok(json!({"kind": "outbox", "messages": []}))];
@@ -27,7 +30,9 @@ fn inbox(n: u64, knows_since: bool) -> impl Fn(usize, &Value) -> Vec<String> {
             .filter(|m| m["received_ms"].as_u64() >= Some(since))
             .collect();
         if let Some(limit) = r["limit"].as_u64() {
-            let skip = all.len().saturating_sub(usize::try_from(limit).expect("limit"));
+            let skip = all
+                .len()
+                .saturating_sub(usize::try_from(limit).expect("limit"));
             all.drain(..skip);
         }
         vec![ok(json!({"kind": r["cmd"], "messages": all}))]
@@ -59,13 +64,20 @@ fn the_latest_20_by_default_with_a_hint_about_the_rest() {
     assert_eq!(all.stdout.lines().count(), 31);
     assert!(all.stderr.is_empty(), "{all:?}");
     let five = f.ctl(&["--json", "inbox", "--limit", "5"]);
-    assert_eq!(texts(&five), ["text 26", "text 27", "text 28", "text 29", "text 30"]);
+    assert_eq!(
+        texts(&five),
+        ["text 26", "text 27", "text 28", "text 29", "text 30"]
+    );
     // No hint when nothing is left out.
     let small = Fake::start(inbox(3, true));
     assert!(small.ctl(&["inbox"]).stderr.is_empty());
     // What was asked: one more than shown for people, the selection for JSON.
     f.ctl(&["--json", "inbox"]).ok();
-    let limits: Vec<Value> = f.requests().iter().map(|(_, r)| r["limit"].clone()).collect();
+    let limits: Vec<Value> = f
+        .requests()
+        .iter()
+        .map(|(_, r)| r["limit"].clone())
+        .collect();
     assert_eq!(limits, [json!(21), Value::Null, json!(5), json!(20)]);
 }
 
@@ -75,8 +87,19 @@ fn since_is_sent_to_the_daemon_or_applied_here() {
         let f = Fake::start(inbox(30, knows_since));
         // T0 + 28 min, as an RFC 3339 time.
         let run = f.ctl(&["--json", "inbox", "--since", "2026-11-18T11:34:40Z"]);
-        assert_eq!(texts(&run), ["text 28", "text 29", "text 30"], "{knows_since}");
-        let run = f.ctl(&["--json", "inbox", "--since", "2026-11-18T11:34:40Z", "--limit", "2"]);
+        assert_eq!(
+            texts(&run),
+            ["text 28", "text 29", "text 30"],
+            "{knows_since}"
+        );
+        let run = f.ctl(&[
+            "--json",
+            "inbox",
+            "--since",
+            "2026-11-18T11:34:40Z",
+            "--limit",
+            "2",
+        ]);
         assert_eq!(texts(&run), ["text 29", "text 30"], "{knows_since}");
         // A local time, in the zone of TZ.
         let run = support::run(
@@ -99,19 +122,33 @@ fn since_is_sent_to_the_daemon_or_applied_here() {
             .as_millis(),
     )
     .expect("ms");
-    assert!(now - since >= 3_600_000 && now - since < 3_660_000, "{since}");
+    assert!(
+        now - since >= 3_600_000 && now - since < 3_660_000,
+        "{since}"
+    );
 }
 
 #[test]
 fn times_are_local_unless_utc() {
     let f = Fake::start(inbox(1, true));
     let paris = support::run(f.command(&["inbox"]).env("TZ", "Europe/Paris"), "");
-    assert!(paris.stdout.starts_with("FROM  MSG  ADDRESS          RECEIVED "), "{paris:?}");
-    assert!(paris.stdout.contains(" 2026-11-18 12:07:40 CET "), "{paris:?}");
+    assert!(
+        paris
+            .stdout
+            .starts_with("FROM  MSG  ADDRESS          RECEIVED "),
+        "{paris:?}"
+    );
+    assert!(
+        paris.stdout.contains(" 2026-11-18 12:07:40 CET "),
+        "{paris:?}"
+    );
     let utc = support::run(f.command(&["--utc", "inbox"]).env("TZ", "Europe/Paris"), "");
     assert!(utc.stdout.contains(" 2026-11-18 11:07:40 UTC "), "{utc:?}");
     let new_york = support::run(f.command(&["inbox"]).env("TZ", "America/New_York"), "");
-    assert!(new_york.stdout.contains(" 2026-11-18 06:07:40 EST "), "{new_york:?}");
+    assert!(
+        new_york.stdout.contains(" 2026-11-18 06:07:40 EST "),
+        "{new_york:?}"
+    );
 }
 
 #[test]
@@ -119,7 +156,9 @@ fn long_texts_are_cut_to_the_width_unless_full() {
     let long = "word ".repeat(100);
     let text = long.clone();
     let f = Fake::start(move |_, r| {
-        vec![ok(json!({"kind": r["cmd"], "messages": [message(1, 1, &text, T0)]}))]
+        vec![ok(
+            json!({"kind": r["cmd"], "messages": [message(1, 1, &text, T0)]}),
+        )]
     });
     let cut = support::run(f.command(&["inbox"]).env("COLUMNS", "80"), "").ok();
     let row = cut.lines().nth(1).expect("row");

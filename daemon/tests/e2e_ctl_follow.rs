@@ -30,7 +30,10 @@ fn a_json_follower_started_first_sees_a_later_message() {
     assert!(net.daemons[1].stop().success());
     follower.stdout.wait_for("\"event\":\"closing\"");
     follower.stderr.wait_for("waiting for it to come back");
-    assert!(follower.try_status().is_none(), "the follower keeps waiting");
+    assert!(
+        follower.try_status().is_none(),
+        "the follower keeps waiting"
+    );
 }
 
 #[test]

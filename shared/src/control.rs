@@ -178,7 +178,9 @@ pub enum Response {
     Status(Status),
     /// Answer to `list`.
     #[serde(rename = "list")]
-    Peers { peers: Vec<ListedPeer> },
+    Peers {
+        peers: Vec<ListedPeer>,
+    },
     /// Answer to `send`.
     #[serde(rename = "send")]
     Sent(SendOutcome),
@@ -196,7 +198,9 @@ pub enum Response {
     Stopping,
     /// Answer to `peers`.
     #[serde(rename = "peers")]
-    Paths { peers: Vec<PeerPathInfo> },
+    Paths {
+        peers: Vec<PeerPathInfo>,
+    },
     /// Answer to `ping`.
     #[serde(rename = "ping")]
     Pong(PingOutcome),

@@ -85,10 +85,7 @@ mod tests {
     fn no_control_character_survives() {
         for c in (0u32..0x3000).filter_map(char::from_u32) {
             let escaped = escape_control(&c.to_string()).into_owned();
-            assert!(
-                !escaped.chars().any(needs_escape),
-                "{c:?} -> {escaped:?}"
-            );
+            assert!(!escaped.chars().any(needs_escape), "{c:?} -> {escaped:?}");
             assert_eq!(escaped.len() > c.len_utf8(), needs_escape(c), "{c:?}");
         }
     }

@@ -36,8 +36,14 @@ async fn a_file_that_is_not_a_socket_is_never_called_stale() {
         file.display()
     )));
     let err = Client::connect(dir.path()).await.unwrap_err();
-    assert!(err.to_string().contains("is not a socket but a directory"), "{err}");
-    assert_eq!(std::fs::read_to_string(&file).expect("read"), "root:x:0:0\n");
+    assert!(
+        err.to_string().contains("is not a socket but a directory"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        "root:x:0:0\n"
+    );
 }
 
 #[tokio::test]
@@ -54,7 +60,10 @@ async fn a_reply_line_over_the_limit_is_a_protocol_error() {
     });
     let mut client = Client::connect(&path).await.expect("connect");
     let err = client.request(Command::Id).await.unwrap_err();
-    assert_eq!(err.to_string(), format!("unexpected answer from peerd: line longer than {MAX_LINE} bytes"));
+    assert_eq!(
+        err.to_string(),
+        format!("unexpected answer from peerd: line longer than {MAX_LINE} bytes")
+    );
     drop(server.await.expect("fake daemon"));
 }
 

@@ -34,7 +34,10 @@ fn sentences_about_a_send() {
         note: None,
         expires_ms: 1_795_000_000_000,
     };
-    assert_eq!(sent_text(&outcome, &utc()), "delivered to 2 (direct, 1.34 ms)");
+    assert_eq!(
+        sent_text(&outcome, &utc()),
+        "delivered to 2 (direct, 1.34 ms)"
+    );
     outcome.status = MsgStatus::Queued;
     outcome.note = Some("peer 2 is offline; queued until 2026-11-18 11:06:40 UTC".into());
     assert_eq!(
@@ -95,7 +98,10 @@ fn received_text_never_reaches_the_terminal_raw() {
          hi\\e]0;owned\\x07\\n2026-01-01 fake line\\r\\e[2J"
     );
     let table = inbox_table(&[evil], &utc());
-    assert!(!table.chars().any(|c| c.is_control() && c != '\n'), "{table:?}");
+    assert!(
+        !table.chars().any(|c| c.is_control() && c != '\n'),
+        "{table:?}"
+    );
     assert_eq!(table.lines().count(), 2, "{table}");
 }
 

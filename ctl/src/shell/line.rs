@@ -142,7 +142,10 @@ fn editor() -> Option<Editor> {
 }
 
 /// The printing thread: through the editor's printer when editing.
-fn print_lines(lines: mpsc::Receiver<String>, mut printer: Option<Box<dyn ExternalPrinter + Send>>) {
+fn print_lines(
+    lines: mpsc::Receiver<String>,
+    mut printer: Option<Box<dyn ExternalPrinter + Send>>,
+) {
     for line in lines {
         match printer.as_mut() {
             Some(p) => {

@@ -222,6 +222,7 @@ impl Daemon {
     /// Starts a daemon and waits until it has an id.
     pub fn start(dir: &Path, server: SocketAddr) -> Self {
         let daemon = Self::spawn(dir, server);
+        daemon.wait_listening();
         daemon.ctl(&["--timeout", "30s", "id"]).ok();
         daemon
     }
@@ -245,6 +246,13 @@ impl Daemon {
             server,
             proc,
         }
+    }
+
+    /// Waits until the daemon answers on its control socket.
+    pub fn wait_listening(&self) {
+        poll("the daemon to answer on its socket", || {
+            (self.ctl(&["status"]).code == Some(0)).then_some(())
+        });
     }
 
     pub fn socket(&self) -> PathBuf {

@@ -125,10 +125,9 @@ mod tests {
             serde_json::to_string(&r).unwrap(),
             r#"{"req":4,"cmd":"inbox","limit":20,"since_ms":1795000000000}"#
         );
-        let del: HistoryRequest = serde_json::from_str(
-            r#"{"cmd":"inbox_delete","messages":[{"from":2,"msg":7}]}"#,
-        )
-        .unwrap();
+        let del: HistoryRequest =
+            serde_json::from_str(r#"{"cmd":"inbox_delete","messages":[{"from":2,"msg":7}]}"#)
+                .unwrap();
         assert_eq!(
             del.command,
             HistoryCommand::InboxDelete {

@@ -5,8 +5,7 @@ use super::*;
 #[test]
 fn request_lines_are_flat_and_strict() {
     let r: Request =
-        serde_json::from_str(r#"{"req":3,"cmd":"send","to":2,"text":"hi","wait":true}"#)
-            .unwrap();
+        serde_json::from_str(r#"{"req":3,"cmd":"send","to":2,"text":"hi","wait":true}"#).unwrap();
     assert_eq!(r.req, Some(3));
     assert!(matches!(
         r.command,
@@ -24,11 +23,10 @@ fn request_lines_are_flat_and_strict() {
 
 #[test]
 fn reply_shapes() {
-    let ok =
-        serde_json::to_string(&Reply::ok(None, Response::Id { id: PeerId::new(4) })).unwrap();
+    let ok = serde_json::to_string(&Reply::ok(None, Response::Id { id: PeerId::new(4) })).unwrap();
     assert_eq!(ok, r#"{"ok":true,"result":{"kind":"id","id":4}}"#);
-    let err = serde_json::to_string(&Reply::err(Some(1), ErrorKind::UnknownPeer, "no peer 9"))
-        .unwrap();
+    let err =
+        serde_json::to_string(&Reply::err(Some(1), ErrorKind::UnknownPeer, "no peer 9")).unwrap();
     assert_eq!(
         err,
         r#"{"req":1,"ok":false,"error":{"code":"unknown_peer","message":"no peer 9"}}"#
@@ -69,20 +67,16 @@ fn every_kind_is_its_commands_name() {
         (Response::Paths { peers: vec![] }, "peers"),
         (Response::Following, "follow"),
         (Response::Stopping, "stop"),
-        (
-            Response::InboxPrune(Deleted { deleted: 3 }),
-            "inbox_prune",
-        ),
+        (Response::InboxPrune(Deleted { deleted: 3 }), "inbox_prune"),
     ];
     for (response, kind) in pairs {
         let v = serde_json::to_value(&response).unwrap();
         assert_eq!(v["kind"], kind, "{v}");
         assert_eq!(serde_json::from_value::<Response>(v).unwrap(), response);
     }
-    let sent: Response = serde_json::from_str(
-        r#"{"kind":"send","to":2,"msg":1,"status":"queued","expires_ms":5}"#,
-    )
-    .unwrap();
+    let sent: Response =
+        serde_json::from_str(r#"{"kind":"send","to":2,"msg":1,"status":"queued","expires_ms":5}"#)
+            .unwrap();
     assert!(matches!(sent, Response::Sent(_)));
     let pong: Response =
         serde_json::from_str(r#"{"kind":"ping","to":2,"path":"direct","rtt_ms":0.5}"#).unwrap();
