@@ -9,6 +9,7 @@
 //! - [`paths`]: the human form of `peers` and `ping`.
 //! - [`failure`]: how a command fails: code, sentence, exit status.
 //! - [`locate`]: where the control socket is, decided like the daemon does.
+//! - [`view`]: time zone and width of human output.
 //! - [`when`]: durations (`1.5h`, `90m`) and times (local zone or UTC).
 //!
 //! The request and reply types are `peerd_shared::control`; the protocol is
@@ -26,6 +27,7 @@ pub mod paths;
 pub mod ping;
 pub mod send;
 pub mod shell;
+pub mod view;
 pub mod when;
 
 pub use client::{Client, ClientError, Follower};
