@@ -86,8 +86,10 @@ fn the_shell_edits_lines_keeps_history_and_redraws_its_prompt() {
 
 #[test]
 fn a_waiting_send_says_what_it_waits_for_on_a_terminal_only() {
-    let net = Net::start(3);
-    let (d1, d2) = (&net.daemons[0], &net.daemons[1]);
+    let net = Net::start(4);
+    let [d1, d2, d3, d4] = &net.daemons[..] else {
+        unreachable!("four daemons")
+    };
     // Peer 2 is frozen: registered, but it answers nothing.
     d2.proc.signal(libc::SIGSTOP);
     let mut send = on_terminal(&d1.command(&["send", "2", "are you there?"]), 100);
@@ -98,27 +100,33 @@ fn a_waiting_send_says_what_it_waits_for_on_a_terminal_only() {
     let rest = send.exp_eof().expect("send ends");
     assert!(rest.contains("delivered to 2 ("), "{rest:?}");
 
-    // On a pipe: nothing but the outcome, however long it waits.
-    let d3 = &net.daemons[2];
+    // On a pipe, and with --json on a terminal: nothing but the outcome,
+    // however long it waits (here through the whole punch window).
     d3.proc.signal(libc::SIGSTOP);
+    d4.proc.signal(libc::SIGSTOP);
     let mut piped = support::Proc::spawn(&mut d1.command(&["send", "3", "anyone?"]));
-    poll("the send to 3 to have waited through the punch", || {
+    let mut json = on_terminal(&d1.command(&["--json", "send", "4", "anyone?"]), 100);
+    poll("both sends to have waited through the punch", || {
         let peers = d1.ctl(&["--json", "peers"]).json();
-        let entry = peers["peers"]
-            .as_array()?
-            .iter()
-            .find(|p| p["id"] == 3)?
-            .clone();
-        (entry["path"] == "relayed").then_some(())
+        let relayed = |id: u64| {
+            peers["peers"]
+                .as_array()
+                .and_then(|l| l.iter().find(|p| p["id"] == id))
+                .is_some_and(|p| p["path"] == "relayed")
+        };
+        (relayed(3) && relayed(4)).then_some(())
     });
     d3.proc.signal(libc::SIGCONT);
+    d4.proc.signal(libc::SIGCONT);
     assert!(piped.wait().success());
-    assert!(
-        piped.stdout.text().starts_with("delivered to 3 ("),
-        "{}",
-        piped.stdout.text()
-    );
+    let out = piped.stdout.text();
+    assert!(out.starts_with("delivered to 3 ("), "{out}");
     assert_eq!(piped.stderr.text(), "");
+    let out = json.exp_eof().expect("send ends");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "only the JSON object: {out:?}");
+    let reply: serde_json::Value = serde_json::from_str(lines[0].trim()).expect("JSON");
+    assert_eq!(reply["status"], "delivered", "{reply}");
 }
 
 #[test]
