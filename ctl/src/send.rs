@@ -119,7 +119,8 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Starts watching the delivery to `to`; nothing shows for [`QUIET`].
+    /// Starts watching the delivery to `to`; nothing shows for the first
+    /// half second.
     pub fn start(socket: &Path, to: PeerId) -> Self {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
         if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
