@@ -173,10 +173,12 @@ async fn stop(ctx: &Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `completions SHELL`: the completion script on stdout.
+/// `completions SHELL`: the completion script on stdout (written whole
+/// from a buffer: a closed pipe, as with `| head`, is no error).
 fn completions(shell: clap_complete::Shell) {
     let mut command = Cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "peerctl", &mut script);
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut command, "peerctl", &mut out);
-    let _ = out.flush();
+    let _ = out.write_all(&script).and_then(|()| out.flush());
 }

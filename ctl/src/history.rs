@@ -208,7 +208,7 @@ fn cut<T>(list: &mut Vec<T>, show: Option<u32>) -> bool {
 fn hint(show: Option<u32>) {
     if let Some(n) = show {
         note(&format!(
-            "(the latest {n} are shown; older ones with --all, --limit N or --since TIME)"
+            "(showing the latest {n}; older ones with --all, --limit N or --since TIME)"
         ));
     }
 }
@@ -224,11 +224,7 @@ async fn change(ctx: &Ctx, command: HistoryCommand, what: &str) -> Result<(), Fa
         }
         Err(ClientError::Daemon(e)) if is_unsupported(&e, &command) => Err(Failure::new(
             "unsupported",
-            format!(
-                "this peerd does not support `{what}` (it answered: {}); nothing was \
-                 changed. Update peerd.",
-                e.message
-            ),
+            format!("this peerd does not support `{what}` yet; nothing was changed (update peerd)"),
             EXIT_DAEMON_ERROR,
         )),
         Err(e) => Err(e.into()),

@@ -301,6 +301,17 @@ fn completion_scripts_for_bash_zsh_and_fish() {
             assert!(script.contains(word), "{shell} lacks {word}");
         }
     }
+    // A reader that stops early (`| head -1`) is no error.
+    let head = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' completions zsh | head -n 1",
+            env!("CARGO_BIN_EXE_peerctl")
+        ))
+        .output()
+        .expect("sh");
+    assert_eq!(text(&head.stdout), "#compdef peerctl\n");
+    assert_eq!(text(&head.stderr), "", "no panic on a closed pipe");
     let bash = std::env::temp_dir().join(format!("peerctl-completion-{}.bash", std::process::id()));
     std::fs::write(&bash, peerctl(&["completions", "bash"]).stdout).expect("write");
     let check = Command::new("bash")

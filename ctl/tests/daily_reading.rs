@@ -70,10 +70,7 @@ fn the_latest_20_by_default_and_since() {
         "{}",
         run.stdout
     );
-    assert!(
-        run.stderr.starts_with("(the latest 20 are shown;"),
-        "{run:?}"
-    );
+    assert!(run.stderr.starts_with("(showing the latest 20;"), "{run:?}");
     assert_eq!(d2.ctl(&["inbox", "--all"]).ok().lines().count(), 26);
     assert_eq!(
         texts(&d2.ctl(&["--json", "inbox", "--limit", "2"]).json()),
@@ -81,7 +78,10 @@ fn the_latest_20_by_default_and_since() {
     );
     let outbox = support::run(&mut d1.command(&["outbox"]), "");
     assert_eq!(outbox.stdout.lines().count(), 21, "{outbox:?}");
-    assert!(outbox.stderr.starts_with("(the latest 20"), "{outbox:?}");
+    assert!(
+        outbox.stderr.starts_with("(showing the latest 20"),
+        "{outbox:?}"
+    );
 
     let since = format!("{cut}");
     let late = texts(&d2.ctl(&["--json", "inbox", "--since", &since]).json());

@@ -58,7 +58,7 @@ fn the_latest_20_by_default_with_a_hint_about_the_rest() {
     assert!(rows[1].ends_with("text 11") && rows[20].ends_with("text 30"));
     assert_eq!(
         run.stderr,
-        "(the latest 20 are shown; older ones with --all, --limit N or --since TIME)\n"
+        "(showing the latest 20; older ones with --all, --limit N or --since TIME)\n"
     );
     let all = f.ctl(&["inbox", "--all"]);
     assert_eq!(all.stdout.lines().count(), 31);
