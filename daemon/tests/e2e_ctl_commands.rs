@@ -51,7 +51,7 @@ fn id_status_and_list() {
     assert_eq!(ids, ["2", "3"], "{list}");
     assert!(rows[1].contains("127.0.0.1:"), "{list}");
     let l = d3.ctl(&["--json", "list"]).json();
-    assert_eq!(l["kind"], "peers");
+    assert_eq!(l["kind"], "list");
     let ids: Vec<u64> = l["peers"]
         .as_array()
         .expect("peers array")
@@ -77,7 +77,7 @@ fn send_inbox_and_outbox() {
         "{out}"
     );
     let sent = d2.ctl(&["--json", "send", "1", "Hello from 2 to 1"]).json();
-    assert_eq!(sent["kind"], "sent");
+    assert_eq!(sent["kind"], "send");
     assert_eq!(sent["to"], 1);
     assert_eq!(sent["status"], "delivered");
     assert_eq!(sent["path"], "direct");
@@ -108,7 +108,7 @@ fn send_inbox_and_outbox() {
     let queued = d2
         .ctl(&["--json", "send", "--no-wait", "3", "second"])
         .json();
-    assert_eq!(queued["kind"], "sent");
+    assert_eq!(queued["kind"], "send");
     assert!(matches!(
         queued["status"].as_str(),
         Some("queued" | "delivered")
@@ -224,6 +224,6 @@ fn stop_unregisters_and_ends_the_daemon() {
     let list = net.daemons[0].ctl(&["--json", "list"]).json();
     assert_eq!(list["peers"], serde_json::json!([]), "{list}");
     let j = net.daemons[0].ctl(&["--json", "stop"]).json();
-    assert_eq!(j, serde_json::json!({"kind": "stopping"}));
+    assert_eq!(j, serde_json::json!({"kind": "stop"}));
     assert!(net.daemons[0].proc.wait().success());
 }

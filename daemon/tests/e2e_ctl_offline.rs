@@ -20,7 +20,7 @@ fn a_message_for_an_offline_peer_is_queued_then_delivered() {
     );
     assert!(out.stdout.contains("stays queued until"), "{out:?}");
     let json = d1.ctl(&["--json", "send", "2", "second try"]).json();
-    assert_eq!(json["kind"], "sent");
+    assert_eq!(json["kind"], "send");
     assert_eq!(json["status"], "queued");
     assert!(json["note"].is_string(), "the reason is given: {json}");
     assert!(json["expires_ms"].is_u64());

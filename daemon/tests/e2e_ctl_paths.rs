@@ -18,7 +18,7 @@ fn peers_and_ping_over_a_direct_path() {
     let empty = d1.ctl(&["peers"]).ok();
     assert!(empty.starts_with("no known peers"), "{empty}");
     let empty = d1.ctl(&["--json", "peers"]).json();
-    assert_eq!(empty["kind"], "paths", "{empty}");
+    assert_eq!(empty["kind"], "peers", "{empty}");
     assert_eq!(empty["peers"].as_array().map(Vec::len), Some(0), "{empty}");
 
     let sent = d1.ctl(&["send", "2", "hello"]).ok();
@@ -47,7 +47,7 @@ fn peers_and_ping_over_a_direct_path() {
     assert!(pong.starts_with("pong from 2: "), "{pong}");
     assert!(pong.contains("(direct 127.0.0.1:"), "{pong}");
     let pong = d2.ctl(&["--json", "ping", "1"]).json();
-    assert_eq!(pong["kind"], "pong", "{pong}");
+    assert_eq!(pong["kind"], "ping", "{pong}");
     assert_eq!(pong["path"], "direct", "{pong}");
     assert!(pong["rtt_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{pong}");
     let rtt = d2.ctl(&["--json", "peers"]).json();

@@ -10,9 +10,9 @@ use e2e_support::{poll, Net};
 fn the_menu_runs_my_id_list_connect_and_exit() {
     let net = Net::start(3);
     let (d1, d3) = (&net.daemons[0], &net.daemons[2]);
-    // MY ID, LIST, CONNECT (id, then text), a wrong choice, a malformed id,
-    // an unknown peer, EXIT without stopping.
-    let input = "1\n2\n3\n3\nHello via the shell\n9\n3\nabc\n3\n99\nnobody\n4\nn\n";
+    // MY ID, LIST, CONNECT (id, then text), a wrong choice, a malformed id
+    // (asked again) then an unknown peer, EXIT without stopping.
+    let input = "1\n2\n3\n3\nHello via the shell\n9\n3\nabc\n99\nnobody\n4\nn\n";
     let run = d1.ctl_with_input(&["shell"], input);
     assert_eq!(run.code, Some(0), "{run:?}");
     let out = &run.stdout;

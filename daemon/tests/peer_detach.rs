@@ -75,7 +75,7 @@ fn detach_returns_once_the_socket_answers_and_reports_failures() {
     assert!(stderr.contains("another peerd is running on"), "{stderr}");
 
     let stop = ctl.request(&json!({"cmd": "stop"}));
-    assert_eq!(stop["result"]["kind"], "stopping", "{stop}");
+    assert_eq!(stop["result"]["kind"], "stop", "{stop}");
     wait_for("the detached daemon to exit", DEADLINE, || {
         let running = pid.is_some_and(alive);
         (!running && !socket.exists()).then_some(())

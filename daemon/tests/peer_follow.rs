@@ -24,7 +24,7 @@ fn follower_sees_replay_then_messages_sent_after_it_started() {
     let reply = follower.request(&json!({"req": 7, "cmd": "follow", "limit": 2}));
     assert_eq!(reply["ok"], true, "{reply}");
     assert_eq!(reply["req"], 7, "{reply}");
-    assert_eq!(reply["result"]["kind"], "following", "{reply}");
+    assert_eq!(reply["result"]["kind"], "follow", "{reply}");
     let replay: Vec<_> = (0..2).map(|_| follower.read()).collect();
     assert_eq!(replay[0]["event"], "message");
     assert_eq!(replay[0]["message"]["text"], "old 2");
@@ -44,12 +44,12 @@ fn follower_sees_replay_then_messages_sent_after_it_started() {
     // A second follower filtered on another sender sees nothing of a's.
     let mut other = Ctl::connect(&b.socket);
     let reply = other.request(&json!({"cmd": "follow", "from": 999}));
-    assert_eq!(reply["result"]["kind"], "following", "{reply}");
+    assert_eq!(reply["result"]["kind"], "follow", "{reply}");
     assert_eq!(other.read()["event"], "live");
 
     // Stopping the daemon ends the stream with `closing`.
     let stop = b.request(&json!({"cmd": "stop"}));
-    assert_eq!(stop["result"]["kind"], "stopping", "{stop}");
+    assert_eq!(stop["result"]["kind"], "stop", "{stop}");
     assert_eq!(follower.read()["event"], "closing");
     assert_eq!(other.read()["event"], "closing");
 }

@@ -17,7 +17,7 @@ fn offline_peer_receives_its_queued_message_when_it_comes_online() {
 
     // b leaves (UNREGISTER, the original's EXIT) and exits.
     let stop = b.request(&json!({"cmd": "stop"}));
-    assert_eq!(stop["result"]["kind"], "stopping", "{stop}");
+    assert_eq!(stop["result"]["kind"], "stop", "{stop}");
     assert!(b.wait_exit().success());
     assert!(!b.socket.exists(), "the socket file is removed on stop");
 

@@ -32,7 +32,7 @@ fn signals_and_stop_unregister_then_exit_cleanly() {
             Some(sig) => peer.signal(sig),
             None => {
                 let r = peer.request(&json!({"cmd": "stop"}));
-                assert_eq!(r["result"]["kind"], "stopping", "{r}");
+                assert_eq!(r["result"]["kind"], "stop", "{r}");
             }
         }
         let status = peer.wait_exit();

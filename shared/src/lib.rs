@@ -6,11 +6,13 @@
 //! - [`ids`]: newtype ids and the secret identity token.
 //! - [`control`]: the JSON-lines protocol of the daemon's control socket.
 //! - [`paths`]: where data, sockets and config live.
+//! - [`text`]: received text made safe for terminals and log lines.
 
 pub mod control;
 pub mod ids;
 pub mod paths;
 pub mod stun;
+pub mod text;
 pub mod wire;
 
 pub use ids::{MsgId, PeerId, Seq, Token};
