@@ -2,15 +2,15 @@
 //! its id, a new address updates the registration, the log lines, flags,
 //! `--help` and a clean SIGTERM shutdown.
 
-mod server_support;
+mod support;
 
 use peerd_shared::wire::{ErrorCode, Packet};
 use peerd_shared::{PeerId, Seq};
-use server_support::*;
+use support::*;
 
 #[test]
 fn new_tokens_get_ids_from_one_and_the_same_token_keeps_its_id() {
-    let mut server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     assert!(
         server.db.exists(),
         "the database and its parent dirs are created"
@@ -46,7 +46,7 @@ fn new_tokens_get_ids_from_one_and_the_same_token_keeps_its_id() {
 
 #[test]
 fn register_from_a_new_address_moves_the_peer() {
-    let server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let mut a = Peer::join(&server);
     let mut watcher = Peer::join(&server);
 
@@ -71,7 +71,7 @@ fn register_from_a_new_address_moves_the_peer() {
 
 #[test]
 fn keepalive_flag_is_announced() {
-    let server = Server::start(&["--keepalive", "7"]);
+    let server = Server::fresh(&["--keepalive", "7"]);
     let c = server.client();
     let reply = c.call(&register_json(1, &new_token()));
     assert!(
@@ -119,7 +119,7 @@ fn bad_flags_are_refused() {
 #[test]
 fn sigterm_and_sigint_stop_the_server_cleanly() {
     for signal in [libc::SIGTERM, libc::SIGINT] {
-        let mut server = Server::start(&[]);
+        let mut server = Server::fresh(&[]);
         let _peer = Peer::join(&server);
         server.signal(signal);
         let status = server.wait_exit();
