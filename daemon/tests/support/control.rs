@@ -21,6 +21,11 @@ fn runtime() -> Runtime {
         .expect("a tokio runtime for the control client")
 }
 
+/// Runs `fut` on `rt` for at most [`DEADLINE`]; `None` if it did not end.
+fn within<F: std::future::Future>(rt: &Runtime, fut: F) -> Option<F::Output> {
+    rt.block_on(async { tokio::time::timeout(DEADLINE, fut).await.ok() })
+}
+
 /// One connection to a daemon's control socket, typed and blocking.
 pub struct Ctl {
     rt: Runtime,
@@ -57,17 +62,16 @@ impl Ctl {
     /// The next reply: the `req` it echoes and its outcome.
     pub fn next_reply(&mut self) -> (Option<u64>, Result<Response, ControlError>) {
         let Self { rt, client } = self;
-        rt.block_on(tokio::time::timeout(DEADLINE, client.next_reply()))
-            .unwrap_or_else(|_| panic!("no reply within {DEADLINE:?}"))
+        within(rt, client.next_reply())
+            .unwrap_or_else(|| panic!("no reply within {DEADLINE:?}"))
             .unwrap_or_else(|e| panic!("cannot read a reply: {e}"))
     }
 
     /// Turns the connection into an inbox stream (`follow`).
     pub fn follow(self, from: Option<PeerId>, limit: Option<u32>) -> Events {
         let Self { rt, client } = self;
-        let follower = rt
-            .block_on(tokio::time::timeout(DEADLINE, client.follow(from, limit)))
-            .unwrap_or_else(|_| panic!("no answer to follow within {DEADLINE:?}"))
+        let follower = within(&rt, client.follow(from, limit))
+            .unwrap_or_else(|| panic!("no answer to follow within {DEADLINE:?}"))
             .unwrap_or_else(|e| panic!("follow refused: {e}"));
         Events { rt, follower }
     }
@@ -84,8 +88,8 @@ impl Events {
     /// closed the stream.
     pub fn next(&mut self) -> Option<Event> {
         let Self { rt, follower } = self;
-        rt.block_on(tokio::time::timeout(DEADLINE, follower.next_event()))
-            .unwrap_or_else(|_| panic!("no event within {DEADLINE:?}"))
+        within(rt, follower.next_event())
+            .unwrap_or_else(|| panic!("no event within {DEADLINE:?}"))
             .unwrap_or_else(|e| panic!("cannot read an event: {e}"))
     }
 }

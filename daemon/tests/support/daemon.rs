@@ -11,8 +11,8 @@ use std::process::{Command, ExitStatus};
 use peerd_shared::control::Command as Request;
 
 use super::bins::{isolate, peerd_bin};
-use super::peerctl::{os_args, peerctl_run, peerctl_spawn, Run};
-use super::process::Proc;
+use super::peerctl::{os_args, peerctl_run, peerctl_spawn};
+use super::process::{Proc, Run};
 
 /// How to start a daemon: everything of its command line.
 #[derive(Clone, Debug)]

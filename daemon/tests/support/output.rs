@@ -109,7 +109,11 @@ impl Captured {
     }
 
     /// Waits for a complete line satisfying `pred`; returns it.
-    pub fn wait_line(&self, limit: Duration, pred: impl Fn(&str) -> bool) -> Result<String, Timeout> {
+    pub fn wait_line(
+        &self,
+        limit: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<String, Timeout> {
         self.wait_until("a matching line", limit, |text| {
             let complete = text.rfind('\n').map_or("", |end| &text[..end]);
             complete.lines().find(|l| pred(l)).map(str::to_owned)

@@ -6,34 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::bins::{isolate, peerctl_bin};
-use super::process::Proc;
-
-/// What a finished `peerctl` run left behind.
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// Asserts exit 0 and returns stdout.
-    pub fn ok(self) -> String {
-        assert_eq!(self.code, Some(0), "peerctl failed: {self:?}");
-        self.stdout
-    }
-
-    /// stdout as the one JSON object it must be.
-    pub fn json(&self) -> serde_json::Value {
-        assert_eq!(
-            self.stdout.lines().count(),
-            1,
-            "--json must print exactly one line: {self:?}"
-        );
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
-    }
-}
+use super::process::{Proc, Run};
 
 /// The command line `peerctl ARGS...`, isolated with the (empty) config
 /// file `config`.
@@ -59,12 +32,7 @@ pub fn peerctl_run(config: &Path, args: &[OsString], input: &str) -> Run {
         proc.write_stdin(input);
     }
     proc.close_stdin();
-    let status = proc.wait();
-    Run {
-        code: status.code(),
-        stdout: proc.stdout.text(),
-        stderr: proc.stderr.text(),
-    }
+    proc.finish()
 }
 
 /// `args` as owned OS strings (for the functions above).
@@ -73,6 +41,9 @@ pub fn os_args(args: &[&str]) -> Vec<OsString> {
 }
 
 fn args_text(args: &[OsString]) -> String {
-    let words: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     words.join(" ")
 }

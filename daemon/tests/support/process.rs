@@ -19,6 +19,38 @@ const TAIL_ON_PANIC: usize = 60;
 /// before its output is taken as complete.
 const DRAIN: Duration = Duration::from_secs(5);
 
+/// What a finished process left behind.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Whether it exited with status 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Asserts exit 0 and returns stdout.
+    pub fn ok(self) -> String {
+        assert_eq!(self.code, Some(0), "the command failed: {self:?}");
+        self.stdout
+    }
+
+    /// stdout as the one JSON object it must be (`peerctl --json`).
+    pub fn json(&self) -> serde_json::Value {
+        assert_eq!(
+            self.stdout.lines().count(),
+            1,
+            "--json must print exactly one line: {self:?}"
+        );
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+}
+
 /// A running child process, killed and reaped when dropped.
 pub struct Proc {
     name: String,
@@ -143,6 +175,22 @@ impl Proc {
         self.stderr.lines()
     }
 
+    /// Waits for the process to exit by itself (failing the test after
+    /// [`DEADLINE`]); what it printed and how it exited.
+    pub fn finish(mut self) -> Run {
+        let status = self.wait();
+        Run {
+            code: status.code(),
+            stdout: self.stdout.text(),
+            stderr: self.stderr.text(),
+        }
+    }
+
+    /// Runs `cmd` to completion with stdin empty (killed after [`DEADLINE`]).
+    pub fn run(name: &str, cmd: &mut Command) -> Run {
+        Self::spawn(name, cmd).finish()
+    }
+
     /// The end of both streams, for failure messages.
     pub fn output_tail(&self, n: usize) -> String {
         format!(
@@ -180,10 +228,19 @@ fn save_output(name: &str, stdout: &str, stderr: &str) -> std::io::Result<PathBu
     std::fs::create_dir_all(&dir)?;
     let file: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let n = SAVED.fetch_add(1, Ordering::Relaxed);
     let path = dir.join(format!("{n}-{file}.log"));
-    std::fs::write(&path, format!("--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"))?;
+    std::fs::write(
+        &path,
+        format!("--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"),
+    )?;
     Ok(path)
 }

@@ -49,7 +49,7 @@ impl Daemon {
     fn ask<T>(
         &self,
         command: Command,
-        pick: impl FnOnce(Response) -> Result<T, Response>,
+        pick: impl FnOnce(Response) -> Result<T, Box<Response>>,
     ) -> Result<T, ClientError> {
         let what = format!("{command:?}");
         pick(self.request(command)?)
@@ -60,15 +60,16 @@ impl Daemon {
     pub fn status(&self) -> Result<Status, ClientError> {
         self.ask(Command::Status, |r| match r {
             Response::Status(s) => Ok(s),
-            other => Err(other),
+            other => Err(Box::new(other)),
         })
     }
 
     /// Waits until the control socket answers `status`; that status.
     pub fn wait_ready(&self) -> Status {
-        poll(format!("{} to answer on {}", self.name(), self.socket.display()), || {
-            self.status().ok()
-        })
+        poll(
+            format!("{} to answer on {}", self.name(), self.socket.display()),
+            || self.status().ok(),
+        )
     }
 
     /// Waits (at most `limit`) until the daemon says it is registered; its id.
@@ -116,7 +117,7 @@ impl Daemon {
             },
             |r| match r {
                 Response::Sent(s) => Ok(s),
-                other => Err(other),
+                other => Err(Box::new(other)),
             },
         )
     }
@@ -125,7 +126,7 @@ impl Daemon {
     pub fn list(&self) -> Result<Vec<ListedPeer>, ClientError> {
         self.ask(Command::List, |r| match r {
             Response::Peers { peers } => Ok(peers),
-            other => Err(other),
+            other => Err(Box::new(other)),
         })
     }
 
@@ -133,7 +134,7 @@ impl Daemon {
     pub fn inbox(&self, from: Option<PeerId>) -> Result<Vec<InboxEntry>, ClientError> {
         self.ask(Command::Inbox { from, limit: None }, |r| match r {
             Response::Inbox { messages } => Ok(messages),
-            other => Err(other),
+            other => Err(Box::new(other)),
         })
     }
 
@@ -153,11 +154,15 @@ impl Daemon {
         limit: Duration,
     ) -> Result<Vec<InboxEntry>, Timeout> {
         let mut held = 0;
-        wait_until(format!("{count} messages from {from} at {}", self.name()), limit, || {
-            let got = self.inbox(Some(from)).ok()?;
-            held = got.len();
-            (got.len() >= count).then_some(got)
-        })
+        wait_until(
+            format!("{count} messages from {from} at {}", self.name()),
+            limit,
+            || {
+                let got = self.inbox(Some(from)).ok()?;
+                held = got.len();
+                (got.len() >= count).then_some(got)
+            },
+        )
         .map_err(|t| Timeout(format!("{} ({held} arrived)", t.0)))
     }
 
@@ -165,7 +170,7 @@ impl Daemon {
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, ClientError> {
         self.ask(Command::Outbox { limit: None }, |r| match r {
             Response::Outbox { messages } => Ok(messages),
-            other => Err(other),
+            other => Err(Box::new(other)),
         })
     }
 
@@ -173,7 +178,7 @@ impl Daemon {
     pub fn paths(&self) -> Result<Vec<PeerPathInfo>, ClientError> {
         self.ask(Command::Peers, |r| match r {
             Response::Paths { peers } => Ok(peers),
-            other => Err(other),
+            other => Err(Box::new(other)),
         })
     }
 
@@ -186,7 +191,7 @@ impl Daemon {
     pub fn ping(&self, to: PeerId) -> Result<PingOutcome, ClientError> {
         self.ask(Command::Ping { to }, |r| match r {
             Response::Pong(p) => Ok(p),
-            other => Err(other),
+            other => Err(Box::new(other)),
         })
     }
 }

@@ -64,7 +64,9 @@ impl Server {
     pub fn launch(mut cmd: Command, db: &Path, name: &str) -> Result<Self, Timeout> {
         let proc =
             Proc::start(name, &mut cmd).map_err(|e| Timeout(format!("{name} to start: {e}")))?;
-        let addr = proc.stderr.wait_until("`listening on ADDR`", DEADLINE, listening_addr)?;
+        let addr = proc
+            .stderr
+            .wait_until("`listening on ADDR`", DEADLINE, listening_addr)?;
         Ok(Self {
             addr,
             db: db.to_path_buf(),
@@ -136,7 +138,12 @@ pub struct HeldPort {
 impl HeldPort {
     /// Takes a free port on 127.0.0.1.
     pub fn new() -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a port to hold");
+        Self::at("127.0.0.1:0".parse().expect("literal address"))
+    }
+
+    /// Takes `addr` again, e.g. right after the server on it was stopped.
+    pub fn at(addr: SocketAddr) -> Self {
+        let socket = UdpSocket::bind(addr).unwrap_or_else(|e| panic!("cannot hold {addr}: {e}"));
         Self { socket }
     }
 

@@ -168,7 +168,10 @@ impl Client {
             }
             wait *= 2;
         }
-        Err(Timeout(format!("a reply from {} after {TRIES} tries", self.server)))
+        Err(Timeout(format!(
+            "a reply from {} after {TRIES} tries",
+            self.server
+        )))
     }
 }
 
