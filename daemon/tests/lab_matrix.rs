@@ -14,6 +14,7 @@
 //! with `--nocapture`.
 
 mod lab;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -35,7 +36,7 @@ const POLL: Duration = Duration::from_millis(100);
 /// (`"direct 198.51.100.10:1234"`) or an object with `kind`.
 fn reported_path(daemon: &PeerDaemon, peer: PeerId) -> Result<String, String> {
     let out = daemon
-        .peerctl(&["--json", "peers"])
+        .peerctl_out(&["--json", "peers"])
         .map_err(|e| e.to_string())?;
     let json: Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
     let list = json.get("peers").unwrap_or(&json);
@@ -191,7 +192,7 @@ fn pair(a: Kind, b: Kind, expected: PathKind) {
 /// address when direct, with why when relayed), and `ping` measures a round
 /// trip over it.
 fn check_path(daemon: &PeerDaemon, peer: PeerId, expected: PathKind) {
-    let info = daemon.path_to(peer).expect("peers");
+    let info = daemon.path_to(peer).expect("peers").expect("listed");
     let want = match expected {
         PathKind::Direct => PathWord::Direct,
         PathKind::Relayed => PathWord::Relayed,
@@ -456,7 +457,7 @@ fn peerctl_reaches_a_daemon_inside_the_lab() {
     let d = daemon(&lab, &host, "a");
     // peerctl runs outside the lab: the control socket is a file path,
     // which network namespaces do not separate.
-    let out = d.peerctl(&["id"]).expect("peerctl id");
+    let out = d.peerctl_out(&["id"]).expect("peerctl id");
     assert_eq!(out.trim(), d.id().expect("id").to_string());
     let status = d.status().expect("status");
     let public = status.public_addr.expect("a public address");

@@ -8,14 +8,16 @@
 //! print a skip line, except under `CI=true` where they fail.
 
 mod lab;
+mod support;
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use lab::{lab_or_skip, mapped_address, Kind, Lab, PeerdServer};
+use lab::{lab_or_skip, mapped_address, start_server, Kind, Lab};
 use peerd_shared::wire::{ErrorCode, Packet};
 use peerd_shared::Token;
+use support::Server;
 use tempfile::TempDir;
 
 const WAIT: Duration = Duration::from_secs(3);
@@ -36,18 +38,17 @@ fn collect_until(sock: &UdpSocket, from: SocketAddr, last: &str) -> Vec<String> 
 
 /// Three real `peerd server`s answering STUN: the server host on two
 /// ports, and another public host (another address).
-fn three_servers(lab: &Lab) -> (Vec<PeerdServer>, TempDir, Vec<SocketAddr>) {
+fn three_servers(lab: &Lab) -> (Vec<Server>, TempDir, Vec<SocketAddr>) {
     let other = lab.add_host(Kind::Public).expect("second public host");
     let dbs = tempfile::tempdir().expect("temp dir");
     let first = lab.start_server(None).expect("peerd server");
     let servers = vec![
-        PeerdServer::start(lab.server_host(), 8081, &dbs.path().join("b.db"), None)
+        start_server(lab.server_host(), 8081, &dbs.path().join("b.db"), None)
             .expect("second peerd server"),
-        PeerdServer::start(&other, 8080, &dbs.path().join("c.db"), None)
-            .expect("third peerd server"),
+        start_server(&other, 8080, &dbs.path().join("c.db"), None).expect("third peerd server"),
     ];
     let mut addrs = vec![first];
-    addrs.extend(servers.iter().map(PeerdServer::addr));
+    addrs.extend(servers.iter().map(|s| s.addr));
     (servers, dbs, addrs)
 }
 

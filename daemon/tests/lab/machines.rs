@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::error::{LabError, Result};
 use super::netns::Netns;
-use super::process::Spawned;
+use crate::support::Proc;
 
 /// The iptables chain (in routers and public hosts) holding the loss rule.
 const LOSS_CHAIN: &str = "LAB_LOSS";
@@ -74,11 +74,11 @@ impl Host {
 
     /// Spawns `program args` on this host; killed when the guard drops (and
     /// in any case when the lab drops).
-    pub fn spawn(&self, program: impl AsRef<Path>, args: &[&str]) -> Result<Spawned> {
+    pub fn spawn(&self, program: impl AsRef<Path>, args: &[&str]) -> Result<Proc> {
         let mut cmd = self.command(program.as_ref());
         cmd.args(args);
         let name = format!("{} on {}", program.as_ref().display(), self.ns.name());
-        Spawned::start(cmd, &name)
+        Proc::start(&name, &mut cmd).map_err(|e| LabError::io(format!("cannot spawn {name}"), e))
     }
 
     /// Drops a random fraction `p` of the datagrams on the host's uplink,

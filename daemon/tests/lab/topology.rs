@@ -16,7 +16,8 @@ use super::error::{LabError, Result};
 use super::machines::{install_loss_chain, Host, Kind, Router};
 use super::netns::{self, Netns};
 use super::precheck::preflight;
-use super::server::PeerdServer;
+use super::server::start_server;
+use crate::support::Server;
 
 /// Every namespace a lab creates is named `PREFIX-<pid>-<n>-<role>`.
 pub const PREFIX: &str = "peerdlab";
@@ -64,7 +65,7 @@ pub struct Lab {
     next_public: AtomicU8,
     next_home: AtomicU8,
     server_host: Host,
-    server: Mutex<Option<PeerdServer>>,
+    server: Mutex<Option<Server>>,
     server_db: tempfile::TempDir,
     // Declared last: dropped after the server process is gone.
     namespaces: Namespaces,
@@ -276,11 +277,11 @@ impl Lab {
     pub fn start_server(&self, keepalive: Option<u64>) -> Result<SocketAddr> {
         let mut slot = self.server.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = slot.as_ref() {
-            return Ok(s.addr());
+            return Ok(s.addr);
         }
         let db = self.server_db.path().join("server.db");
-        let server = PeerdServer::start(&self.server_host, SERVER_PORT, &db, keepalive)?;
-        let addr = server.addr();
+        let server = start_server(&self.server_host, SERVER_PORT, &db, keepalive)?;
+        let addr = server.addr;
         *slot = Some(server);
         Ok(addr)
     }
@@ -294,7 +295,7 @@ impl Lab {
     /// Log lines of the running server, if any.
     pub fn server_log(&self) -> Vec<String> {
         let slot = self.server.lock().unwrap_or_else(|e| e.into_inner());
-        slot.as_ref().map(PeerdServer::lines).unwrap_or_default()
+        slot.as_ref().map(Server::logs).unwrap_or_default()
     }
 
     /// Where [`Lab::start_server`] runs the server.

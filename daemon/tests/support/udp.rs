@@ -39,7 +39,13 @@ pub fn recv_matching<T>(
                     return Ok(v);
                 }
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            // A timeout, or a signal (a read timeout makes recv return
+            // EINTR even with SA_RESTART): read again until the deadline.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
             Err(e) => panic!("recv_from: {e}"),
         }
     }
