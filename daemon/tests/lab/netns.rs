@@ -53,6 +53,14 @@ impl Netns {
         run("ip", &all)
     }
 
+    /// Adds a veth pair: `mine` here, `theirs` in the namespace `other`.
+    pub fn add_veth(&self, mine: &str, theirs: &str, other: &Netns) -> Result<()> {
+        let link = ["link", "add", mine, "type", "veth", "peer", "name", theirs];
+        let mut args = link.to_vec();
+        args.extend(["netns", other.name()]);
+        self.ip(&args).map(drop)
+    }
+
     /// Runs `ip netns exec NAME PROGRAM ARGS...` to completion, returning its stdout.
     pub fn exec(&self, program: &str, args: &[&str]) -> Result<String> {
         let mut all = vec!["netns", "exec", self.name(), program];

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::error::{LabError, Result};
-use super::machines::{install_loss_chain, Host, Kind, Router};
+use super::machines::{drop_new_udp, install_loss_chain, source_nat, Host, Kind, Router};
 use super::netns::{self, Netns};
 use super::precheck::preflight;
 use super::server::start_server;
@@ -173,48 +173,13 @@ impl Lab {
             Kind::Cone => &["MASQUERADE", "--to-ports", CONE_PORTS],
             _ => &["MASQUERADE", "--random"],
         };
-        let mut rule = vec![
-            "-t",
-            "nat",
-            "-A",
-            "POSTROUTING",
-            "-o",
-            "wan",
-            "-p",
-            "udp",
-            "-j",
-        ];
-        rule.extend_from_slice(udp_map);
-        ns.iptables(&rule)?;
-        ns.iptables(&[
-            "-t",
-            "nat",
-            "-A",
-            "POSTROUTING",
-            "-o",
-            "wan",
-            "-j",
-            "MASQUERADE",
-        ])?;
+        let mut udp = vec!["-p", "udp", "-j"];
+        udp.extend_from_slice(udp_map);
+        source_nat(&ns, "wan", &udp)?;
+        source_nat(&ns, "wan", &["-j", "MASQUERADE"])?;
         install_loss_chain(&ns, &["FORWARD -i wan", "FORWARD -o wan"])?;
-        // New inbound UDP is dropped silently, whether it would be
-        // forwarded (cone filtering) or hit the router itself.
-        for chain in ["FORWARD", "INPUT"] {
-            ns.iptables(&[
-                "-A",
-                chain,
-                "-i",
-                "wan",
-                "-p",
-                "udp",
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "NEW",
-                "-j",
-                "DROP",
-            ])?;
-        }
+        // New inbound UDP is dropped silently (cone filtering).
+        drop_new_udp(&ns, "wan")?;
         Ok(Router {
             ns,
             wan_ip,
@@ -243,18 +208,7 @@ impl Lab {
         }
         let ns = self.new_ns(&format!("h{}-{k}", router.home))?;
         let port = format!("l{k}");
-        router.ns.ip(&[
-            "link",
-            "add",
-            &port,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            ns.name(),
-        ])?;
+        router.ns.add_veth(&port, "eth0", &ns)?;
         router
             .ns
             .ip(&["link", "set", &port, "master", "brlan", "up"])?;
@@ -339,18 +293,7 @@ impl Namespaces {
 /// 198.51.100.`octet` on its interface `wan`.
 fn attach_public(core: &Netns, ns: &Netns, octet: u8) -> Result<Ipv4Addr> {
     let port = format!("p{octet}");
-    core.ip(&[
-        "link",
-        "add",
-        &port,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "wan",
-        "netns",
-        ns.name(),
-    ])?;
+    core.add_veth(&port, "wan", ns)?;
     core.ip(&["link", "set", &port, "master", "br0", "up"])?;
     let ip = Ipv4Addr::new(198, 51, 100, octet);
     ns.ip(&["addr", "add", &format!("{ip}/24"), "dev", "wan"])?;
