@@ -16,7 +16,7 @@ const QUIET: Duration = Duration::from_millis(300);
 /// Counts (served, rate_limited) answers until the socket goes quiet.
 fn tally(c: &Client) -> (usize, usize) {
     let (mut served, mut limited) = (0, 0);
-    while let Some(bytes) = c.recv_within(QUIET) {
+    for bytes in c.recv_burst(QUIET) {
         match wire::decode(&bytes) {
             Ok(Packet::Error {
                 code: ErrorCode::RateLimited,
@@ -99,7 +99,7 @@ fn excess_stun_is_dropped() {
         c.send(&peerd_shared::stun::binding_request([i; 12]));
     }
     let mut answers = 0;
-    while let Some(bytes) = c.recv_within(QUIET) {
+    for bytes in c.recv_burst(QUIET) {
         peerd_shared::stun::parse_binding_response(&bytes).expect("only STUN answers");
         answers += 1;
     }

@@ -106,6 +106,17 @@ impl Client {
         }
     }
 
+    /// Every datagram of a burst of answers: the first may take up to
+    /// [`DEADLINE`] (a loaded server, a database write on the way), the
+    /// burst ends once `quiet` passes without another.
+    pub fn recv_burst(&self, quiet: Duration) -> Vec<Vec<u8>> {
+        let mut got: Vec<Vec<u8>> = self.recv_within(DEADLINE).into_iter().collect();
+        while let Some(bytes) = self.recv_within(quiet) {
+            got.push(bytes);
+        }
+        got
+    }
+
     /// Discards every datagram already queued on this socket.
     pub fn drain(&self) -> usize {
         let mut n = 0;
