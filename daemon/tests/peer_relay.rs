@@ -8,7 +8,7 @@ mod support;
 use peerctl::ClientError;
 use peerd_shared::control::{MsgStatus, PathKind};
 use peerd_shared::PeerId;
-use support::{poll, Daemon, Scratch, Server};
+use support::{Daemon, Scratch, Server};
 
 /// A server, daemon `a` started with `--relay always` and a plain daemon
 /// `b`, both registered. Fields drop in order: daemons before the server,
@@ -60,14 +60,14 @@ fn relayed_messages_are_delivered_once_and_acknowledged() {
         assert_eq!(m.path, PathKind::Relayed, "{m:?}");
         assert_eq!(m.addr, p.server.addr.to_string(), "{m:?}");
     }
+    // Each `send` answered "delivered": the outbox says so at once.
     let msgs = p.a.outbox().expect("outbox");
-    poll("the outbox to record the relayed path", || {
-        let msgs = p.a.outbox().ok()?;
-        msgs.iter()
-            .all(|m| m.status == MsgStatus::Delivered && m.path == Some(PathKind::Relayed))
-            .then_some(())
-    });
     assert_eq!(msgs.len(), 5);
+    assert!(
+        msgs.iter()
+            .all(|m| m.status == MsgStatus::Delivered && m.path == Some(PathKind::Relayed)),
+        "{msgs:?}"
+    );
     p.server.wait_for_log("RELAY");
 }
 
