@@ -23,12 +23,12 @@ use lab::{lab_or_skip, Host, Kind, Lab, PeerDaemon};
 use peerd_shared::control::{InboxEntry, PathKind, PathWord};
 use peerd_shared::PeerId;
 use serde_json::Value;
+use support::wait_until;
 
 /// Keepalive the server announces in these tests, in seconds.
 const KEEPALIVE: u64 = 5;
 /// Generous deadline for a batch of messages to be delivered.
 const DELIVERY: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(100);
 
 /// The path to `peer` as `peerctl --json peers` on `daemon` reports it
 /// (`"direct"`, `"relayed"`, `"none"`), or why it could not be read.
@@ -62,19 +62,17 @@ fn reported_path(daemon: &PeerDaemon, peer: PeerId) -> Result<String, String> {
 /// Polls until `daemon` reports the path `expected` to `peer`; returns the
 /// time since `since`. Panics after 30 s with the last report.
 fn wait_path(daemon: &PeerDaemon, peer: PeerId, expected: &str, since: Instant) -> Duration {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let now = reported_path(daemon, peer);
-        if now.as_deref() == Ok(expected) {
-            return since.elapsed();
-        }
-        assert!(
-            Instant::now() < deadline,
+    let mut now = Err(String::new());
+    let reached = wait_until("the expected path", Duration::from_secs(30), || {
+        now = reported_path(daemon, peer);
+        (now.as_deref() == Ok(expected)).then(|| since.elapsed())
+    });
+    reached.unwrap_or_else(|_| {
+        panic!(
             "{} reports path {now:?} to {peer}, expected {expected}",
             daemon.name()
-        );
-        std::thread::sleep(POLL);
-    }
+        )
+    })
 }
 
 /// Queues `count` messages `"{tag} {i}"` from `from` to `to` without waiting.

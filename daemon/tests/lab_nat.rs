@@ -17,7 +17,7 @@ use std::time::Duration;
 use lab::{lab_or_skip, mapped_address, start_server, Kind, Lab};
 use peerd_shared::wire::{ErrorCode, Packet};
 use peerd_shared::Token;
-use support::Server;
+use support::{poll_for, Server};
 use tempfile::TempDir;
 
 const WAIT: Duration = Duration::from_secs(3);
@@ -318,14 +318,9 @@ fn idle_cone_mapping_expires() {
     let m1 = mapped_address(&inside, server).expect("STUN");
     assert_eq!(router.udp_mappings().expect("conntrack"), 1);
     let idle = std::time::Instant::now();
-    let deadline = idle + Duration::from_secs(10);
-    while router.udp_mappings().expect("conntrack") > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the mapping never expired"
-        );
-        std::thread::sleep(Duration::from_millis(100)); // poll interval
-    }
+    poll_for("the mapping to expire", Duration::from_secs(10), || {
+        (router.udp_mappings().expect("conntrack") == 0).then_some(())
+    });
     let m2 = mapped_address(&inside, server).expect("STUN");
     eprintln!(
         "idle mapping {m1} expired after {:.1} s; new mapping {m2}",

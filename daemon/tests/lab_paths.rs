@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use lab::{lab_or_skip, Host, Kind, Lab, PeerDaemon};
 use peerd_shared::control::{MsgStatus, PathKind, PathWord, PeerPathInfo};
 use peerd_shared::PeerId;
+use support::wait_until;
 
 const KEEPALIVE: u64 = 5;
-const POLL: Duration = Duration::from_millis(100);
 
 fn daemon(lab: &Lab, host: &Host, name: &str, extra: &[&str]) -> PeerDaemon {
     PeerDaemon::start(host, lab.server_addr(), name, extra)
@@ -28,21 +28,13 @@ fn wait_info(
     what: &str,
     ok: impl Fn(&PeerPathInfo) -> bool,
 ) -> PeerPathInfo {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let info = daemon.path_to(peer);
-        if let Ok(Some(info)) = &info {
-            if ok(info) {
-                return info.clone();
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: {what}: last {info:?}",
-            daemon.name()
-        );
-        std::thread::sleep(POLL);
-    }
+    let mut last = None;
+    let found = wait_until(what, Duration::from_secs(30), || {
+        let info = daemon.path_to(peer).ok().flatten();
+        last = info.clone();
+        info.filter(|i| ok(i))
+    });
+    found.unwrap_or_else(|_| panic!("{}: {what}: last {last:?}", daemon.name()))
 }
 
 #[test]

@@ -44,7 +44,7 @@ fn silent_peer_expires_after_three_keepalives_and_refreshing_peer_stays() {
             } => break sent.elapsed(),
             other => panic!("unexpected {other:?}"),
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50)); // probing cadence, not synchronisation
     };
     assert!(
         offline_at >= Duration::from_secs(3),

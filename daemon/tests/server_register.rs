@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::process::Command;
+
 use peerd_shared::wire::{ErrorCode, Packet};
 use peerd_shared::{PeerId, Seq};
 use support::*;
@@ -81,12 +83,12 @@ fn keepalive_flag_is_announced() {
 
 #[test]
 fn help_explains_every_flag() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_peerd"))
-        .args(["server", "--help"])
-        .output()
-        .expect("run peerd server --help");
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = Proc::run(
+        "peerd server --help",
+        Command::new(peerd_bin()).args(["server", "--help"]),
+    );
+    assert!(out.success());
+    let text = out.stdout;
     for flag in [
         "--listen",
         "--db",
@@ -107,12 +109,11 @@ fn help_explains_every_flag() {
 #[test]
 fn bad_flags_are_refused() {
     for args in [["--keepalive", "0"], ["--listen", "nowhere"]] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_peerd"))
-            .arg("server")
-            .args(args)
-            .output()
-            .expect("run peerd server");
-        assert!(!out.status.success(), "{args:?} accepted");
+        let out = Proc::run(
+            "peerd server with a bad flag",
+            Command::new(peerd_bin()).arg("server").args(args),
+        );
+        assert!(!out.success(), "{args:?} accepted");
     }
 }
 
@@ -133,13 +134,16 @@ fn an_unusable_database_path_stops_the_server_with_a_clear_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, b"x").expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_peerd"))
-        .args(["server", "--listen", "127.0.0.1:0", "--db"])
-        .arg(file.join("registry.sqlite3"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run peerd server");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot create directory"), "{err}");
+    let out = Proc::run(
+        "peerd server with an unusable database path",
+        Command::new(peerd_bin())
+            .args(["server", "--listen", "127.0.0.1:0", "--db"])
+            .arg(file.join("registry.sqlite3")),
+    );
+    assert!(!out.success());
+    assert!(
+        out.stderr.contains("cannot create directory"),
+        "{}",
+        out.stderr
+    );
 }

@@ -7,14 +7,14 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use support::*;
 
 /// Runs `tool args`; `None` (skip) if it is not installed outside CI.
-fn run_tool(tool: &str, args: &[&str]) -> Option<Output> {
-    match Command::new(tool).args(args).output() {
-        Ok(out) => Some(out),
+fn run_tool(tool: &str, args: &[&str]) -> Option<Run> {
+    match Proc::start(tool, Command::new(tool).args(args)) {
+        Ok(proc) => Some(proc.finish()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("{tool} is not installed (CI=true): apt-get install stun-client coturn");
@@ -47,11 +47,7 @@ fn debian_stun_client_prints_the_mapped_address() {
     let Some(out) = run_tool("stun", &[&target, "-v", "-p", &port_text]) else {
         return;
     };
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", out.stdout, out.stderr);
     let mapped = address_after(&text, "MappedAddress =");
     assert_eq!(
         mapped,
@@ -71,11 +67,7 @@ fn coturn_stunclient_prints_the_reflexive_address() {
     let Some(out) = run_tool("turnutils_stunclient", &["-p", &port, "127.0.0.1"]) else {
         return;
     };
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", out.stdout, out.stderr);
     let reflexive = address_after(&text, "UDP reflexive addr:");
     assert_eq!(reflexive.ip().to_string(), "127.0.0.1", "output:\n{text}");
     // The client's port is its own choice: the server logged it.

@@ -26,15 +26,16 @@ pub fn peerctl_bin() -> PathBuf {
                 .args(["build", "-q", "-p", "peerctl"])
                 .args(release.then_some("--release"))
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .is_ok_and(|s| s.success());
-            if built || path.exists() {
-                Ok(path)
-            } else {
-                Err(format!(
+                .status();
+            match built {
+                Ok(status) if !status.success() => {
+                    Err(format!("`cargo build -p peerctl` failed ({status})"))
+                }
+                _ if path.exists() => Ok(path),
+                _ => Err(format!(
                     "no peerctl at {} (cargo build -p peerctl)",
                     path.display()
-                ))
+                )),
             }
         })
         .clone()
