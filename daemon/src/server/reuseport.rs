@@ -156,9 +156,9 @@ mod tests {
     use std::net::UdpSocket;
     use std::time::{Duration, Instant};
 
-    /// Which socket of the group each datagram reached.
-    fn drain(group: &[UdpSocket], expect: usize) -> Vec<(usize, Vec<u8>, SocketAddr)> {
-        let mut got = Vec::new();
+    /// Reads what the group received into `got` (which socket each datagram
+    /// reached) until it holds `expect` datagrams or 5 s passed.
+    fn drain(group: &[UdpSocket], got: &mut Vec<(usize, Vec<u8>, SocketAddr)>, expect: usize) {
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut buf = [0u8; 2048];
         while got.len() < expect && Instant::now() < deadline {
@@ -169,7 +169,6 @@ mod tests {
             }
             std::thread::yield_now();
         }
-        got
     }
 
     #[test]
@@ -201,14 +200,18 @@ mod tests {
         let senders: Vec<UdpSocket> = (0..32)
             .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind"))
             .collect();
+        // Read after each sender: 288 datagrams queued at once can overflow
+        // a socket's default receive buffer on a busy machine.
+        let mut got = Vec::new();
         for s in &senders {
             for _ in 0..3 {
                 s.send_to(b"{\"v\":1}", to).expect("send");
                 s.send_to(b" {\"v\":1}", to).expect("send");
                 s.send_to(&[0, 1, 0, 0], to).expect("send");
             }
+            let expect = got.len() + 9;
+            drain(&group, &mut got, expect);
         }
-        let got = drain(&group, senders.len() * 9);
         assert_eq!(got.len(), senders.len() * 9);
         let mut stun_socket: HashMap<SocketAddr, usize> = HashMap::new();
         for (i, bytes, from) in got {
