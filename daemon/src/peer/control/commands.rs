@@ -3,9 +3,9 @@
 //! `follow` and `stop` also involve the session's writer; see
 //! [`super::session`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::Addr;
 use peerd_shared::control::{
@@ -13,24 +13,35 @@ use peerd_shared::control::{
 };
 use peerd_shared::wire::{self, EncodeError, Packet, MAX_DATAGRAM, MAX_TEXT};
 use peerd_shared::{MsgId, PeerId};
+use tokio::sync::oneshot;
 
-use super::db::StoreHandle;
-use super::inbox::{CloseFollowers, Inbox};
-use super::outbox::{Enqueue, ListPaths, Outbox, Ping};
-use super::registry_link::{GetLinkStatus, LinkError, ListPeers, RegistryLink, Unregister};
-use super::shared::Shared;
-use super::store::StoreError;
+use crate::peer::core::registration::LinkError;
+use crate::peer::inbox::Inbox;
+use crate::peer::lifecycle::Lifecycle;
+use crate::peer::outbox::{Enqueue, ListPaths, Outbox, Ping};
+use crate::peer::registry_link::{GetLinkStatus, ListPeers, RegistryLink};
+use crate::peer::store::{StoreError, StoreHandle};
+
+/// What does not change while the daemon runs, for `status`.
+#[derive(Debug)]
+pub struct DaemonInfo {
+    /// The server as configured.
+    pub server: String,
+    /// The UDP socket's bound address.
+    pub local_addr: SocketAddr,
+    /// When the daemon started.
+    pub started: Instant,
+}
 
 /// Handles to everything a control session needs.
 #[derive(Clone)]
 pub struct Services {
-    pub shared: Arc<Shared>,
+    pub info: Arc<DaemonInfo>,
     pub store: StoreHandle,
     pub link: Addr<RegistryLink>,
     pub outbox: Addr<Outbox>,
     pub inbox: Addr<Inbox>,
-    /// Set once shutdown has begun.
-    pub stopping: Arc<AtomicBool>,
+    pub lifecycle: Addr<Lifecycle>,
 }
 
 fn error(code: ErrorKind, message: impl Into<String>) -> ControlError {
@@ -85,11 +96,11 @@ pub fn check_text(text: &str) -> Result<(), ControlError> {
 
 /// Runs one command other than `follow` and `stop`.
 pub async fn execute(s: &Services, cmd: Command) -> Result<Response, ControlError> {
-    if s.stopping.load(Ordering::Relaxed) {
-        return Err(error(ErrorKind::ShuttingDown, "the daemon is stopping"));
-    }
     match cmd {
-        Command::Id => Ok(Response::Id { id: s.shared.id() }),
+        Command::Id => {
+            let link = s.link.send(GetLinkStatus).await.map_err(gone)?;
+            Ok(Response::Id { id: link.id })
+        }
         Command::Status => status(s).await.map(Response::Status),
         Command::List => match s.link.send(ListPeers).await.map_err(gone)? {
             Ok(peers) => Ok(Response::Peers { peers }),
@@ -97,6 +108,9 @@ pub async fn execute(s: &Services, cmd: Command) -> Result<Response, ControlErro
                 ErrorKind::NotRegistered,
                 format!("not registered with the server: {reason}"),
             )),
+            Err(LinkError::Stopping) => {
+                Err(error(ErrorKind::ShuttingDown, "the daemon is stopping"))
+            }
             Err(e) => Err(error(ErrorKind::Internal, e.to_string())),
         },
         Command::Send {
@@ -126,14 +140,8 @@ pub async fn execute(s: &Services, cmd: Command) -> Result<Response, ControlErro
             .map(|peers| Response::Paths { peers })
             .map_err(gone),
         Command::Ping { to } => {
-            if s.shared.id() == Some(to) {
-                return Err(error(
-                    ErrorKind::SelfTarget,
-                    format!("peer {to} is this daemon itself"),
-                ));
-            }
-            let (reply, rx) = tokio::sync::oneshot::channel();
-            s.outbox.send(Ping { to, reply }).await.map_err(gone)?;
+            let (reply, rx) = oneshot::channel();
+            s.outbox.do_send(Ping { to, reply });
             rx.await.map_err(gone)?.map(Response::Pong)
         }
         Command::Follow { .. } | Command::Stop => Err(error(
@@ -147,13 +155,13 @@ async fn status(s: &Services) -> Result<Status, ControlError> {
     let link = s.link.send(GetLinkStatus).await.map_err(gone)?;
     let counts = s.store.read(|st| st.counts()).await.map_err(storage)?;
     Ok(Status {
-        id: s.shared.id(),
-        server: s.shared.server_text.clone(),
+        id: link.id,
+        server: s.info.server.clone(),
         state: link.state,
         reason: link.reason,
         public_addr: link.public_addr.map(|a| a.to_string()),
-        local_addr: s.shared.local_addr.to_string(),
-        uptime_secs: s.shared.started.elapsed().as_secs(),
+        local_addr: s.info.local_addr.to_string(),
+        uptime_secs: s.info.started.elapsed().as_secs(),
         inbox: counts.inbox,
         outbox_queued: counts.queued,
         outbox_delivered: counts.delivered,
@@ -170,26 +178,19 @@ async fn send(
     wait: bool,
 ) -> Result<Response, ControlError> {
     check_text(&text)?;
-    if s.shared.id() == Some(to) {
-        return Err(error(
-            ErrorKind::SelfTarget,
-            format!("peer {to} is this daemon itself"),
-        ));
-    }
     let ttl = ttl_secs.unwrap_or(DEFAULT_TTL_SECS);
     if ttl == 0 {
         return Err(error(ErrorKind::BadRequest, "ttl_secs must be at least 1"));
     }
-    let accepted = s
-        .outbox
-        .send(Enqueue {
-            to,
-            text,
-            ttl: Duration::from_secs(ttl),
-            wait,
-        })
-        .await
-        .map_err(gone)??;
+    let (reply, accepted) = oneshot::channel();
+    s.outbox.do_send(Enqueue {
+        to,
+        text,
+        ttl: Duration::from_secs(ttl),
+        wait,
+        reply,
+    });
+    let accepted = accepted.await.map_err(gone)??;
     let outcome = match accepted.delivered {
         Some(rx) => rx.await.unwrap_or(accepted.queued),
         None => accepted.queued,
@@ -205,25 +206,6 @@ async fn send(
         ));
     }
     Ok(Response::Sent(outcome))
-}
-
-/// The one shutdown path (SIGINT, SIGTERM, `stop`): unregister, close the
-/// followers. [`finish`] then stops the actor system.
-pub async fn begin_shutdown(s: &Services) {
-    if s.stopping.swap(true, Ordering::SeqCst) {
-        return;
-    }
-    tracing::info!("stopping: unregistering");
-    let _ = s.link.send(Unregister).await;
-    s.inbox.do_send(CloseFollowers);
-}
-
-/// Stops the actor system shortly (followers get their `closing` line).
-pub fn finish_shutdown() {
-    actix::spawn(async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        actix::System::current().stop();
-    });
 }
 
 #[cfg(test)]

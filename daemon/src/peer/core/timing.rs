@@ -1,13 +1,22 @@
 //! Timing rules of the protocol in one place: request retransmission
 //! (protocol.md 2), message retransmission and hole punching (section 3),
-//! and a doubling backoff used while something keeps failing.
+//! path upkeep, and [`Backoff`], the doubling delay every retransmission
+//! and retry of the core is timed by (armed on [`super::timers::Timers`]).
 
 use std::time::Duration;
 
 /// First retransmission timeout of a request to the server.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(250);
+/// Longest retransmission timeout of a request: the fifth try's.
+pub const REQUEST_TIMEOUT_MAX: Duration = Duration::from_secs(4);
 /// Tries of one request (the first send included).
 pub const REQUEST_TRIES: u32 = 5;
+/// First wait before REGISTER is tried again after the server failed to
+/// answer (doubling up to [`REGISTER_RETRY_MAX`]); also the first wait
+/// before a peer that could not be reached is looked up again.
+pub const REGISTER_RETRY: Duration = Duration::from_millis(500);
+/// Longest wait between REGISTER tries (and lookups of an unreachable peer).
+pub const REGISTER_RETRY_MAX: Duration = Duration::from_secs(5);
 /// First retransmission timeout of a MESSAGE.
 pub const MESSAGE_TIMEOUT: Duration = Duration::from_millis(200);
 /// Longest retransmission timeout of a MESSAGE.
@@ -77,11 +86,6 @@ impl Backoff {
     }
 }
 
-/// The retransmission timeout after `current`: doubled, capped at `max`.
-pub fn doubled(current: Duration, max: Duration) -> Duration {
-    (current * 2).min(max)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,9 +97,5 @@ mod tests {
         assert_eq!(seen, [1, 2, 4, 5, 5]);
         b.reset();
         assert_eq!(b.next_delay(), Duration::from_secs(1));
-        assert_eq!(
-            doubled(Duration::from_secs(4), MESSAGE_TIMEOUT_MAX),
-            MESSAGE_TIMEOUT_MAX
-        );
     }
 }

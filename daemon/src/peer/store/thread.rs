@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
-use super::store::{Store, StoreError};
+use super::{Store, StoreError};
 
 /// Most jobs committed in one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -113,38 +113,5 @@ fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
         for done in dones {
             done(commit.clone());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use peerd_shared::PeerId;
-
-    #[test]
-    fn jobs_commit_before_they_answer() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let (handle, join) = StoreHandle::spawn(store).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let to = PeerId::new(2).unwrap();
-        let ids = rt.block_on(async {
-            let calls = (0..50).map(|i| {
-                let h = handle.clone();
-                async move {
-                    h.call(move |s| s.queue(to, &format!("{i}"), 0, 1, None))
-                        .await
-                }
-            });
-            futures_util::future::join_all(calls).await
-        });
-        assert!(ids.iter().all(Result::is_ok));
-        // A second connection sees every row: they were committed.
-        let other = Store::open(dir.path()).unwrap();
-        assert_eq!(other.counts().unwrap().queued, 50);
-        drop(handle);
-        join.join().unwrap();
     }
 }

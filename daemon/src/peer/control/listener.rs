@@ -2,7 +2,8 @@
 //! socket lives in a directory only its owner can enter (created 0700 when
 //! missing) and is itself mode 0600. A socket file left by a dead daemon is
 //! detected by dialling it and replaced; a live one makes start-up fail.
-//! Every accepted connection gets its own [`Session`] actor.
+//! Every accepted connection gets its own [`Session`] actor. The socket
+//! file is removed when the listener stops (at shutdown).
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -11,9 +12,9 @@ use actix::prelude::*;
 use tokio::net::{UnixListener, UnixStream};
 
 use super::commands::Services;
-use super::error::PeerError;
-use super::identity::ensure_private_dir;
 use super::session::Session;
+use crate::peer::error::PeerError;
+use crate::peer::identity::ensure_private_dir;
 
 /// The bound socket file; removed on drop if it is still the one we bound.
 pub struct SocketFile {
@@ -91,14 +92,17 @@ pub fn claim(path: &Path) -> Result<(std::os::unix::net::UnixListener, SocketFil
 /// The actor that accepts control connections.
 pub struct ControlListener {
     listener: Option<UnixListener>,
+    /// Removed when the listener stops.
+    file: Option<SocketFile>,
     services: Services,
 }
 
 impl ControlListener {
-    /// Serves `listener` (already bound by [`claim`]).
-    pub fn new(listener: UnixListener, services: Services) -> Self {
+    /// Serves `listener` (already bound by [`claim`] at `file`).
+    pub fn new(listener: UnixListener, file: SocketFile, services: Services) -> Self {
         Self {
             listener: Some(listener),
+            file: Some(file),
             services,
         }
     }
@@ -124,6 +128,10 @@ impl Actor for ControlListener {
             }
         });
         ctx.add_stream(accepts);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        drop(self.file.take());
     }
 }
 

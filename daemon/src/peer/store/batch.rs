@@ -1,0 +1,90 @@
+//! How an actor writes without one future per message: its writes wait in
+//! a [`Batch`] while the previous ones are with the store thread, then go
+//! as one job; when that job's transaction commits, the actor gets all the
+//! results in one call ([`Writer::committed`]) and answers its callers.
+//! So a burst of sends costs one actor future per commit, however many
+//! messages it carries (the profile in benches/RESULTS.md showed the
+//! sending daemon's thread saturated by one future per queued message).
+
+use actix::prelude::*;
+
+use super::{Store, StoreError, StoreHandle};
+
+/// Most writes sent to the store thread in one job.
+pub const MAX_WRITES: usize = 4096;
+
+/// One change an actor makes to the store.
+pub trait Write: Send + 'static {
+    type Output: Send + 'static;
+    /// Runs on the store thread, inside the batch's transaction.
+    fn apply(&self, store: &mut Store) -> Result<Self::Output, StoreError>;
+}
+
+/// The committed result of each write of a job, or why the job failed.
+pub type Results<O> = Result<Vec<Result<O, StoreError>>, StoreError>;
+
+/// Writes waiting for the store, each with what to do once it is committed.
+pub struct Batch<W, T> {
+    waiting: Vec<(W, T)>,
+    in_flight: bool,
+}
+
+impl<W, T> Default for Batch<W, T> {
+    fn default() -> Self {
+        Self {
+            waiting: Vec::new(),
+            in_flight: false,
+        }
+    }
+}
+
+impl<W, T> Batch<W, T> {
+    /// Adds a write; `then` comes back with its result.
+    pub fn push(&mut self, write: W, then: T) {
+        self.waiting.push((write, then));
+    }
+
+    /// The next job, unless one is with the store thread or none waits.
+    fn take(&mut self) -> Option<(Vec<W>, Vec<T>)> {
+        if self.in_flight || self.waiting.is_empty() {
+            return None;
+        }
+        self.in_flight = true;
+        let n = self.waiting.len().min(MAX_WRITES);
+        Some(self.waiting.drain(..n).unzip())
+    }
+}
+
+/// An actor that writes through a [`Batch`].
+pub trait Writer: Actor<Context = Context<Self>> {
+    type Write: Write;
+    type Then: 'static;
+    fn batch(&mut self) -> &mut Batch<Self::Write, Self::Then>;
+    fn store(&self) -> StoreHandle;
+    /// A job's transaction has committed (or failed): one call per job.
+    fn committed(
+        &mut self,
+        results: Results<<Self::Write as Write>::Output>,
+        then: Vec<Self::Then>,
+        ctx: &mut Context<Self>,
+    );
+}
+
+/// Sends the waiting writes as one job, unless one is out already (its
+/// completion sends the next).
+pub fn flush<A: Writer>(act: &mut A, ctx: &mut Context<A>) {
+    let Some((writes, then)) = act.batch().take() else {
+        return;
+    };
+    let store = act.store();
+    let job = async move {
+        store
+            .call(move |s| Ok(writes.iter().map(|w| w.apply(s)).collect()))
+            .await
+    };
+    ctx.spawn(job.into_actor(act).map(move |results, act, ctx| {
+        act.batch().in_flight = false;
+        act.committed(results, then, ctx);
+        flush(act, ctx);
+    }));
+}
