@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::alarm::now;
 use super::core::transport::{Origin, PeerPacket, Route};
 use super::registry_link::{Outgoing, RegistryLink, Transmit};
-use super::store::batch::{self, Batch, Results, Write, Writer};
+use super::store::batch::{self, Batch, Done, Write, Writer};
 use super::store::{Store, StoreError, StoreHandle};
 
 /// Events a follower may lag behind before it is cut off.
@@ -91,7 +91,6 @@ impl Write for Receipt {
 
 /// The actor that receives this daemon's messages.
 pub struct Inbox {
-    store: StoreHandle,
     link: Addr<RegistryLink>,
     batch: Batch<Receipt, (InboxEntry, Origin)>,
     followers: Vec<Follower>,
@@ -102,9 +101,8 @@ impl Inbox {
     /// An inbox with no followers.
     pub fn new(store: StoreHandle, link: Addr<RegistryLink>) -> Self {
         Self {
-            store,
             link,
-            batch: Batch::default(),
+            batch: Batch::new(store),
             followers: Vec::new(),
             closing: false,
         }
@@ -166,22 +164,9 @@ impl Writer for Inbox {
         &mut self.batch
     }
 
-    fn store(&self) -> StoreHandle {
-        self.store.clone()
-    }
-
-    fn committed(
-        &mut self,
-        results: Results<Option<i64>>,
-        then: Vec<(InboxEntry, Origin)>,
-        _ctx: &mut Context<Self>,
-    ) {
-        let each = match results {
-            Ok(each) => each,
-            Err(e) => then.iter().map(|_| Err(e.clone())).collect(),
-        };
-        let mut acks = Vec::with_capacity(then.len());
-        for (result, (entry, origin)) in each.into_iter().zip(then) {
+    fn committed(&mut self, done: Done<Receipt, (InboxEntry, Origin)>, _ctx: &mut Context<Self>) {
+        let mut acks = Vec::with_capacity(done.len());
+        for (result, (entry, origin)) in done {
             let row = match result {
                 Ok(row) => row,
                 // Not stored, so not acknowledged: the sender retransmits.
@@ -233,7 +218,7 @@ impl Handler<Subscribe> for Inbox {
             end: Some(end_tx),
             done: done_rx,
         });
-        let store = self.store.clone();
+        let store = self.batch.store().clone();
         Box::pin(async move {
             let (rows, upto) = store
                 .read(move |st| Ok((st.inbox(s.from, s.limit)?, st.last_inbox_row()?)))

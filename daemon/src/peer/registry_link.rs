@@ -5,7 +5,8 @@
 //! datagram goes out from here: the outbox and the inbox send peer packets
 //! as [`Transmit`], sealed by the core for their route. It also serves
 //! LIST, CONNECT (the outbox's lookups) and UNREGISTER, and tells the
-//! outbox when the registration comes ([`LinkUp`]) and goes ([`LinkDown`]).
+//! outbox when the registration comes ([`LinkEvent::Up`]) and goes
+//! ([`LinkEvent::Down`]).
 
 use actix::prelude::*;
 use peerd_shared::control::ListedPeer;
@@ -16,9 +17,7 @@ use super::alarm::{now, Alarm};
 use super::core::registration::{Action, Answer, LinkError, LinkStatus, Registration};
 use super::core::transport::{Inbound, PeerPacket, Route, SealError};
 use super::inbox::{Inbox, MessageReceived};
-use super::outbox::{
-    Introduced, LinkDown, LinkUp, LookupDone, Outbox, PeerPacketReceived, RelayRefused, Unsendable,
-};
+use super::outbox::{LinkEvent, Outbox};
 use super::socket::{self, Received};
 use super::store::StoreHandle;
 
@@ -40,7 +39,7 @@ pub struct Outgoing {
 #[rtype(result = "Result<Vec<ListedPeer>, LinkError>")]
 pub struct ListPeers;
 
-/// CONNECT to `peer` for the outbox; answered with [`LookupDone`].
+/// CONNECT to `peer` for the outbox; answered with [`LinkEvent::LookupDone`].
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Lookup {
@@ -105,8 +104,8 @@ impl RegistryLink {
             match action {
                 Action::Send(datagram) => self.sender.send(&datagram),
                 Action::Answer { caller, result } => self.answer(caller, result),
-                Action::Up { id } => self.outbox.do_send(LinkUp { id }),
-                Action::Down { reason } => self.outbox.do_send(LinkDown { reason }),
+                Action::Up { id } => self.outbox.do_send(LinkEvent::Up { id }),
+                Action::Down { reason } => self.outbox.do_send(LinkEvent::Down { reason }),
                 Action::RememberId(id) => self.remember(id),
             }
         }
@@ -133,7 +132,7 @@ impl RegistryLink {
                     Answer::Addr(addr) => Ok(addr),
                     other => Err(LinkError::Refused(format!("unexpected answer {other:?}"))),
                 });
-                self.outbox.do_send(LookupDone {
+                self.outbox.do_send(LinkEvent::LookupDone {
                     peer,
                     result,
                     upgrade,
@@ -163,7 +162,9 @@ impl RegistryLink {
     /// Hands what arrived to the actor it is for.
     fn route(&self, inbound: Inbound) {
         match inbound {
-            Inbound::Intro { peer, addr } => self.outbox.do_send(Introduced { peer, addr }),
+            Inbound::Intro { peer, addr } => {
+                self.outbox.do_send(LinkEvent::Introduced { peer, addr });
+            }
             Inbound::Peer {
                 origin,
                 packet: PeerPacket::Message { msg, text, ts },
@@ -174,13 +175,13 @@ impl RegistryLink {
                 ts,
             }),
             Inbound::Peer { origin, packet } => {
-                self.outbox.do_send(PeerPacketReceived { origin, packet });
+                self.outbox.do_send(LinkEvent::Packet { origin, packet });
             }
             Inbound::RelayRefused {
                 target,
                 code,
                 message,
-            } => self.outbox.do_send(RelayRefused {
+            } => self.outbox.do_send(LinkEvent::RelayRefused {
                 target,
                 code,
                 message,
@@ -204,7 +205,7 @@ impl RegistryLink {
     }
 
     fn unsendable(&self, msg: MsgId, reason: String) {
-        self.outbox.do_send(Unsendable { msg, reason });
+        self.outbox.do_send(LinkEvent::Unsendable { msg, reason });
     }
 }
 

@@ -5,13 +5,14 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use actix::prelude::*;
 use peerd_shared::PeerId;
 
 use super::args::{Config, StartArgs};
-use super::control::{claim, ControlListener, DaemonInfo, Services};
+use super::control::{claim, ControlListener, DaemonInfo, Services, SocketFile};
 use super::core::delivery::Delivery;
 use super::core::registration::Registration;
 use super::core::transport::Transport;
@@ -19,7 +20,7 @@ use super::error::PeerError;
 use super::inbox::Inbox;
 use super::lifecycle::{Lifecycle, Stop};
 use super::outbox::Outbox;
-use super::registry_link::RegistryLink;
+use super::registry_link::{Caller, RegistryLink};
 use super::store::{Store, StoreHandle};
 use super::{detach, identity, socket};
 
@@ -66,8 +67,20 @@ fn runtime(e: impl std::fmt::Display) -> PeerError {
     PeerError::Runtime(e.to_string())
 }
 
-/// Runs the daemon until it is told to stop.
-pub fn run(config: Config) -> Result<(), PeerError> {
+/// What start-up prepares before the actors exist.
+struct Prepared {
+    listener: std::os::unix::net::UnixListener,
+    socket_file: SocketFile,
+    store: StoreHandle,
+    udp: std::net::UdpSocket,
+    sender: socket::Sender,
+    registration: Registration<Caller>,
+    delivery: Delivery,
+    info: Arc<DaemonInfo>,
+}
+
+/// The data dir, identity, control socket, store, UDP socket and cores.
+fn prepare(config: &Config) -> Result<(Prepared, JoinHandle<()>), PeerError> {
     identity::ensure_private_dir(&config.data_dir)?;
     let token = identity::load_or_create(&config.data_dir)?;
     let (listener, socket_file) = claim(&config.socket)?;
@@ -77,7 +90,7 @@ pub fn run(config: Config) -> Result<(), PeerError> {
         .and_then(|s| s.parse::<u64>().ok())
         .and_then(PeerId::new);
     store.set_meta("server", &config.server_text)?;
-    let (db, store_thread) = StoreHandle::spawn(store).map_err(runtime)?;
+    let (store, store_thread) = StoreHandle::spawn(store).map_err(runtime)?;
     let udp = socket::bind(config.listen).map_err(|source| PeerError::Udp {
         addr: config.listen,
         source,
@@ -88,56 +101,72 @@ pub fn run(config: Config) -> Result<(), PeerError> {
     // server's replay cache of its previous run.
     let first_seq = random_u64() as u32;
     let transport = Transport::new(token, config.server, local_addr, id, first_seq);
-    let registration = Registration::new(transport, config.server_text.clone());
     let nonces = Box::new(random_u64);
-    let delivery = Delivery::new(id, config.relay, config.path_keepalive, nonces);
-    let info = Arc::new(DaemonInfo {
-        server: config.server_text.clone(),
-        local_addr,
-        started: Instant::now(),
-    });
+    let prepared = Prepared {
+        listener,
+        socket_file,
+        store,
+        udp,
+        sender,
+        registration: Registration::new(transport, config.server_text.clone()),
+        delivery: Delivery::new(id, config.relay, config.path_keepalive, nonces),
+        info: Arc::new(DaemonInfo {
+            server: config.server_text.clone(),
+            local_addr,
+            started: Instant::now(),
+        }),
+    };
+    Ok((prepared, store_thread))
+}
 
+/// Starts the actors (inside the actix system) and the signal watch.
+fn start(p: Prepared) -> Result<(), PeerError> {
+    let udp = tokio::net::UdpSocket::from_std(p.udp).map_err(runtime)?;
+    let listener = tokio::net::UnixListener::from_std(p.listener).map_err(runtime)?;
+    tracing::info!(
+        udp = %p.info.local_addr,
+        socket = %p.socket_file.path().display(),
+        server = %p.info.server,
+        "peerd started"
+    );
+    let (outbox_ctx, inbox_ctx) = (Context::<Outbox>::new(), Context::<Inbox>::new());
+    let (outbox_addr, inbox_addr) = (outbox_ctx.address(), inbox_ctx.address());
+    let link = RegistryLink::new(
+        p.registration,
+        udp,
+        p.sender,
+        outbox_addr,
+        inbox_addr,
+        p.store.clone(),
+    );
+    let link = link.start();
+    let outbox = outbox_ctx.run(Outbox::new(p.delivery, link.clone(), p.store.clone()));
+    let inbox = inbox_ctx.run(Inbox::new(p.store.clone(), link.clone()));
+    let lifecycle = Lifecycle::new(link.clone(), outbox.clone(), inbox.clone()).start();
+    let services = Services {
+        info: p.info,
+        store: p.store,
+        link,
+        outbox,
+        inbox,
+        lifecycle: lifecycle.clone(),
+    };
+    ControlListener::new(listener, p.socket_file, services).start();
+    actix::spawn(async move {
+        let why = wait_for_signal().await;
+        lifecycle.do_send(Stop { why, answer: None });
+    });
+    Ok(())
+}
+
+/// Runs the daemon until it is told to stop.
+pub fn run(config: Config) -> Result<(), PeerError> {
+    let (prepared, store_thread) = prepare(&config)?;
     let sys = System::new();
-    sys.block_on(async {
-        let udp = tokio::net::UdpSocket::from_std(udp).map_err(runtime)?;
-        let listener = tokio::net::UnixListener::from_std(listener).map_err(runtime)?;
-        tracing::info!(
-            udp = %local_addr,
-            socket = %socket_file.path().display(),
-            server = %config.server_text,
-            "peerd started"
-        );
-        let (outbox_ctx, inbox_ctx) = (Context::<Outbox>::new(), Context::<Inbox>::new());
-        let link = RegistryLink::new(
-            registration,
-            udp,
-            sender,
-            outbox_ctx.address(),
-            inbox_ctx.address(),
-            db.clone(),
-        )
-        .start();
-        let outbox = outbox_ctx.run(Outbox::new(delivery, link.clone(), db.clone()));
-        let inbox = inbox_ctx.run(Inbox::new(db.clone(), link.clone()));
-        let lifecycle = Lifecycle::new(link.clone(), outbox.clone(), inbox.clone()).start();
-        let services = Services {
-            info,
-            store: db.clone(),
-            link,
-            outbox,
-            inbox,
-            lifecycle: lifecycle.clone(),
-        };
-        ControlListener::new(listener, socket_file, services).start();
-        actix::spawn(async move {
-            let why = wait_for_signal().await;
-            lifecycle.do_send(Stop { why, answer: None });
-        });
-        Ok::<_, PeerError>(())
-    })?;
-    drop(db);
+    sys.block_on(async { start(prepared) })?;
     let ran = sys.run();
     tracing::info!("stopped");
+    // The actors are gone, and with them every handle of the store thread.
     let _ = store_thread.join();
     ran.map_err(runtime)
 }

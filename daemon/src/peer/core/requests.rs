@@ -9,7 +9,7 @@ use std::time::Instant;
 use peerd_shared::Seq;
 
 use super::timers::Timers;
-use super::timing::{Backoff, REQUEST_TIMEOUT, REQUEST_TIMEOUT_MAX, REQUEST_TRIES};
+use super::timing::{Backoff, REQUEST_TIMEOUTS, REQUEST_TRIES};
 use super::transport::Datagram;
 
 /// A request on the wire.
@@ -47,7 +47,7 @@ impl<P> Default for Requests<P> {
 impl<P> Requests<P> {
     /// A request just sent as `datagram` with `seq`.
     pub fn sent(&mut self, seq: Seq, datagram: Datagram, purpose: P, now: Instant) {
-        let mut timeouts = Backoff::new(REQUEST_TIMEOUT, REQUEST_TIMEOUT_MAX);
+        let mut timeouts = REQUEST_TIMEOUTS;
         self.timers.arm(seq, now + timeouts.next_delay());
         let pending = Pending {
             datagram,

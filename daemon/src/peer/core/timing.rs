@@ -5,22 +5,19 @@
 
 use std::time::Duration;
 
-/// First retransmission timeout of a request to the server.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(250);
-/// Longest retransmission timeout of a request: the fifth try's.
-pub const REQUEST_TIMEOUT_MAX: Duration = Duration::from_secs(4);
+/// Retransmission timeouts of a request to the server: 250 ms doubling
+/// (the fifth and last try's is 4 s).
+pub const REQUEST_TIMEOUTS: Backoff =
+    Backoff::new(Duration::from_millis(250), Duration::from_secs(4));
 /// Tries of one request (the first send included).
 pub const REQUEST_TRIES: u32 = 5;
-/// First wait before REGISTER is tried again after the server failed to
-/// answer (doubling up to [`REGISTER_RETRY_MAX`]); also the first wait
-/// before a peer that could not be reached is looked up again.
-pub const REGISTER_RETRY: Duration = Duration::from_millis(500);
-/// Longest wait between REGISTER tries (and lookups of an unreachable peer).
-pub const REGISTER_RETRY_MAX: Duration = Duration::from_secs(5);
-/// First retransmission timeout of a MESSAGE.
-pub const MESSAGE_TIMEOUT: Duration = Duration::from_millis(200);
-/// Longest retransmission timeout of a MESSAGE.
-pub const MESSAGE_TIMEOUT_MAX: Duration = Duration::from_secs(5);
+/// Waits between REGISTER tries while the server does not answer, and
+/// between lookups of a peer that could not be reached: 500 ms doubling
+/// to 5 s.
+pub const RETRY_DELAYS: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
+/// Retransmission timeouts of a MESSAGE: 200 ms doubling to 5 s.
+pub const MESSAGE_TIMEOUTS: Backoff =
+    Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
 /// Period of PUNCH probes.
 pub const PUNCH_INTERVAL: Duration = Duration::from_millis(200);
 /// How long a punch may take before the outbox falls back to RELAY.
@@ -56,7 +53,7 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
 pub const PING_PROBES: u32 = 4;
 
 /// A delay that doubles on every use, between `min` and `max`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     min: Duration,
     max: Duration,
@@ -65,7 +62,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// Starts at `min`.
-    pub fn new(min: Duration, max: Duration) -> Self {
+    pub const fn new(min: Duration, max: Duration) -> Self {
         Self {
             min,
             max,
@@ -78,6 +75,11 @@ impl Backoff {
         let d = self.next;
         self.next = (self.next * 2).min(self.max);
         d
+    }
+
+    /// The first delay.
+    pub fn first(&self) -> Duration {
+        self.min
     }
 
     /// Back to `min` after a success.

@@ -1,6 +1,6 @@
 //! The outbox's messages, the actor, and how it carries out the core's
 //! actions. The handlers are in `sends` (queueing and the store) and
-//! `events` (what the network, the link and `peers`/`ping` bring).
+//! `events` (what the link, `peers` and `ping` bring).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -42,60 +42,32 @@ pub struct Accepted {
     pub delivered: Option<oneshot::Receiver<SendOutcome>>,
 }
 
-/// A PUNCH, PUNCH_ACK or MESSAGE_ACK arrived (directly or relayed).
+/// What the registry link tells the outbox.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct PeerPacketReceived {
-    pub origin: Origin,
-    pub packet: PeerPacket,
-}
-
-/// The server introduced a peer that wants to talk (INTRO).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Introduced {
-    pub peer: PeerId,
-    pub addr: SocketAddr,
-}
-
-/// The server refused a RELAY.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RelayRefused {
-    pub target: PeerId,
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-/// The daemon (re)registered as `id`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct LinkUp {
-    pub id: PeerId,
-}
-
-/// The daemon is no longer registered.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct LinkDown {
-    pub reason: String,
-}
-
-/// The answer to a [`Lookup`].
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct LookupDone {
-    pub peer: PeerId,
-    pub result: Result<SocketAddr, LinkError>,
-    pub upgrade: bool,
-}
-
-/// A message could not be sealed for its route (too long to relay).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Unsendable {
-    pub msg: MsgId,
-    pub reason: String,
+pub enum LinkEvent {
+    /// A PUNCH, PUNCH_ACK or MESSAGE_ACK arrived (directly or relayed).
+    Packet { origin: Origin, packet: PeerPacket },
+    /// The server introduced a peer that wants to talk (INTRO).
+    Introduced { peer: PeerId, addr: SocketAddr },
+    /// The server refused a RELAY.
+    RelayRefused {
+        target: PeerId,
+        code: ErrorCode,
+        message: String,
+    },
+    /// The daemon (re)registered as `id`.
+    Up { id: PeerId },
+    /// The daemon is no longer registered.
+    Down { reason: String },
+    /// The answer to a [`Lookup`].
+    LookupDone {
+        peer: PeerId,
+        result: Result<SocketAddr, LinkError>,
+        upgrade: bool,
+    },
+    /// A message could not be sealed for its route (too long to relay).
+    Unsendable { msg: MsgId, reason: String },
 }
 
 /// `peers`: the path to every known peer.
@@ -120,7 +92,6 @@ pub struct Stopping;
 pub struct Outbox {
     pub(super) core: Delivery,
     pub(super) link: Addr<RegistryLink>,
-    pub(super) store: StoreHandle,
     pub(super) batch: Batch<OutboxWrite, Then>,
     /// `send` callers waiting for a message's final outcome.
     pub(super) waiters: HashMap<MsgId, Vec<oneshot::Sender<SendOutcome>>>,
@@ -138,8 +109,7 @@ impl Outbox {
         Self {
             core,
             link,
-            store,
-            batch: Batch::default(),
+            batch: Batch::new(store),
             waiters: HashMap::new(),
             held: HashMap::new(),
             pings: HashMap::new(),
@@ -212,7 +182,7 @@ impl Actor for Outbox {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let store = self.store.clone();
+        let store = self.batch.store().clone();
         let rows = async move { store.read(|s| s.queued()).await };
         ctx.spawn(rows.into_actor(self).map(|rows, act, ctx| {
             match rows {

@@ -1,81 +1,44 @@
-//! What the network, the registry link and the control sessions bring the
-//! outbox, each fed to the core as it comes.
+//! What the registry link and the control sessions bring the outbox, each
+//! fed to the core as it comes.
 
 use actix::prelude::*;
 
-use super::actor::{
-    Introduced, LinkDown, LinkUp, ListPaths, LookupDone, Outbox, PeerPacketReceived, Ping,
-    RelayRefused, Stopping, Unsendable,
-};
+use super::actor::{LinkEvent, ListPaths, Outbox, Ping, Stopping};
 use crate::peer::alarm::now;
 use crate::peer::core::transport::PeerPacket;
 
-impl Handler<PeerPacketReceived> for Outbox {
+impl Handler<LinkEvent> for Outbox {
     type Result = ();
 
-    fn handle(&mut self, m: PeerPacketReceived, ctx: &mut Self::Context) {
+    fn handle(&mut self, event: LinkEvent, ctx: &mut Self::Context) {
         let now = now();
-        match m.packet {
-            PeerPacket::Punch { nonce } => self.core.punched(m.origin, nonce, false, now),
-            PeerPacket::PunchAck { nonce } => self.core.punched(m.origin, nonce, true, now),
-            PeerPacket::MessageAck { msg } => self.core.acked(m.origin, msg, now),
-            // The link gives MESSAGEs to the inbox.
-            PeerPacket::Message { .. } => {}
+        let core = &mut self.core;
+        match event {
+            LinkEvent::Packet { origin, packet } => match packet {
+                PeerPacket::Punch { nonce } => core.punched(origin, nonce, false, now),
+                PeerPacket::PunchAck { nonce } => core.punched(origin, nonce, true, now),
+                PeerPacket::MessageAck { msg } => core.acked(origin, msg, now),
+                // The link gives MESSAGEs to the inbox.
+                PeerPacket::Message { .. } => {}
+            },
+            LinkEvent::Introduced { peer, addr } => core.introduced(peer, addr, now),
+            LinkEvent::RelayRefused {
+                target,
+                code,
+                message,
+            } => core.relay_refused(target, code, &message, now),
+            LinkEvent::Up { id } => core.link_up(id, now),
+            LinkEvent::Down { reason } => {
+                tracing::debug!(%reason, "not registered");
+                core.link_down();
+            }
+            LinkEvent::LookupDone {
+                peer,
+                result,
+                upgrade,
+            } => core.looked_up(peer, result, upgrade, now),
+            LinkEvent::Unsendable { msg, reason } => core.unsendable(msg, reason, now),
         }
-        self.carry_out(ctx);
-    }
-}
-
-impl Handler<Introduced> for Outbox {
-    type Result = ();
-
-    fn handle(&mut self, m: Introduced, ctx: &mut Self::Context) {
-        self.core.introduced(m.peer, m.addr, now());
-        self.carry_out(ctx);
-    }
-}
-
-impl Handler<RelayRefused> for Outbox {
-    type Result = ();
-
-    fn handle(&mut self, m: RelayRefused, ctx: &mut Self::Context) {
-        self.core.relay_refused(m.target, m.code, &m.message, now());
-        self.carry_out(ctx);
-    }
-}
-
-impl Handler<LinkUp> for Outbox {
-    type Result = ();
-
-    fn handle(&mut self, m: LinkUp, ctx: &mut Self::Context) {
-        self.core.link_up(m.id, now());
-        self.carry_out(ctx);
-    }
-}
-
-impl Handler<LinkDown> for Outbox {
-    type Result = ();
-
-    fn handle(&mut self, m: LinkDown, _ctx: &mut Self::Context) {
-        tracing::debug!(reason = %m.reason, "not registered");
-        self.core.link_down();
-    }
-}
-
-impl Handler<LookupDone> for Outbox {
-    type Result = ();
-
-    fn handle(&mut self, m: LookupDone, ctx: &mut Self::Context) {
-        self.core.looked_up(m.peer, m.result, m.upgrade, now());
-        self.carry_out(ctx);
-    }
-}
-
-impl Handler<Unsendable> for Outbox {
-    type Result = ();
-
-    fn handle(&mut self, m: Unsendable, ctx: &mut Self::Context) {
-        self.core.unsendable(m.msg, m.reason, now());
         self.carry_out(ctx);
     }
 }

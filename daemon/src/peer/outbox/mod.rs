@@ -10,7 +10,4 @@ mod actor;
 mod events;
 mod sends;
 
-pub use actor::{
-    Accepted, Enqueue, Introduced, LinkDown, LinkUp, ListPaths, LookupDone, Outbox,
-    PeerPacketReceived, Ping, RelayRefused, Stopping, Unsendable,
-};
+pub use actor::{Accepted, Enqueue, LinkEvent, ListPaths, Outbox, Ping, Stopping};

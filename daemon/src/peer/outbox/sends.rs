@@ -16,8 +16,8 @@ use crate::peer::alarm::now;
 use crate::peer::core::clock::{format_ms, Now};
 use crate::peer::core::delivery::{Admission, Change, Lookup};
 use crate::peer::core::queue::OutMsg;
-use crate::peer::store::batch::{Batch, Results, Write, Writer};
-use crate::peer::store::{Store, StoreError, StoreHandle};
+use crate::peer::store::batch::{Batch, Done, Write, Writer};
+use crate::peer::store::{Store, StoreError};
 
 /// A write of the outbox.
 pub enum OutboxWrite {
@@ -176,22 +176,9 @@ impl Writer for Outbox {
         &mut self.batch
     }
 
-    fn store(&self) -> StoreHandle {
-        self.store.clone()
-    }
-
-    fn committed(
-        &mut self,
-        results: Results<Option<MsgId>>,
-        then: Vec<Then>,
-        ctx: &mut Context<Self>,
-    ) {
+    fn committed(&mut self, done: Done<OutboxWrite, Then>, ctx: &mut Context<Self>) {
         let now = now();
-        let results: Vec<_> = match results {
-            Ok(each) => each,
-            Err(e) => then.iter().map(|_| Err(e.clone())).collect(),
-        };
-        for (result, then) in results.into_iter().zip(then) {
+        for (result, then) in done {
             match (then, result) {
                 (Then::Accept(new), Ok(Some(id))) => self.accepted(id, new, now),
                 (Then::Accept(NewMessage { send, .. }), other) => {

@@ -20,25 +20,32 @@ pub trait Write: Send + 'static {
     fn apply(&self, store: &mut Store) -> Result<Self::Output, StoreError>;
 }
 
-/// The committed result of each write of a job, or why the job failed.
-pub type Results<O> = Result<Vec<Result<O, StoreError>>, StoreError>;
+/// Each write's committed result (its own error, or the job's), with what
+/// to do next.
+pub type Done<W, T> = Vec<(Result<<W as Write>::Output, StoreError>, T)>;
 
 /// Writes waiting for the store, each with what to do once it is committed.
 pub struct Batch<W, T> {
+    store: StoreHandle,
     waiting: Vec<(W, T)>,
     in_flight: bool,
 }
 
-impl<W, T> Default for Batch<W, T> {
-    fn default() -> Self {
+impl<W, T> Batch<W, T> {
+    /// Nothing waiting yet; jobs go to `store`.
+    pub fn new(store: StoreHandle) -> Self {
         Self {
+            store,
             waiting: Vec::new(),
             in_flight: false,
         }
     }
-}
 
-impl<W, T> Batch<W, T> {
+    /// The store the writes go to.
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
+    }
+
     /// Adds a write; `then` comes back with its result.
     pub fn push(&mut self, write: W, then: T) {
         self.waiting.push((write, then));
@@ -60,14 +67,8 @@ pub trait Writer: Actor<Context = Context<Self>> {
     type Write: Write;
     type Then: 'static;
     fn batch(&mut self) -> &mut Batch<Self::Write, Self::Then>;
-    fn store(&self) -> StoreHandle;
     /// A job's transaction has committed (or failed): one call per job.
-    fn committed(
-        &mut self,
-        results: Results<<Self::Write as Write>::Output>,
-        then: Vec<Self::Then>,
-        ctx: &mut Context<Self>,
-    );
+    fn committed(&mut self, done: Done<Self::Write, Self::Then>, ctx: &mut Context<Self>);
 }
 
 /// Sends the waiting writes as one job, unless one is out already (its
@@ -76,15 +77,19 @@ pub fn flush<A: Writer>(act: &mut A, ctx: &mut Context<A>) {
     let Some((writes, then)) = act.batch().take() else {
         return;
     };
-    let store = act.store();
+    let store = act.batch().store.clone();
     let job = async move {
         store
-            .call(move |s| Ok(writes.iter().map(|w| w.apply(s)).collect()))
+            .call(move |s| Ok(writes.iter().map(|w| w.apply(s)).collect::<Vec<_>>()))
             .await
     };
     ctx.spawn(job.into_actor(act).map(move |results, act, ctx| {
         act.batch().in_flight = false;
-        act.committed(results, then, ctx);
+        let each = match results {
+            Ok(each) => each,
+            Err(e) => then.iter().map(|_| Err(e.clone())).collect(),
+        };
+        act.committed(each.into_iter().zip(then).collect(), ctx);
         flush(act, ctx);
     }));
 }

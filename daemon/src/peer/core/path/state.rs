@@ -10,9 +10,7 @@ use peerd_shared::PeerId;
 
 use crate::peer::args::RelayPolicy;
 use crate::peer::core::clock::Now;
-use crate::peer::core::timing::{
-    path_silent, upgrade_interval, Backoff, PATH_IDLE, REGISTER_RETRY, REGISTER_RETRY_MAX,
-};
+use crate::peer::core::timing::{path_silent, upgrade_interval, Backoff, PATH_IDLE, RETRY_DELAYS};
 use crate::peer::core::transport::Route;
 
 /// Where the path to one peer stands.
@@ -106,7 +104,7 @@ impl Default for PeerPath {
             state: PathState::Unknown,
             intro: None,
             last_heard: None,
-            lookup: Backoff::new(REGISTER_RETRY, REGISTER_RETRY_MAX),
+            lookup: RETRY_DELAYS,
             early_punch: None,
             rtt: None,
             probe_sent: None,

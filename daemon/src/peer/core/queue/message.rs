@@ -7,7 +7,7 @@ use peerd_shared::control::{MsgStatus, PathKind, SendOutcome};
 use peerd_shared::{MsgId, PeerId};
 
 use crate::peer::core::clock::Now;
-use crate::peer::core::timing::{Backoff, MESSAGE_TIMEOUT, MESSAGE_TIMEOUT_MAX};
+use crate::peer::core::timing::{Backoff, MESSAGE_TIMEOUTS};
 
 /// A queued message.
 #[derive(Debug)]
@@ -53,7 +53,7 @@ impl OutMsg {
             path_sends: 0,
             in_flight: false,
             parked: false,
-            timeouts: Backoff::new(MESSAGE_TIMEOUT, MESSAGE_TIMEOUT_MAX),
+            timeouts: MESSAGE_TIMEOUTS,
             enqueued,
             waiting: false,
             last_error: None,

@@ -7,7 +7,7 @@ use peerd_shared::{MsgId, PeerId};
 
 use super::*;
 use crate::peer::core::clock::Now;
-use crate::peer::core::timing::MESSAGE_TIMEOUT;
+use crate::peer::core::timing::MESSAGE_TIMEOUTS;
 
 fn start() -> Now {
     Now {
@@ -30,7 +30,7 @@ fn retransmission_doubles_to_the_cap_restarts_and_stops_at_expiry() {
         .collect();
     assert_eq!(gaps, [200, 400, 800, 1600, 3200, 5000, 5000]);
     m.restart();
-    assert_eq!(m.next_due(now) - now.at, MESSAGE_TIMEOUT);
+    assert_eq!(m.next_due(now) - now.at, MESSAGE_TIMEOUTS.first());
     let mut soon = msg(2, now.unix_ms + 50);
     assert_eq!(soon.next_due(now) - now.at, Duration::from_millis(50));
 }
@@ -71,7 +71,7 @@ fn timers_fire_in_order_and_removed_messages_do_not() {
     q.schedule(MsgId(2), now); // re-armed: 400 ms now
     q.schedule(MsgId(3), now);
     q.remove(MsgId(3));
-    assert_eq!(q.next_deadline(), Some(now.at + MESSAGE_TIMEOUT));
+    assert_eq!(q.next_deadline(), Some(now.at + MESSAGE_TIMEOUTS.first()));
     assert_eq!(q.pop_due(now.at), None);
     let later = now.at + Duration::from_secs(1);
     assert_eq!(q.pop_due(later), Some(MsgId(1)));

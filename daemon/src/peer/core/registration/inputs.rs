@@ -10,7 +10,7 @@ use peerd_shared::PeerId;
 
 use super::{Action, Answer, LinkError, LinkStatus, Purpose};
 use crate::peer::core::requests::{Due, Requests};
-use crate::peer::core::timing::{Backoff, REGISTER_RETRY, REGISTER_RETRY_MAX, REQUEST_TRIES};
+use crate::peer::core::timing::{Backoff, REQUEST_TRIES, RETRY_DELAYS};
 use crate::peer::core::transport::{Inbound, PeerPacket, Route, SealError, Transport};
 
 /// The registration state machine and the transport it speaks through.
@@ -44,7 +44,7 @@ impl<C> Registration<C> {
             keepalive: wire::DEFAULT_KEEPALIVE,
             requests: Requests::default(),
             deferred: Vec::new(),
-            backoff: Backoff::new(REGISTER_RETRY, REGISTER_RETRY_MAX),
+            backoff: RETRY_DELAYS,
             next_register: None,
             stopping: false,
             out: Vec::new(),

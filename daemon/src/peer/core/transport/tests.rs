@@ -77,14 +77,8 @@ fn peer_packets_are_addressed_direct_or_wrapped_in_relay() {
         text: "hi".into(),
         ts: 42,
     };
-    let direct = t
-        .seal_peer(
-            id(2),
-            Route::Direct(addr("198.51.100.2:2000")),
-            &message,
-            now,
-        )
-        .expect("direct");
+    let to_peer = Route::Direct(addr("198.51.100.2:2000"));
+    let direct = t.seal_peer(id(2), to_peer, &message, now).expect("direct");
     assert_eq!(direct.to, addr("198.51.100.2:2000"));
     assert!(matches!(
         decode(&direct),
@@ -111,14 +105,7 @@ fn peer_packets_are_addressed_direct_or_wrapped_in_relay() {
     ));
     // An IPv6 socket writes IPv4 destinations IPv4-mapped.
     let mut v6 = Transport::new(TOKEN, server(), addr("[::]:0"), Some(id(7)), 0);
-    let d = v6
-        .seal_peer(
-            id(2),
-            Route::Direct(addr("198.51.100.2:2000")),
-            &message,
-            now,
-        )
-        .expect("direct");
+    let d = v6.seal_peer(id(2), to_peer, &message, now).expect("direct");
     assert_eq!(d.to, addr("[::ffff:198.51.100.2]:2000"));
 }
 
