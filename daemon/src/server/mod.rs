@@ -2,7 +2,7 @@
 //! on the same port, a persistent registry of ids.
 //!
 //! - [`args`]: flags and limits.
-//! - [`registry`] (+ `requests`, `peers`, `outbox`, `addr_text`, `hot`,
+//! - [`registry`] (+ `requests`, `peers`, `reply_buffer`, `addr_text`, `hot`,
 //!   `replay`, `ratelimit`):
 //!   the pure protocol core, no I/O.
 //! - [`store`]: the SQLite database and its writer thread.
@@ -15,11 +15,11 @@ pub mod args;
 mod error;
 mod hot;
 mod mmsg;
-pub mod outbox;
 mod peers;
 mod ratelimit;
 pub mod registry;
 mod replay;
+pub mod reply_buffer;
 mod requests;
 mod reuseport;
 pub mod store;

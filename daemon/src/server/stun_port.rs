@@ -9,13 +9,13 @@ use tracing::debug;
 
 pub use peerd_shared::stun::{answer, is_stun, ANSWER_BUF};
 
-use super::outbox::Outbox;
 use super::ratelimit::Verdict;
+use super::reply_buffer::ReplyBuffer;
 
 /// Answers the STUN `datagram` from `source` (canonical form) when the
 /// rate limiter's `verdict` accepts it; excess STUN is dropped, never
 /// answered with an error.
-pub fn serve(datagram: &[u8], source: SocketAddr, verdict: Verdict, out: &mut Outbox) {
+pub fn serve(datagram: &[u8], source: SocketAddr, verdict: Verdict, out: &mut ReplyBuffer) {
     if verdict == Verdict::Accept && datagram.len() <= MAX_DATAGRAM {
         let before = out.len();
         out.with_space(source, ANSWER_BUF, |buf| answer(datagram, source, buf));

@@ -20,8 +20,8 @@ use tracing::{debug, warn};
 
 use super::args::Limits;
 use super::mmsg::{self, Dest, RecvBatch};
-use super::outbox::Outbox;
 use super::ratelimit::RateLimiter;
+use super::reply_buffer::ReplyBuffer;
 use super::stun_port as stun;
 
 /// A datagram for the registry's thread: bytes and source.
@@ -80,7 +80,7 @@ fn serve(socket: &UdpSocket, limits: Limits, handoff: &mpsc::Sender<Handed>, sto
         limits.global_rate,
     );
     let mut batch = RecvBatch::new();
-    let mut out = Outbox::new();
+    let mut out = ReplyBuffer::new();
     let epoch = Instant::now();
     let mut swept = epoch;
     while !stop.load(Ordering::Relaxed) {
@@ -125,7 +125,7 @@ fn serve(socket: &UdpSocket, limits: Limits, handoff: &mpsc::Sender<Handed>, sto
 
 /// Sends every queued answer, [`mmsg::BATCH`] per call, waiting while the
 /// socket's buffer is full; a datagram the kernel refuses is skipped.
-fn send_all(fd: std::os::fd::RawFd, v6: bool, out: &Outbox) {
+fn send_all(fd: std::os::fd::RawFd, v6: bool, out: &ReplyBuffer) {
     let mut items = [(Dest::new(mmsg::UNSPECIFIED), &[][..]); mmsg::BATCH];
     let mut datagrams = out.datagrams().peekable();
     while datagrams.peek().is_some() {
