@@ -2,7 +2,7 @@
 //! on the same port, a persistent registry of ids.
 //!
 //! - [`args`]: flags and limits.
-//! - [`registry`] (+ `requests`, `peers`, `reply_buffer`, `addr_text`, `hot`,
+//! - [`registry`] (+ `requests`, `peers`, `reply_buffer`, `addr_text`,
 //!   `replay`, `ratelimit`):
 //!   the pure protocol core, no I/O.
 //! - [`store`]: the SQLite database and its writer thread.
@@ -13,7 +13,6 @@
 pub mod addr_text;
 pub mod args;
 mod error;
-mod hot;
 mod mmsg;
 mod peers;
 mod ratelimit;

@@ -133,7 +133,7 @@ impl Registry {
         }
         // Canonical REGISTER/LIST/CONNECT skip serde; the rest (and every
         // error) goes through the staged decoder.
-        match super::hot::decode(datagram).map_or_else(|| wire::decode(datagram), Ok) {
+        match wire::fast::decode_request(datagram).map_or_else(|| wire::decode(datagram), Ok) {
             Ok(packet) => self.dispatch(packet, datagram, source, now_ms, out),
             Err(e) => self.refuse(e, datagram, source, out),
         }

@@ -3,13 +3,34 @@
 //! and become a [`Packet`], or the first failure becomes a [`DecodeError`]
 //! that carries the `seq` whenever one could be read.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use serde_json::value::RawValue;
 
 use super::fields::{Field, Fields};
-use super::{canonical, DecodeError, ErrorCode, Kind, Packet, MAX_DATAGRAM, MAX_TEXT, VERSION};
+use super::{canonical, ErrorCode, Kind, Packet, MAX_DATAGRAM, MAX_TEXT, VERSION};
 use crate::ids::{MsgId, PeerId, Seq, Token, MAX_SAFE_INTEGER};
+
+/// Why a datagram is not a valid message: the ERROR a server answers with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct DecodeError {
+    /// The request's `seq`, when one could be read (an ERROR then echoes it).
+    pub seq: Option<Seq>,
+    pub code: ErrorCode,
+    pub message: Cow<'static, str>,
+}
+
+impl DecodeError {
+    fn new(seq: Option<Seq>, code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            seq,
+            code,
+            message: message.into(),
+        }
+    }
+}
 
 /// Decodes one datagram, checking fields in protocol.md's order.
 ///

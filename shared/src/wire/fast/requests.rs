@@ -1,9 +1,9 @@
-//! A fast path in front of `peerd_shared::wire::decode` for the hot
+//! The server's fast path in front of `wire::decode` for the hot
 //! requests (REGISTER, LIST, CONNECT) in exactly the bytes `wire::encode`
 //! produces for them: keys in declaration order after `"v":1` and `"type"`,
 //! no whitespace, integers in plain decimal, the token in lower-case hex.
 //!
-//! [`decode`] either returns the very [`Packet`] `wire::decode` would
+//! [`decode_request`] either returns the very [`Packet`] `wire::decode` would
 //! return for the datagram, or `None` (anything else, valid or not), and
 //! the caller falls back to the staged decoder. So every error, and every
 //! request written differently, is still judged by `wire::decode` in
@@ -11,87 +11,13 @@
 //! for datagrams that are valid by construction. A property test below
 //! checks the "same packet" claim against `wire::decode`.
 
-use peerd_shared::ids::MAX_SAFE_INTEGER;
-use peerd_shared::wire::Packet;
-use peerd_shared::{PeerId, Seq, Token};
-
-/// A cursor over the datagram that only moves on an exact match.
-struct Scan<'a>(&'a [u8]);
-
-impl Scan<'_> {
-    fn lit(&mut self, s: &[u8]) -> Option<()> {
-        self.0 = self.0.strip_prefix(s)?;
-        Some(())
-    }
-
-    /// A JSON integer in plain decimal (no sign, no leading zero, no
-    /// fraction or exponent), at most `max`.
-    fn uint(&mut self, max: u64) -> Option<u64> {
-        let digits = self.0.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 || digits > 16 || (digits > 1 && self.0[0] == b'0') {
-            return None;
-        }
-        let (num, rest) = self.0.split_at(digits);
-        if matches!(rest.first(), Some(b'.' | b'e' | b'E')) {
-            return None;
-        }
-        let n = num.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-        self.0 = rest;
-        (n <= max).then_some(n)
-    }
-
-    fn seq(&mut self) -> Option<Seq> {
-        self.uint(u64::from(u32::MAX))
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Seq)
-    }
-
-    fn id(&mut self) -> Option<PeerId> {
-        self.uint(MAX_SAFE_INTEGER).and_then(PeerId::new)
-    }
-
-    /// `"` 32 lower-case hex characters `"`.
-    fn token(&mut self) -> Option<Token> {
-        let rest = self.0.strip_prefix(b"\"")?;
-        let (hex, rest) = (rest.get(..32)?, rest.get(32..)?);
-        let rest = rest.strip_prefix(b"\"")?;
-        let mut out = [0u8; 16];
-        for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-            *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-        }
-        self.0 = rest;
-        Some(Token(out))
-    }
-
-    fn end(&self) -> Option<()> {
-        (self.0 == b"}").then_some(())
-    }
-}
-
-/// Lower-case hex digit values; 0xff = not one.
-const HEX: [u8; 256] = {
-    let mut t = [0xff; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-
-fn nibble(c: u8) -> Option<u8> {
-    let v = HEX[usize::from(c)];
-    (v != 0xff).then_some(v)
-}
+use super::scan::Scan;
+use crate::ids::MAX_SAFE_INTEGER;
+use crate::wire::Packet;
 
 /// The packet, if `datagram` is a REGISTER, LIST or CONNECT in canonical
 /// form; `None` means "ask `wire::decode`".
-pub fn decode(datagram: &[u8]) -> Option<Packet> {
+pub fn decode_request(datagram: &[u8]) -> Option<Packet> {
     let mut s = Scan(datagram.strip_prefix(b"{\"v\":1,\"type\":\"")?);
     if s.lit(b"REGISTER\",\"seq\":").is_some() {
         let seq = s.seq()?;
@@ -139,7 +65,8 @@ pub fn decode(datagram: &[u8]) -> Option<Packet> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peerd_shared::wire;
+    use crate::ids::{PeerId, Seq, Token};
+    use crate::wire;
     use proptest::prelude::*;
 
     fn same(a: &Packet, b: &Packet) -> bool {
@@ -175,7 +102,7 @@ mod tests {
             },
         ] {
             let bytes = wire::encode(&p).expect("encodes");
-            let fast = decode(&bytes).expect("canonical bytes take the fast path");
+            let fast = decode_request(&bytes).expect("canonical bytes take the fast path");
             assert!(same(&fast, &p), "{fast:?} != {p:?}");
         }
     }
@@ -200,7 +127,7 @@ mod tests {
             format!(r#"{{"v":2,"type":"REGISTER","seq":1,"token":"{t}"}}"#),
             format!(r#"{{ "v":1,"type":"REGISTER","seq":1,"token":"{t}"}}"#),
         ] {
-            assert!(decode(s.as_bytes()).is_none(), "{s}");
+            assert!(decode_request(s.as_bytes()).is_none(), "{s}");
         }
     }
 
@@ -231,7 +158,7 @@ mod tests {
                 s += &format!(r#","target":{id}"#);
             }
             s += tail;
-            if let Some(fast) = decode(s.as_bytes()) {
+            if let Some(fast) = decode_request(s.as_bytes()) {
                 let slow = wire::decode(s.as_bytes());
                 prop_assert!(slow.as_ref().is_ok_and(|p| same(p, &fast)), "{s}: {fast:?} vs {slow:?}");
             }
@@ -239,7 +166,7 @@ mod tests {
 
         #[test]
         fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
-            if let Some(fast) = decode(&bytes) {
+            if let Some(fast) = decode_request(&bytes) {
                 prop_assert!(wire::decode(&bytes).is_ok_and(|p| same(&p, &fast)));
             }
         }

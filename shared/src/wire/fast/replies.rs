@@ -1,5 +1,5 @@
-//! A fast path in front of `wire::decode` for the server's replies the
-//! generator reads most (REGISTER_ACK, LIST_ACK, CONNECT_ACK, INTRO), in
+//! The load generator's fast path in front of `wire::decode` for the
+//! replies it reads most (REGISTER_ACK, LIST_ACK, CONNECT_ACK, INTRO), in
 //! exactly the bytes `peerd server` writes: keys in order, no whitespace,
 //! integers in plain decimal, IPv4 `a.b.c.d:port` addresses.
 //!
@@ -11,75 +11,13 @@
 //! uses `wire::decode`), so every reply is still checked in full; the tests
 //! compare both decoders.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-
-use peerd_shared::ids::MAX_SAFE_INTEGER;
-use peerd_shared::wire::{Packet, PeerEntry, MAX_DATAGRAM};
-use peerd_shared::{PeerId, Seq};
-
-struct Scan<'a>(&'a [u8]);
-
-impl Scan<'_> {
-    fn lit(&mut self, s: &[u8]) -> Option<()> {
-        self.0 = self.0.strip_prefix(s)?;
-        Some(())
-    }
-
-    /// A JSON integer: plain decimal, no fraction or exponent after it.
-    fn uint(&mut self, max: u64) -> Option<u64> {
-        let n = self.digits(max)?;
-        match self.0.first() {
-            Some(b'.' | b'e' | b'E') => None,
-            _ => Some(n),
-        }
-    }
-
-    /// Decimal digits, no leading zero, at most 16 digits and `max`.
-    fn digits(&mut self, max: u64) -> Option<u64> {
-        let digits = self.0.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 || digits > 16 || (digits > 1 && self.0[0] == b'0') {
-            return None;
-        }
-        let (num, rest) = self.0.split_at(digits);
-        self.0 = rest;
-        let n = num.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-        (n <= max).then_some(n)
-    }
-
-    fn seq(&mut self) -> Option<Seq> {
-        self.uint(u64::from(u32::MAX))
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Seq)
-    }
-
-    fn id(&mut self) -> Option<PeerId> {
-        self.uint(MAX_SAFE_INTEGER).and_then(PeerId::new)
-    }
-
-    /// `"a.b.c.d:port"` with its quotes.
-    fn addr(&mut self) -> Option<SocketAddr> {
-        self.lit(b"\"")?;
-        let mut octets = [0u8; 4];
-        for (i, o) in octets.iter_mut().enumerate() {
-            if i > 0 {
-                self.lit(b".")?;
-            }
-            *o = u8::try_from(self.digits(255)?).ok()?;
-        }
-        self.lit(b":")?;
-        let port = u16::try_from(self.digits(u64::from(u16::MAX))?).ok()?;
-        self.lit(b"\"")?;
-        Some(SocketAddrV4::new(Ipv4Addr::from(octets), port).into())
-    }
-
-    fn end(&self) -> Option<()> {
-        (self.0 == b"}").then_some(())
-    }
-}
+use super::scan::Scan;
+use crate::ids::MAX_SAFE_INTEGER;
+use crate::wire::{Packet, PeerEntry, MAX_DATAGRAM};
 
 /// The packet, if `datagram` is one of the four replies in the server's
 /// own form; `None` means "ask `wire::decode`".
-pub fn decode(datagram: &[u8]) -> Option<Packet> {
+pub fn decode_reply(datagram: &[u8]) -> Option<Packet> {
     if datagram.len() > MAX_DATAGRAM {
         return None;
     }
@@ -148,8 +86,11 @@ pub fn decode(datagram: &[u8]) -> Option<Packet> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peerd_shared::wire;
+    use crate::ids::{PeerId, Seq};
+    use crate::wire;
+    use crate::wire::PeerEntry;
     use proptest::prelude::*;
+    use std::net::SocketAddr;
 
     fn same(a: &Packet, b: &Packet) -> bool {
         format!("{a:?}") == format!("{b:?}")
@@ -196,7 +137,7 @@ mod tests {
             },
         ] {
             let bytes = wire::encode(&p).expect("encodes");
-            let fast = decode(&bytes)
+            let fast = decode_reply(&bytes)
                 .unwrap_or_else(|| panic!("{}: no fast path", String::from_utf8_lossy(&bytes)));
             assert!(same(&fast, &p), "{fast:?} != {p:?}");
         }
@@ -215,7 +156,7 @@ mod tests {
             r#"{"v":1,"type":"LIST_ACK","seq":1,"peers":[{"id":1,"addr":"1.2.3.4:5"},],"more":true}"#,
             r#"{"v":1,"type":"ERROR","seq":1,"code":"internal","message":""}"#,
         ] {
-            assert!(decode(s.as_bytes()).is_none(), "{s}");
+            assert!(decode_reply(s.as_bytes()).is_none(), "{s}");
         }
     }
 
@@ -242,7 +183,7 @@ mod tests {
                 2 => format!(r#"{{"v":1,"type":"CONNECT_ACK","seq":{num},"target":{num},"addr":{addr}{tail}"#),
                 _ => format!(r#"{{"v":1,"type":"INTRO","from":{num},"addr":{addr}{tail}"#),
             };
-            if let Some(fast) = decode(s.as_bytes()) {
+            if let Some(fast) = decode_reply(s.as_bytes()) {
                 let slow = wire::decode(s.as_bytes());
                 prop_assert!(slow.as_ref().is_ok_and(|p| same(p, &fast)), "{s}: {fast:?} vs {slow:?}");
             }
@@ -250,7 +191,7 @@ mod tests {
 
         #[test]
         fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
-            if let Some(fast) = decode(&bytes) {
+            if let Some(fast) = decode_reply(&bytes) {
                 prop_assert!(wire::decode(&bytes).is_ok_and(|p| same(&p, &fast)));
             }
         }
