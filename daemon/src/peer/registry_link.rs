@@ -194,10 +194,16 @@ impl RegistryLink {
     /// Seals and sends one packet; a MESSAGE that cannot be sealed for its
     /// route fails (the outbox hears why).
     fn transmit(&mut self, out: Outgoing, now: std::time::Instant) {
-        let result = self.core.transmit(out.peer, out.route, &out.packet, now);
-        match (result, out.packet) {
+        let msg = match &out.packet {
+            PeerPacket::Message { msg, .. } => Some(*msg),
+            _ => None,
+        };
+        match (
+            self.core.transmit(out.peer, out.route, out.packet, now),
+            msg,
+        ) {
             (Ok(()), _) => {}
-            (Err(e @ SealError::TooLargeToRelay { .. }), PeerPacket::Message { msg, .. }) => {
+            (Err(e @ SealError::TooLargeToRelay { .. }), Some(msg)) => {
                 self.unsendable(msg, e.to_string());
             }
             (Err(e), _) => tracing::debug!(peer = %out.peer, error = %e, "not sent"),

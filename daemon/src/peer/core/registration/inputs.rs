@@ -113,7 +113,7 @@ impl<C> Registration<C> {
         &mut self,
         to: PeerId,
         route: Route,
-        packet: &PeerPacket,
+        packet: PeerPacket,
         now: Instant,
     ) -> Result<(), SealError> {
         let datagram = self.transport.seal_peer(to, route, packet, now)?;

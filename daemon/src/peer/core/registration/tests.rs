@@ -351,19 +351,19 @@ fn relaying_needs_the_registration_and_relay_errors_are_told_apart() {
     let punch = PeerPacket::Punch { nonce: 1 };
     let now = link.at(5);
     assert_eq!(
-        link.reg.transmit(id(2), Route::Relayed, &punch, now),
+        link.reg.transmit(id(2), Route::Relayed, punch.clone(), now),
         Err(SealError::NoId)
     );
     let mut link = registered();
     let direct = Route::Direct(addr("198.51.100.2:2000"));
     assert_eq!(
-        link.reg.transmit(id(2), direct, &punch, link.at(20)),
+        link.reg.transmit(id(2), direct, punch.clone(), link.at(20)),
         Ok(())
     );
     let actions = link.reg.take_actions();
     assert!(matches!(&actions[..], [Action::Send(d)] if d.to == addr("198.51.100.2:2000")));
     link.reg
-        .transmit(id(2), Route::Relayed, &punch, link.at(20))
+        .transmit(id(2), Route::Relayed, punch.clone(), link.at(20))
         .expect("relayed");
     let relay = link.out().sent.remove(0);
     assert!(matches!(relay, Packet::Relay { target, .. } if target == id(2)));
@@ -383,7 +383,7 @@ fn relaying_needs_the_registration_and_relay_errors_are_told_apart() {
     );
     assert_eq!(
         link.reg
-            .transmit(id(2), Route::Relayed, &punch, link.at(40)),
+            .transmit(id(2), Route::Relayed, punch.clone(), link.at(40)),
         Err(SealError::NotRegistered),
         "not registered until the REGISTER is answered"
     );

@@ -103,11 +103,11 @@ impl Transport {
         &mut self,
         to: PeerId,
         route: Route,
-        packet: &PeerPacket,
+        packet: PeerPacket,
         now: Instant,
     ) -> Result<Datagram, SealError> {
         let from = self.id.ok_or(SealError::NoId)?;
-        let inner = match packet.clone() {
+        let inner = match packet {
             PeerPacket::Punch { nonce } => Packet::Punch { from, to, nonce },
             PeerPacket::PunchAck { nonce } => Packet::PunchAck { from, to, nonce },
             PeerPacket::Message { msg, text, ts } => Packet::Message {

@@ -45,7 +45,7 @@ fn requests_and_relays_share_one_counter_of_fresh_seqs() {
     let now = Instant::now();
     let (s1, d1) = t.seal_request(Request::Register).expect("register");
     let relayed = t
-        .seal_peer(id(2), Route::Relayed, &PeerPacket::Punch { nonce: 1 }, now)
+        .seal_peer(id(2), Route::Relayed, PeerPacket::Punch { nonce: 1 }, now)
         .expect("relay");
     let (s3, d3) = t
         .seal_request(Request::Connect { target: id(2) })
@@ -78,14 +78,16 @@ fn peer_packets_are_addressed_direct_or_wrapped_in_relay() {
         ts: 42,
     };
     let to_peer = Route::Direct(addr("198.51.100.2:2000"));
-    let direct = t.seal_peer(id(2), to_peer, &message, now).expect("direct");
+    let direct = t
+        .seal_peer(id(2), to_peer, message.clone(), now)
+        .expect("direct");
     assert_eq!(direct.to, addr("198.51.100.2:2000"));
     assert!(matches!(
         decode(&direct),
         Packet::Message { from, to, msg: MsgId(5), ts: 42, .. } if from == id(7) && to == id(2)
     ));
     let relayed = t
-        .seal_peer(id(2), Route::Relayed, &message, now)
+        .seal_peer(id(2), Route::Relayed, message.clone(), now)
         .expect("relayed");
     assert_eq!(relayed.to, server());
     let Packet::Relay {
@@ -105,7 +107,9 @@ fn peer_packets_are_addressed_direct_or_wrapped_in_relay() {
     ));
     // An IPv6 socket writes IPv4 destinations IPv4-mapped.
     let mut v6 = Transport::new(TOKEN, server(), addr("[::]:0"), Some(id(7)), 0);
-    let d = v6.seal_peer(id(2), to_peer, &message, now).expect("direct");
+    let d = v6
+        .seal_peer(id(2), to_peer, message.clone(), now)
+        .expect("direct");
     assert_eq!(d.to, addr("[::ffff:198.51.100.2]:2000"));
 }
 
@@ -121,14 +125,16 @@ fn a_message_too_long_for_relay_goes_only_direct() {
         ts: 1,
     };
     let direct = Route::Direct(addr("198.51.100.2:2000"));
-    assert!(t.seal_peer(id(2), direct, &long, now).is_ok());
-    let e = t.seal_peer(id(2), Route::Relayed, &long, now).unwrap_err();
+    assert!(t.seal_peer(id(2), direct, long.clone(), now).is_ok());
+    let e = t
+        .seal_peer(id(2), Route::Relayed, long.clone(), now)
+        .unwrap_err();
     assert!(matches!(e, SealError::TooLargeToRelay { len } if len > 1000));
     assert!(e.to_string().starts_with("too long to relay: the "), "{e}");
     t.set_registered(None, false);
     let punch = PeerPacket::Punch { nonce: 1 };
     assert_eq!(
-        t.seal_peer(id(2), Route::Relayed, &punch, now),
+        t.seal_peer(id(2), Route::Relayed, punch.clone(), now),
         Err(SealError::NotRegistered)
     );
 }
@@ -219,11 +225,11 @@ fn answers_to_relays_are_matched_by_seq_within_the_retry_window() {
     let punch = PeerPacket::Punch { nonce: 1 };
     let seq_of = |d: &Datagram| decode(d).seq().expect("seq");
     let a = seq_of(
-        &t.seal_peer(id(2), Route::Relayed, &punch, t0)
+        &t.seal_peer(id(2), Route::Relayed, punch.clone(), t0)
             .expect("relay"),
     );
     let b = seq_of(
-        &t.seal_peer(id(3), Route::Relayed, &punch, t0)
+        &t.seal_peer(id(3), Route::Relayed, punch.clone(), t0)
             .expect("relay"),
     );
     assert!(t
@@ -246,7 +252,7 @@ fn answers_to_relays_are_matched_by_seq_within_the_retry_window() {
         Some(Inbound::RelayRefused { target, code: ErrorCode::PeerOffline, .. }) if target == id(3)
     ));
     let c = seq_of(
-        &t.seal_peer(id(4), Route::Relayed, &punch, t0)
+        &t.seal_peer(id(4), Route::Relayed, punch.clone(), t0)
             .expect("relay"),
     );
     assert_eq!(t.relays.len(), 1);
