@@ -9,7 +9,10 @@
 #
 # Each BIN_DIR holds that build's `peerd` and `peerctl`; the same peerbench
 # (PEERBENCH, default target/release/peerbench) drives both, through their
-# control sockets. Every benchmark starts its own server and daemons.
+# control sockets. Every benchmark starts its own server and daemons. Each
+# run's CPU time (user + system of peerbench and of the server and daemons
+# it started and reaped) is recorded too: on a machine others are using,
+# CPU per message moves much less than messages per second.
 # Raw JSON lines go to $OUT (printed at the end).
 set -euo pipefail
 
@@ -35,8 +38,10 @@ for round in $(seq 1 "$ROUNDS"); do
             throughput) args=(--messages "$MESSAGES") ;;
             latency) args=(--rate 100 --duration "$LATENCY_S") ;;
             esac
-            if json=$("$PEERBENCH" "daemon-$bench" --bin-dir "$dir" "${args[@]}" --json 2>>"$OUT/peerbench.err"); then
-                echo "{\"round\":$round,\"build\":\"$build\",\"bench\":\"$bench\",\"run\":$json}" >>"$RESULTS"
+            TIMEFORMAT='%U %S'
+            if { time json=$("$PEERBENCH" "daemon-$bench" --bin-dir "$dir" "${args[@]}" --json 2>>"$OUT/peerbench.err"); } 2>"$OUT/cpu"; then
+                cpu=$(awk '{print $1 + $2}' "$OUT/cpu")
+                echo "{\"round\":$round,\"build\":\"$build\",\"bench\":\"$bench\",\"cpu_s\":$cpu,\"run\":$json}" >>"$RESULTS"
                 echo "round $round $build $bench: $json" >&2
             else
                 echo "round $round $build $bench: peerbench failed (see $OUT/peerbench.err)" >&2
@@ -52,11 +57,15 @@ python3 - "$RESULTS" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def series(build, bench, key):
+    if key == "cpu_us_per_msg":
+        return [r["cpu_s"] * 1e6 / r["run"]["messages"] for r in rows
+                if r["build"] == build and r["bench"] == bench]
     return [r["run"][key] for r in rows if r["build"] == build and r["bench"] == bench]
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 figures = [("throughput", "msgs_per_s", "msgs/s delivered"),
            ("throughput", "accepted_s", "s until all accepted"),
+           ("throughput", "cpu_us_per_msg", "CPU us per message (all processes)"),
            ("latency", "p50_us", "follower p50 (us)"),
            ("latency", "p99_us", "follower p99 (us)"),
            ("latency", "max_us", "follower max (us)")]

@@ -9,6 +9,7 @@
 //! the daemon exits.
 
 use actix::prelude::*;
+use serde::Deserialize;
 use peerd_shared::control::{Command, ControlError, ErrorKind, Reply, Request, MAX_LINE};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
@@ -48,25 +49,18 @@ impl Session {
         let _ = self.slots.send(Slot::Reply(rx));
     }
 
-    /// The request on `text`, or the reply that refuses it.
+    /// The request on `text`, or the reply that refuses it. The line is
+    /// parsed once, into a JSON value the request is read from.
     fn parse(text: &str) -> Result<Request, Box<Reply>> {
-        let request: Request = serde_json::from_str(text).map_err(|e| {
-            let req = serde_json::from_str::<serde_json::Value>(text)
-                .ok()
-                .and_then(|v| v.get("req").and_then(serde_json::Value::as_u64));
-            Box::new(Reply::err(
-                req,
-                ErrorKind::BadRequest,
-                format!("malformed request: {e}"),
-            ))
-        })?;
-        if let Some(field) = unknown_field(text, &request) {
-            let msg = format!("malformed request: unknown field `{field}`");
-            return Err(Box::new(Reply::err(
-                request.req,
-                ErrorKind::BadRequest,
-                msg,
-            )));
+        let refuse = |req, e: &dyn std::fmt::Display| {
+            let msg = format!("malformed request: {e}");
+            Box::new(Reply::err(req, ErrorKind::BadRequest, msg))
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| refuse(None, &e))?;
+        let req = value.get("req").and_then(serde_json::Value::as_u64);
+        let request = Request::deserialize(&value).map_err(|e| refuse(req, &e))?;
+        if let Some(field) = unknown_field(&value, &request) {
+            return Err(refuse(request.req, &format!("unknown field `{field}`")));
         }
         Ok(request)
     }
@@ -151,8 +145,8 @@ impl StreamHandler<Line> for Session {
 /// A field of the request line that the request type does not know (serde
 /// cannot deny unknown fields through `#[serde(flatten)]`, so it is checked
 /// here: every non-null key must come back when the request is written out).
-fn unknown_field(text: &str, request: &Request) -> Option<String> {
-    let serde_json::Value::Object(input) = serde_json::from_str(text).ok()? else {
+fn unknown_field(value: &serde_json::Value, request: &Request) -> Option<String> {
+    let serde_json::Value::Object(input) = value else {
         return None;
     };
     let serde_json::Value::Object(known) = serde_json::to_value(request).ok()? else {

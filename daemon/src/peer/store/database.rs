@@ -56,6 +56,9 @@ pub struct Counts {
 pub struct Store {
     pub(super) conn: Connection,
     pub(super) next_msg: u64,
+    /// The `next_msg` the `meta` table holds (written at each commit when
+    /// it changed, not once per message).
+    saved_next_msg: u64,
 }
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -132,7 +135,11 @@ impl Store {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        let mut store = Self { conn, next_msg: 1 };
+        let mut store = Self {
+            conn,
+            next_msg: 1,
+            saved_next_msg: 0,
+        };
         let max: i64 =
             store
                 .conn
@@ -142,6 +149,7 @@ impl Store {
             .and_then(|s| s.parse::<u64>().ok())
             .unwrap_or(1);
         store.next_msg = kept.max(from_sql(max) + 1);
+        store.saved_next_msg = kept;
         Ok(store)
     }
 
@@ -151,9 +159,17 @@ impl Store {
         Ok(())
     }
 
-    /// Commits the current transaction.
-    pub fn commit(&self) -> Result<(), StoreError> {
+    /// Commits the current transaction, with the next message id if it
+    /// moved (so ids are never given twice, even when rows are deleted).
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        let moved = self.next_msg != self.saved_next_msg;
+        if moved {
+            self.set_meta("next_msg", &self.next_msg.to_string())?;
+        }
         self.conn.execute_batch("COMMIT")?;
+        if moved {
+            self.saved_next_msg = self.next_msg;
+        }
         Ok(())
     }
 

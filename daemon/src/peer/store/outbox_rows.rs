@@ -33,7 +33,6 @@ impl Store {
                 last_error
             ])?;
         self.next_msg += 1;
-        self.set_meta("next_msg", &self.next_msg.to_string())?;
         Ok(MsgId(msg))
     }
 
