@@ -9,8 +9,8 @@
 //! the daemon exits.
 
 use actix::prelude::*;
-use serde::Deserialize;
 use peerd_shared::control::{Command, ControlError, ErrorKind, Reply, Request, MAX_LINE};
+use serde::Deserialize;
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 

@@ -23,32 +23,7 @@ pub fn decode_reply(datagram: &[u8]) -> Option<Packet> {
     }
     let mut s = Scan(datagram.strip_prefix(b"{\"v\":1,\"type\":\"")?);
     if s.lit(b"LIST_ACK\",\"seq\":").is_some() {
-        let seq = s.seq()?;
-        s.lit(b",\"peers\":[")?;
-        let mut peers = Vec::with_capacity(32);
-        if s.lit(b"]").is_none() {
-            loop {
-                s.lit(b"{\"id\":")?;
-                let id = s.id()?;
-                s.lit(b",\"addr\":")?;
-                let addr = s.addr()?;
-                s.lit(b"}")?;
-                peers.push(PeerEntry { id, addr });
-                if s.lit(b"]").is_some() {
-                    break;
-                }
-                s.lit(b",")?;
-            }
-        }
-        s.lit(b",\"more\":")?;
-        let more = if s.lit(b"true").is_some() {
-            true
-        } else {
-            s.lit(b"false")?;
-            false
-        };
-        s.end()?;
-        return Some(Packet::ListAck { seq, peers, more });
+        return list_ack(s);
     }
     if s.lit(b"REGISTER_ACK\",\"seq\":").is_some() {
         let seq = s.seq()?;
@@ -81,6 +56,36 @@ pub fn decode_reply(datagram: &[u8]) -> Option<Packet> {
     let addr = s.addr()?;
     s.end()?;
     Some(Packet::Intro { from, addr })
+}
+
+/// The rest of a LIST_ACK, after `"seq":`.
+fn list_ack(mut s: Scan<'_>) -> Option<Packet> {
+    let seq = s.seq()?;
+    s.lit(b",\"peers\":[")?;
+    let mut peers = Vec::with_capacity(32);
+    if s.lit(b"]").is_none() {
+        loop {
+            s.lit(b"{\"id\":")?;
+            let id = s.id()?;
+            s.lit(b",\"addr\":")?;
+            let addr = s.addr()?;
+            s.lit(b"}")?;
+            peers.push(PeerEntry { id, addr });
+            if s.lit(b"]").is_some() {
+                break;
+            }
+            s.lit(b",")?;
+        }
+    }
+    s.lit(b",\"more\":")?;
+    let more = if s.lit(b"true").is_some() {
+        true
+    } else {
+        s.lit(b"false")?;
+        false
+    };
+    s.end()?;
+    Some(Packet::ListAck { seq, peers, more })
 }
 
 #[cfg(test)]
