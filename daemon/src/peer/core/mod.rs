@@ -9,8 +9,8 @@
 //! - [`transport`]: the one place datagrams are sealed and opened.
 //! - [`registration`] (+ [`requests`]): REGISTER, keepalive, LIST, CONNECT,
 //!   UNREGISTER, retransmission and re-registration.
-//! - [`delivery`] (+ [`path`], [`queue`], [`pings`]): the outbox's logic:
-//!   paths to peers, queued messages, lookups, introductions, pings.
+//! - [`delivery`] (+ [`path`], [`queue`]): the outbox's logic: paths to
+//!   peers, queued messages, lookups, introductions, pings.
 //! - [`timers`], [`timing`], [`clock`]: the one timer mechanism, the
 //!   protocol's timing rules, the time as inputs carry it.
 

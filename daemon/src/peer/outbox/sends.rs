@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use super::actor::{Accepted, Enqueue, Outbox};
 use crate::peer::alarm::now;
 use crate::peer::core::clock::{format_ms, Now};
-use crate::peer::core::delivery::{Admission, Change, Lookup};
+use crate::peer::core::delivery::{Admission, Change, LookupAnswer};
 use crate::peer::core::queue::OutMsg;
 use crate::peer::store::batch::{Batch, Done, Write, Writer};
 use crate::peer::store::{Store, StoreError};
@@ -103,17 +103,17 @@ impl Outbox {
     }
 
     /// A lookup ended: the sends held for it are written (or refused).
-    pub(super) fn found(&mut self, peer: PeerId, answer: &Lookup, now: Now) {
+    pub(super) fn found(&mut self, peer: PeerId, answer: &LookupAnswer, now: Now) {
         for send in self.held.remove(&peer).unwrap_or_default() {
             match answer {
-                Lookup::Unknown => {
+                LookupAnswer::Unknown => {
                     let _ = send.reply.send(Err(ControlError {
                         code: ErrorKind::UnknownPeer,
                         message: format!("peer {peer} was never registered with the server"),
                     }));
                 }
-                Lookup::Found => self.store_new(send, None, now),
-                Lookup::Offline(reason) | Lookup::Unreachable(reason) => {
+                LookupAnswer::Found => self.store_new(send, None, now),
+                LookupAnswer::Offline(reason) | LookupAnswer::Unreachable(reason) => {
                     self.store_new(send, Some(reason.clone()), now);
                 }
             }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use peerd_shared::wire::ErrorCode;
 use peerd_shared::PeerId;
 
-use super::{Action, Delivery, Lookup};
+use super::{Action, Delivery, LookupAnswer};
 use crate::peer::core::clock::Now;
 use crate::peer::core::path::PathState;
 use crate::peer::core::registration::LinkError;
@@ -33,25 +33,25 @@ impl Delivery {
                 if self.path(peer).route().is_some() {
                     self.flush(peer, now);
                 }
-                Lookup::Found
+                LookupAnswer::Found
             }
             Err(LinkError::UnknownPeer(_)) => {
                 self.path(peer).forget();
                 let reason = format!("peer {peer} was never registered");
                 self.fail_all(peer, &reason, now);
                 self.fail_pings(peer, &reason);
-                Lookup::Unknown
+                LookupAnswer::Unknown
             }
             Err(LinkError::PeerOffline(_)) => {
                 self.known.insert(peer);
                 let reason = format!("peer {peer} is offline");
                 self.unreachable(peer, reason.clone(), now);
-                Lookup::Offline(reason)
+                LookupAnswer::Offline(reason)
             }
             Err(e) => {
                 let reason = e.to_string();
                 self.unreachable(peer, reason.clone(), now);
-                Lookup::Unreachable(reason)
+                LookupAnswer::Unreachable(reason)
             }
         };
         self.out.push(Action::Found { peer, answer });

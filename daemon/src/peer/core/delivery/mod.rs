@@ -9,7 +9,7 @@
 //! or fails when its ttl runs out. Paths in use are kept alive, punched
 //! again when silent and upgraded from relay to direct; `ping` probes them.
 //!
-//! Files: [`vocabulary`] (actions and answers), `state` (the struct, the
+//! Files: `vocabulary` (actions and answers), `state` (the struct, the
 //! timer), `sending` (queue, send, acknowledge, fail), `finding` (lookups,
 //! introductions, the registration coming and going), `probing` (PUNCH,
 //! path upkeep, `ping`, `peers`).
@@ -23,4 +23,4 @@ mod tests;
 mod vocabulary;
 
 pub use state::{Delivery, Nonces};
-pub use vocabulary::{Action, Admission, Change, Lookup, PingId};
+pub use vocabulary::{Action, Admission, Change, LookupAnswer, PingId};

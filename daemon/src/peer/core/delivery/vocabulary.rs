@@ -30,7 +30,7 @@ pub enum Action {
         outcome: SendOutcome,
     },
     /// A lookup of `peer` ended: sends held until it did can go on.
-    Found { peer: PeerId, answer: Lookup },
+    Found { peer: PeerId, answer: LookupAnswer },
     /// Answer a `ping`.
     Pong {
         ping: PingId,
@@ -59,7 +59,7 @@ pub enum Change {
 
 /// What a lookup (CONNECT) found out about a peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup {
+pub enum LookupAnswer {
     /// Registered (online or offline): messages may be queued for it.
     Found,
     /// Never registered with the server.

@@ -10,7 +10,7 @@ use peerd_shared::wire::{self, ErrorCode, Packet};
 use peerd_shared::PeerId;
 
 use super::{Action, Answer, LinkError, Purpose, Registration};
-use crate::peer::core::transport::Request;
+use crate::peer::core::transport::ServerRequest;
 
 impl<C> Registration<C> {
     fn registering(&self) -> bool {
@@ -29,14 +29,14 @@ impl<C> Registration<C> {
     /// Sends a request, or defers it until registered, or fails it.
     pub(super) fn issue(&mut self, purpose: Purpose<C>, now: Instant) {
         let request = match &purpose {
-            Purpose::Register => Request::Register,
-            Purpose::List { after, .. } => Request::List { after: *after },
-            Purpose::Connect { target, .. } => Request::Connect { target: *target },
-            Purpose::Unregister { .. } => Request::Unregister,
+            Purpose::Register => ServerRequest::Register,
+            Purpose::List { after, .. } => ServerRequest::List { after: *after },
+            Purpose::Connect { target, .. } => ServerRequest::Connect { target: *target },
+            Purpose::Unregister { .. } => ServerRequest::Unregister,
         };
         let ready = self.state == RegState::Registered && self.transport.id().is_some();
         match (request, ready, self.state) {
-            (Request::Register, _, _) | (_, true, _) => {}
+            (ServerRequest::Register, _, _) | (_, true, _) => {}
             (_, false, RegState::Offline) => {
                 let reason = self.reason.clone().unwrap_or_else(|| "offline".into());
                 return self.fail(purpose, LinkError::NotRegistered(reason));

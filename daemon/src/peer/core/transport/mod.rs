@@ -20,5 +20,5 @@ mod seal;
 #[cfg(test)]
 mod tests;
 
-pub use packets::{Datagram, Inbound, Origin, PeerPacket, Request, Route, SealError};
+pub use packets::{Datagram, Inbound, Origin, PeerPacket, Route, SealError, ServerRequest};
 pub use seal::Transport;

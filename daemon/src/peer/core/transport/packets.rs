@@ -35,7 +35,7 @@ pub enum PeerPacket {
 
 /// A request to the server without `seq`, `id` and `token` (added here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
+pub enum ServerRequest {
     Register,
     List { after: u64 },
     Connect { target: PeerId },

@@ -9,7 +9,7 @@ use peerd_shared::{PeerId, Seq, Token};
 use serde_json::value::RawValue;
 
 use super::relays::RelayLog;
-use super::{Datagram, PeerPacket, Request, Route, SealError};
+use super::{Datagram, PeerPacket, Route, SealError, ServerRequest};
 
 /// The daemon's datagram codec and what it is made with.
 pub struct Transport {
@@ -74,25 +74,25 @@ impl Transport {
     }
 
     /// A request to the server with a new `seq` (REGISTER needs no id).
-    pub fn seal_request(&mut self, request: Request) -> Result<(Seq, Datagram), SealError> {
+    pub fn seal_request(&mut self, request: ServerRequest) -> Result<(Seq, Datagram), SealError> {
         let seq = self.seq();
         let token = self.token;
         let packet = match (request, self.id) {
-            (Request::Register, _) => Packet::Register { seq, token },
+            (ServerRequest::Register, _) => Packet::Register { seq, token },
             (_, None) => return Err(SealError::NoId),
-            (Request::List { after }, Some(id)) => Packet::List {
+            (ServerRequest::List { after }, Some(id)) => Packet::List {
                 seq,
                 id,
                 token,
                 after: Some(after),
             },
-            (Request::Connect { target }, Some(id)) => Packet::Connect {
+            (ServerRequest::Connect { target }, Some(id)) => Packet::Connect {
                 seq,
                 id,
                 token,
                 target,
             },
-            (Request::Unregister, Some(id)) => Packet::Unregister { seq, id, token },
+            (ServerRequest::Unregister, Some(id)) => Packet::Unregister { seq, id, token },
         };
         Ok((seq, self.datagram(&packet, self.server)?))
     }

@@ -43,12 +43,12 @@ fn bytes(p: &Packet) -> Vec<u8> {
 fn requests_and_relays_share_one_counter_of_fresh_seqs() {
     let mut t = transport();
     let now = Instant::now();
-    let (s1, d1) = t.seal_request(Request::Register).expect("register");
+    let (s1, d1) = t.seal_request(ServerRequest::Register).expect("register");
     let relayed = t
         .seal_peer(id(2), Route::Relayed, PeerPacket::Punch { nonce: 1 }, now)
         .expect("relay");
     let (s3, d3) = t
-        .seal_request(Request::Connect { target: id(2) })
+        .seal_request(ServerRequest::Connect { target: id(2) })
         .expect("connect");
     assert_eq!((s1, s3), (Seq(100), Seq(102)));
     assert!(matches!(
@@ -63,7 +63,7 @@ fn requests_and_relays_share_one_counter_of_fresh_seqs() {
     assert_eq!((d1.to, d3.to), (server(), server()));
     let mut anonymous = Transport::new(TOKEN, server(), addr("0.0.0.0:0"), None, 0);
     assert_eq!(
-        anonymous.seal_request(Request::Unregister),
+        anonymous.seal_request(ServerRequest::Unregister),
         Err(SealError::NoId)
     );
 }

@@ -6,7 +6,7 @@ use peerd_shared::MsgId;
 
 use super::{id, peer_addr, Bench};
 use crate::peer::args::RelayPolicy;
-use crate::peer::core::delivery::{Action, Admission, Change, Lookup};
+use crate::peer::core::delivery::{Action, Admission, Change, LookupAnswer};
 use crate::peer::core::queue::WINDOW;
 use crate::peer::core::registration::LinkError;
 use crate::peer::core::transport::Route;
@@ -120,7 +120,7 @@ fn messages_to_a_peer_never_registered_fail_at_once() {
         Action::Found { answer, .. } => Some(answer.clone()),
         _ => None,
     });
-    assert_eq!(found, [(5, Lookup::Unknown)]);
+    assert_eq!(found, [(5, LookupAnswer::Unknown)]);
 }
 
 #[test]
