@@ -1,6 +1,7 @@
 //! The one shutdown path. SIGINT, SIGTERM and `peerctl stop` all send
 //! [`Stop`] to the [`Lifecycle`] actor, which stops the daemon in order:
-//! the outbox refuses new messages, the registry link unregisters (the
+//! every control session hears it (new requests get `shutting_down`), the
+//! outbox refuses new messages, the registry link unregisters (the
 //! peer leaves LIST at once; at most [`UNREGISTER_WAIT`] for a server that
 //! does not answer), followers get `closing`, the `stop` caller gets its
 //! answer, and only then does the actor system stop. Each actor cleans up
@@ -10,7 +11,7 @@
 use std::time::Duration;
 
 use actix::prelude::*;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use super::inbox::{CloseFollowers, Inbox};
 use super::outbox::{Outbox, Stopping};
@@ -35,18 +36,26 @@ pub struct Lifecycle {
     link: Addr<RegistryLink>,
     outbox: Addr<Outbox>,
     inbox: Addr<Inbox>,
-    stopping: bool,
+    /// Tells the control sessions that shutdown began.
+    announce: watch::Sender<bool>,
 }
 
 impl Lifecycle {
-    /// Stops these actors when told to.
-    pub fn new(link: Addr<RegistryLink>, outbox: Addr<Outbox>, inbox: Addr<Inbox>) -> Self {
-        Self {
+    /// Stops these actors when told to; the sessions listen on the returned
+    /// receiver (it turns `true` when shutdown begins).
+    pub fn new(
+        link: Addr<RegistryLink>,
+        outbox: Addr<Outbox>,
+        inbox: Addr<Inbox>,
+    ) -> (Self, watch::Receiver<bool>) {
+        let (announce, stopping) = watch::channel(false);
+        let lifecycle = Self {
             link,
             outbox,
             inbox,
-            stopping: false,
-        }
+            announce,
+        };
+        (lifecycle, stopping)
     }
 }
 
@@ -74,11 +83,11 @@ impl Handler<Stop> for Lifecycle {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, stop: Stop, _ctx: &mut Self::Context) -> Self::Result {
-        if self.stopping {
+        if *self.announce.borrow() {
             // Already on the way: just answer.
             return Box::pin(fut::wrap_future(answer(stop.answer)));
         }
-        self.stopping = true;
+        self.announce.send_replace(true);
         tracing::info!("stopping ({}): unregistering", stop.why);
         self.outbox.do_send(Stopping);
         let (link, inbox) = (self.link.clone(), self.inbox.clone());

@@ -142,9 +142,11 @@ fn start(p: Prepared) -> Result<(), PeerError> {
     let link = link.start();
     let outbox = outbox_ctx.run(Outbox::new(p.delivery, link.clone(), p.store.clone()));
     let inbox = inbox_ctx.run(Inbox::new(p.store.clone(), link.clone()));
-    let lifecycle = Lifecycle::new(link.clone(), outbox.clone(), inbox.clone()).start();
+    let (lifecycle, stopping) = Lifecycle::new(link.clone(), outbox.clone(), inbox.clone());
+    let lifecycle = lifecycle.start();
     let services = Services {
         info: p.info,
+        stopping,
         store: p.store,
         link,
         outbox,

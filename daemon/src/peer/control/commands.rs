@@ -37,6 +37,8 @@ pub struct DaemonInfo {
 #[derive(Clone)]
 pub struct Services {
     pub info: Arc<DaemonInfo>,
+    /// Turns `true` when shutdown begins ([`Lifecycle`]'s announcement).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
     pub store: StoreHandle,
     pub link: Addr<RegistryLink>,
     pub outbox: Addr<Outbox>,
@@ -96,6 +98,9 @@ pub fn check_text(text: &str) -> Result<(), ControlError> {
 
 /// Runs one command other than `follow` and `stop`.
 pub async fn execute(s: &Services, cmd: Command) -> Result<Response, ControlError> {
+    if *s.stopping.borrow() {
+        return Err(error(ErrorKind::ShuttingDown, "the daemon is stopping"));
+    }
     match cmd {
         Command::Id => {
             let link = s.link.send(GetLinkStatus).await.map_err(gone)?;

@@ -16,6 +16,10 @@ use super::session::Session;
 use crate::peer::error::PeerError;
 use crate::peer::identity::ensure_private_dir;
 
+/// Wait before accepting again after `accept` failed (out of descriptors
+/// and the like), so a persistent failure does not spin or flood the log.
+const ACCEPT_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The bound socket file; removed on drop if it is still the one we bound.
 pub struct SocketFile {
     path: PathBuf,
@@ -122,7 +126,7 @@ impl Actor for ControlListener {
                     Err(e) => {
                         tracing::warn!(error = %e, "control socket accept failed");
                         // Out of descriptors and the like: give it a moment.
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        tokio::time::sleep(ACCEPT_RETRY).await;
                     }
                 }
             }
