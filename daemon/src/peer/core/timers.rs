@@ -50,6 +50,7 @@ impl<K: Copy + Ord + Hash> Timers<K> {
     }
 
     /// The deadline armed for `key`.
+    #[cfg(test)]
     pub fn deadline(&self, key: K) -> Option<Instant> {
         self.armed.get(&key).copied()
     }

@@ -78,6 +78,7 @@ impl Backoff {
     }
 
     /// The first delay.
+    #[cfg(test)]
     pub fn first(&self) -> Duration {
         self.min
     }

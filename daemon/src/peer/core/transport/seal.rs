@@ -62,11 +62,6 @@ impl Transport {
         self.registered = registered;
     }
 
-    /// The server's address.
-    pub fn server(&self) -> SocketAddr {
-        self.server
-    }
-
     fn seq(&mut self) -> Seq {
         let seq = Seq(self.next_seq);
         self.next_seq = self.next_seq.wrapping_add(1);
