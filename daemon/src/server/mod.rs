@@ -3,7 +3,7 @@
 //!
 //! - [`args`]: flags and limits; [`config`]: flags, environment, config
 //!   file and defaults merged.
-//! - [`registry`] (+ `requests`, `peers`, `outbox`, `addr_text`, `hot`,
+//! - [`registry`] (+ `requests`, `peers`, `reply_buffer`, `addr_text`,
 //!   `replay`, `ratelimit`):
 //!   the pure protocol core, no I/O.
 //! - [`store`]: the SQLite database and its writer thread.
@@ -15,13 +15,12 @@ pub mod addr_text;
 pub mod args;
 pub mod config;
 mod error;
-mod hot;
 mod mmsg;
-pub mod outbox;
 mod peers;
 mod ratelimit;
 pub mod registry;
 mod replay;
+pub mod reply_buffer;
 mod requests;
 mod reuseport;
 pub mod store;

@@ -21,10 +21,10 @@ use tracing::{debug, info, warn};
 
 use super::addr_text::AddrText;
 use super::args::Limits;
-use super::outbox::Outbox;
 use super::peers::Peers;
 use super::ratelimit::{RateLimiter, Verdict};
 use super::replay::ReplayCache;
+use super::reply_buffer::ReplyBuffer;
 use super::stun_port as stun;
 use crate::metrics::Counter;
 
@@ -94,7 +94,13 @@ impl Registry {
     }
 
     /// Handles one datagram from `source`, queueing the answers in `out`.
-    pub fn handle(&mut self, datagram: &[u8], source: SocketAddr, now: Instant, out: &mut Outbox) {
+    pub fn handle(
+        &mut self,
+        datagram: &[u8],
+        source: SocketAddr,
+        now: Instant,
+        out: &mut ReplyBuffer,
+    ) {
         let source = canonical(source);
         let now_ms = self.ms(now);
         if datagram.is_empty() {
@@ -128,7 +134,7 @@ impl Registry {
         }
         // Canonical REGISTER/LIST/CONNECT skip serde; the rest (and every
         // error) goes through the staged decoder.
-        match super::hot::decode(datagram).map_or_else(|| wire::decode(datagram), Ok) {
+        match wire::fast::decode_request(datagram).map_or_else(|| wire::decode(datagram), Ok) {
             Ok(packet) => {
                 out.tally.add(Counter::request(packet.kind()), 1);
                 self.dispatch(packet, datagram, source, now_ms, out)
@@ -146,7 +152,7 @@ impl Registry {
         datagram: &[u8],
         source: SocketAddr,
         now_ms: u64,
-        out: &mut Outbox,
+        out: &mut ReplyBuffer,
     ) {
         match packet {
             Packet::Register { seq, token } => self.register(seq, token, source, now_ms, out),
@@ -202,7 +208,13 @@ impl Registry {
     }
 
     /// Answers a datagram that failed to decode.
-    fn refuse(&mut self, e: DecodeError, datagram: &[u8], source: SocketAddr, out: &mut Outbox) {
+    fn refuse(
+        &mut self,
+        e: DecodeError,
+        datagram: &[u8],
+        source: SocketAddr,
+        out: &mut ReplyBuffer,
+    ) {
         let head = peek(datagram);
         if head.kind == Some(Kind::Error) {
             return debug!(%source, "malformed ERROR received; never answered");
@@ -237,7 +249,7 @@ impl Registry {
         token: Token,
         source: SocketAddr,
         now_ms: u64,
-        out: &mut Outbox,
+        out: &mut ReplyBuffer,
     ) {
         if let Some(id) = self.peers.id_of(&token) {
             if let Some(p) = self.pending.get_mut(&id) {
@@ -270,7 +282,7 @@ impl Registry {
     }
 
     /// The database stored (`stored` true) or failed to store `ids`.
-    pub fn on_durable(&mut self, ids: &[PeerId], stored: bool, out: &mut Outbox) {
+    pub fn on_durable(&mut self, ids: &[PeerId], stored: bool, out: &mut ReplyBuffer) {
         for &id in ids {
             let Some(p) = self.pending.remove(&id) else {
                 continue;
@@ -377,3 +389,7 @@ fn peek(datagram: &[u8]) -> Peek {
 #[cfg(test)]
 #[path = "registry_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "registry_rate_tests.rs"]
+mod rate_tests;

@@ -4,12 +4,12 @@
 use super::*;
 use std::time::Duration;
 
-const KEEPALIVE: Duration = Duration::from_secs(10);
+pub(super) const KEEPALIVE: Duration = Duration::from_secs(10);
 
-struct Harness {
+pub(super) struct Harness {
     reg: Registry,
     epoch: Instant,
-    out: Outbox,
+    out: ReplyBuffer,
 }
 
 fn addr(port: u16) -> SocketAddr {
@@ -35,17 +35,17 @@ impl Harness {
         })
     }
 
-    fn with(limits: Limits) -> Self {
+    pub(super) fn with(limits: Limits) -> Self {
         let epoch = Instant::now();
         Self {
             reg: Registry::new(limits, [], epoch),
             epoch,
-            out: Outbox::new(),
+            out: ReplyBuffer::new(),
         }
     }
 
     /// Sends `text` from port `from` at `secs`; returns the answers.
-    fn send(&mut self, from: u16, secs: f64, text: &str) -> Vec<(SocketAddr, Packet)> {
+    pub(super) fn send(&mut self, from: u16, secs: f64, text: &str) -> Vec<(SocketAddr, Packet)> {
         self.out.clear();
         let now = self.epoch + Duration::from_secs_f64(secs);
         self.reg
@@ -92,7 +92,7 @@ fn req(kind: &str, seq: u32, me: u64, n: u8, extra: &str) -> String {
     )
 }
 
-fn error_code(replies: &[(SocketAddr, Packet)]) -> (ErrorCode, Seq) {
+pub(super) fn error_code(replies: &[(SocketAddr, Packet)]) -> (ErrorCode, Seq) {
     match replies {
         [(_, Packet::Error { code, seq, .. })] => (*code, *seq),
         other => panic!("expected one ERROR, got {other:?}"),
@@ -335,68 +335,5 @@ fn replies_and_peer_messages_are_unknown_type_and_errors_are_never_answered() {
     assert_eq!(
         error_code(&h.send(1, 0.0, v2)),
         (ErrorCode::UnsupportedVersion, Seq(3))
-    );
-}
-
-#[test]
-fn rate_limit_answers_rate_limited_then_recovers() {
-    let mut h = Harness::with(Limits {
-        keepalive: KEEPALIVE,
-        rate_per_source: 10,
-        burst_per_source: 3,
-        global_rate: 0,
-        replay_capacity: 16,
-    });
-    let nonsense = r#"{"v":1,"type":"NOPE","seq":4}"#;
-    for _ in 0..3 {
-        assert_eq!(
-            error_code(&h.send(1, 0.0, nonsense)).0,
-            ErrorCode::UnknownType
-        );
-    }
-    assert_eq!(
-        error_code(&h.send(1, 0.0, nonsense)),
-        (ErrorCode::RateLimited, Seq(4))
-    );
-    assert!(
-        h.send(1, 0.0, nonsense).is_empty(),
-        "one notice, then silence"
-    );
-    assert_eq!(
-        error_code(&h.send(2, 0.0, nonsense)).0,
-        ErrorCode::UnknownType
-    );
-    assert_eq!(
-        error_code(&h.send(1, 1.0, nonsense)).0,
-        ErrorCode::UnknownType
-    );
-}
-
-#[test]
-fn rate_limited_never_answers_an_error() {
-    let mut h = Harness::with(Limits {
-        keepalive: KEEPALIVE,
-        rate_per_source: 1,
-        burst_per_source: 1,
-        global_rate: 0,
-        replay_capacity: 16,
-    });
-    assert!(h
-        .send(1, 0.0, r#"{"v":1,"type":"ERROR","seq":1}"#)
-        .is_empty());
-    assert!(h
-        .send(1, 0.0, r#"{"v":1,"type":"ERROR","seq":1}"#)
-        .is_empty());
-    assert!(h
-        .send(
-            1,
-            0.0,
-            r#"{"v":1,"type":"ERROR","seq":1,"code":"x","message":""}"#
-        )
-        .is_empty());
-    let probe = r#"{"v":1,"type":"NOPE","seq":2}"#;
-    assert_eq!(
-        error_code(&h.send(1, 0.5, probe)),
-        (ErrorCode::RateLimited, Seq(2))
     );
 }

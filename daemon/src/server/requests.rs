@@ -10,10 +10,10 @@ use peerd_shared::{PeerId, Seq, Token};
 use tracing::info;
 
 use super::addr_text::AddrText;
-use super::outbox::Outbox;
 use super::peers::Online;
 use super::registry::Registry;
 use super::replay::{Cached, ReplayKey};
+use super::reply_buffer::ReplyBuffer;
 
 /// The fields of a RELAY, with `data` borrowed from the decoded packet.
 pub struct RelayRequest<'a> {
@@ -24,12 +24,11 @@ pub struct RelayRequest<'a> {
     pub data: &'a str,
 }
 
-/// Compares tokens in constant time.
+/// Compares tokens in constant time (`subtle`), so the time a refusal
+/// takes says nothing about how much of a token was right.
 fn same_token(a: &Token, b: &Token) -> bool {
-    a.0.iter()
-        .zip(b.0.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+    use subtle::ConstantTimeEq;
+    a.0.ct_eq(&b.0).into()
 }
 
 impl Registry {
@@ -77,7 +76,7 @@ impl Registry {
         seq: Seq,
         source: SocketAddr,
         len: usize,
-        out: &mut Outbox,
+        out: &mut ReplyBuffer,
     ) {
         info!("{kind} from {source} as id {id}: unauthorized: {why}");
         out.error(source, seq, ErrorCode::Unauthorized, why, len);
@@ -91,7 +90,7 @@ impl Registry {
         seq: Seq,
         source: SocketAddr,
         now_ms: u64,
-        out: &mut Outbox,
+        out: &mut ReplyBuffer,
     ) -> bool {
         let Some(reply) = self.replay.get(key, now_ms) else {
             return false;
@@ -111,7 +110,7 @@ impl Registry {
         after: Option<u64>,
         source: SocketAddr,
         now_ms: u64,
-        out: &mut Outbox,
+        out: &mut ReplyBuffer,
     ) {
         if let Err(why) = self.authenticate(id, token, source, now_ms) {
             return Self::unauthorized("LIST", id, why, seq, source, usize::MAX / 2, out);
@@ -147,7 +146,7 @@ impl Registry {
         datagram: &[u8],
         source: SocketAddr,
         now_ms: u64,
-        out: &mut Outbox,
+        out: &mut ReplyBuffer,
     ) {
         let key = self.replay.key(source, seq, datagram);
         if self.replay_hit(&key, "CONNECT", seq, source, now_ms, out) {
@@ -190,7 +189,7 @@ impl Registry {
         datagram: &[u8],
         source: SocketAddr,
         now_ms: u64,
-        out: &mut Outbox,
+        out: &mut ReplyBuffer,
     ) {
         let key = self.replay.key(source, seq, datagram);
         if self.replay_hit(&key, "UNREGISTER", seq, source, now_ms, out) {
@@ -212,7 +211,7 @@ impl Registry {
         datagram: &[u8],
         source: SocketAddr,
         now_ms: u64,
-        out: &mut Outbox,
+        out: &mut ReplyBuffer,
     ) {
         let RelayRequest {
             seq,
@@ -248,7 +247,7 @@ impl Registry {
 }
 
 /// Encodes a reply (first time or retry: the same bytes).
-fn send_cached(reply: Cached, seq: Seq, to: SocketAddr, out: &mut Outbox) {
+fn send_cached(reply: Cached, seq: Seq, to: SocketAddr, out: &mut ReplyBuffer) {
     match reply {
         Cached::ConnectAck { target, addr } => {
             out.connect_ack(to, seq, target, addr, &AddrText::NONE)

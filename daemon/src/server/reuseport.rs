@@ -16,7 +16,8 @@ use std::os::fd::AsRawFd;
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// `SO_ATTACH_REUSEPORT_CBPF` (asm-generic/socket.h), not exported by libc
-/// for every Linux target.
+/// for every Linux target. socket2 sets `SO_REUSEPORT` but has no call for
+/// this option, so it stays a raw `setsockopt`.
 const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
 
 /// Binds `n` sockets (at least 1) to `addr` in one reuseport group, socket
@@ -41,7 +42,7 @@ pub fn bind_group(
         let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
         configure(&socket)?;
         if n > 1 {
-            set_reuse_port(&socket)?;
+            socket.set_reuse_port(true)?;
         }
         socket.bind(&bound.into())?;
         if i == 0 {
@@ -57,25 +58,6 @@ pub fn bind_group(
         attach_steering(&sockets[0], n)?;
     }
     Ok(sockets)
-}
-
-fn set_reuse_port(socket: &Socket) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: a valid descriptor and a c_int option value of the right size.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_REUSEPORT,
-            std::ptr::from_ref(&on).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 fn insn(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {

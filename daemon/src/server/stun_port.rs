@@ -9,14 +9,14 @@ use tracing::debug;
 
 pub use peerd_shared::stun::{answer, is_stun, ANSWER_BUF};
 
-use super::outbox::Outbox;
 use super::ratelimit::Verdict;
+use super::reply_buffer::ReplyBuffer;
 use crate::metrics::Counter;
 
 /// Answers the STUN `datagram` from `source` (canonical form) when the
 /// rate limiter's `verdict` accepts it; excess STUN is dropped, never
 /// answered with an error.
-pub fn serve(datagram: &[u8], source: SocketAddr, verdict: Verdict, out: &mut Outbox) {
+pub fn serve(datagram: &[u8], source: SocketAddr, verdict: Verdict, out: &mut ReplyBuffer) {
     if verdict != Verdict::Accept {
         out.tally.add(Counter::RateLimitedDropped, 1);
         return;

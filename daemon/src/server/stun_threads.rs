@@ -20,8 +20,8 @@ use tracing::{debug, warn};
 
 use super::args::Limits;
 use super::mmsg::{self, Dest, RecvBatch};
-use super::outbox::Outbox;
 use super::ratelimit::RateLimiter;
+use super::reply_buffer::ReplyBuffer;
 use super::stun_port as stun;
 use crate::metrics::{Board, Counter, Publisher};
 
@@ -90,7 +90,7 @@ fn serve(
         limits.global_rate,
     );
     let mut batch = RecvBatch::new();
-    let mut out = Outbox::new();
+    let mut out = ReplyBuffer::new();
     let epoch = Instant::now();
     let mut swept = epoch;
     while !stop.load(Ordering::Relaxed) {
@@ -143,7 +143,7 @@ fn serve(
 
 /// Sends every queued answer, [`mmsg::BATCH`] per call, waiting while the
 /// socket's buffer is full; a datagram the kernel refuses is skipped.
-fn send_all(fd: std::os::fd::RawFd, v6: bool, out: &Outbox) {
+fn send_all(fd: std::os::fd::RawFd, v6: bool, out: &ReplyBuffer) {
     let mut items = [(Dest::new(mmsg::UNSPECIFIED), &[][..]); mmsg::BATCH];
     let mut datagrams = out.datagrams().peekable();
     while datagrams.peek().is_some() {

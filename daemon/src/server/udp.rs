@@ -19,8 +19,8 @@ use tracing::{debug, error, info, warn};
 
 use super::error::ServerError;
 use super::mmsg::{self, Dest, RecvBatch};
-use super::outbox::Outbox;
 use super::registry::Registry;
+use super::reply_buffer::ReplyBuffer;
 use super::reuseport;
 use super::store::Writer;
 use super::stun_threads::Handed;
@@ -81,7 +81,7 @@ pub async fn serve(
     let v6 = socket.local_addr().map_err(ServerError::Socket)?.is_ipv6();
     let fd = socket.as_raw_fd();
     let mut batch = RecvBatch::new();
-    let mut out = Outbox::new();
+    let mut out = ReplyBuffer::new();
     let mut dests = Vec::with_capacity(mmsg::BATCH);
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -160,7 +160,7 @@ pub async fn serve(
 }
 
 /// Hands new ids to the writer; if it is gone, they fail at once.
-fn persist(registry: &mut Registry, writer: &Writer, out: &mut Outbox) {
+fn persist(registry: &mut Registry, writer: &Writer, out: &mut ReplyBuffer) {
     if out.persist.is_empty() {
         return;
     }
@@ -183,7 +183,7 @@ async fn send_all(
     socket: &UdpSocket,
     fd: RawFd,
     v6: bool,
-    out: &mut Outbox,
+    out: &mut ReplyBuffer,
     dests: &mut Vec<(Dest, SocketAddr)>,
 ) {
     out.tally.add(Counter::DatagramsSent, out.len() as u64);
