@@ -1,25 +1,27 @@
 //! A small client of the daemon's control socket, usable by any program:
 //! [`Client::connect`] dials the Unix socket, [`Client::request`] sends one
-//! [`Command`] and returns its [`Response`] ([`Client::submit`] and
+//! request and returns its [`Response`] ([`Client::submit`] and
 //! [`Client::next_reply`] pipeline many), and [`Client::follow`] turns
 //! the connection into a [`Follower`] that yields inbox [`Event`]s as the
 //! daemon streams them.
 //!
 //! The protocol is `docs/control.md`: one JSON object per line, every line
-//! at most [`MAX_LINE`] bytes, one reply per request, in order.
+//! at most [`MAX_LINE`] bytes (framed by `tokio_util`'s [`LinesCodec`]),
+//! one reply per request, in order.
 
 use std::io;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use peerd_shared::control::{
-    Command, ControlError, ErrorKind, Event, Reply, Request, Response, MAX_LINE,
-};
+use futures_util::{SinkExt, StreamExt};
+use peerd_shared::control::{Command, ControlError, ErrorKind, Event, Reply, Response, MAX_LINE};
 use peerd_shared::wire::MAX_TEXT;
 use peerd_shared::PeerId;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use serde::Serialize;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
+use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec, LinesCodecError};
 
 /// Everything that can go wrong between a client and the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +32,15 @@ pub enum ClientError {
     /// A socket file with nothing listening: a daemon died without cleaning up.
     #[error("peerd is not running (stale socket at {}); start it with `peerd start`", .path.display())]
     StaleSocket { path: PathBuf },
-    /// Any other failure to dial the socket (permissions, not a socket, ...).
+    /// The path exists but is no socket (a regular file, a directory, ...):
+    /// no daemon ever listened there; the path is probably wrong.
+    #[error(
+        "{} is not a socket but {what}: no peerd listens there; check --socket \
+         (or PEERD_SOCKET, `socket` in the config file, --data-dir)",
+        .path.display()
+    )]
+    NotASocket { path: PathBuf, what: &'static str },
+    /// Any other failure to dial the socket (permissions, ...).
     #[error("cannot connect to peerd at {}: {source}", .path.display())]
     Connect { path: PathBuf, source: io::Error },
     /// Reading or writing the established connection failed.
@@ -43,7 +53,7 @@ pub enum ClientError {
     #[error("unexpected answer from peerd: {0}")]
     Protocol(String),
     /// No answer within the allowed time.
-    #[error("peerd did not answer within {}", crate::duration::format(*.0))]
+    #[error("peerd did not answer within {}", humantime::format_duration(*.0))]
     Timeout(Duration),
     /// The daemon answered with an error.
     #[error("{0}")]
@@ -52,10 +62,12 @@ pub enum ClientError {
 
 impl ClientError {
     /// A stable snake_case code, the daemon's own for [`ClientError::Daemon`]:
-    /// `not_running`, `connect`, `io`, `closed`, `protocol`, `timeout`.
+    /// `not_running`, `not_a_socket`, `connect`, `io`, `closed`, `protocol`,
+    /// `timeout`.
     pub fn code(&self) -> String {
         match self {
             Self::NotRunning { .. } | Self::StaleSocket { .. } => "not_running".into(),
+            Self::NotASocket { .. } => "not_a_socket".into(),
             Self::Connect { .. } => "connect".into(),
             Self::Io(_) => "io".into(),
             Self::Closed => "closed".into(),
@@ -69,6 +81,12 @@ impl ClientError {
     pub fn is_not_running(&self) -> bool {
         matches!(self, Self::NotRunning { .. } | Self::StaleSocket { .. })
     }
+
+    /// True when the connection to a daemon that was there ended (it
+    /// stopped or crashed): the cases a follower reconnects after.
+    pub fn is_lost(&self) -> bool {
+        matches!(self, Self::Io(_) | Self::Closed)
+    }
 }
 
 /// The wire spelling of an [`ErrorKind`] (`unknown_peer`, ...).
@@ -79,37 +97,70 @@ pub fn kind_code(kind: ErrorKind) -> String {
     }
 }
 
+/// What kind of file `path` is when it exists and is not a socket.
+fn not_a_socket(path: &Path) -> Option<&'static str> {
+    let kind = std::fs::metadata(path).ok()?.file_type();
+    Some(if kind.is_socket() {
+        return None;
+    } else if kind.is_file() {
+        "a regular file"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "another kind of file"
+    })
+}
+
+/// One request line: `req` and the command's fields, flattened.
+#[derive(Serialize)]
+struct Envelope<'a, C> {
+    req: u64,
+    #[serde(flatten)]
+    command: &'a C,
+}
+
 /// One connection to the daemon's control socket.
 #[derive(Debug)]
 pub struct Client {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: FramedRead<OwnedReadHalf, LinesCodec>,
+    writer: FramedWrite<OwnedWriteHalf, LinesCodec>,
     next_req: u64,
 }
 
 impl Client {
-    /// Dials the control socket at `path`, telling "not running" (no file)
-    /// and "stale socket" (a file nobody listens on) apart from other errors.
+    /// Dials the control socket at `path`, telling "not running" (no file),
+    /// "stale socket" (a socket file nobody listens on) and "not a socket"
+    /// (any other file) apart from other errors.
     pub async fn connect(path: &Path) -> Result<Self, ClientError> {
         let stream = UnixStream::connect(path).await.map_err(|source| {
             let path = path.to_path_buf();
+            if source.kind() == io::ErrorKind::NotFound {
+                return ClientError::NotRunning { path };
+            }
+            if let Some(what) = not_a_socket(&path) {
+                return ClientError::NotASocket { path, what };
+            }
             match source.kind() {
-                io::ErrorKind::NotFound => ClientError::NotRunning { path },
                 io::ErrorKind::ConnectionRefused => ClientError::StaleSocket { path },
                 _ => ClientError::Connect { path, source },
             }
         })?;
-        let (read, writer) = stream.into_split();
+        let (read, write) = stream.into_split();
         Ok(Self {
-            reader: BufReader::new(read),
-            writer,
+            reader: FramedRead::new(read, LinesCodec::new_with_max_length(MAX_LINE)),
+            writer: FramedWrite::new(write, LinesCodec::new()),
             next_req: 1,
         })
     }
 
-    /// Sends `command` and waits for its reply; a daemon error becomes
-    /// [`ClientError::Daemon`].
-    pub async fn request(&mut self, command: Command) -> Result<Response, ClientError> {
+    /// Sends `command` (a [`Command`], or any request type of
+    /// `peerd_shared::control` tagged by `cmd`) and waits for its reply; a
+    /// daemon error becomes [`ClientError::Daemon`].
+    pub async fn request<C: Serialize>(&mut self, command: C) -> Result<Response, ClientError> {
         let req = self.submit(command).await?;
         let (answered, outcome) = self.next_reply().await?;
         if answered.is_some_and(|r| r != req) {
@@ -123,14 +174,15 @@ impl Client {
     /// Writes a request without waiting for its reply, for pipelining many
     /// requests on one connection; returns the `req` number it carries.
     /// Replies come back in request order through [`Client::next_reply`].
-    pub async fn submit(&mut self, command: Command) -> Result<u64, ClientError> {
+    pub async fn submit<C: Serialize>(&mut self, command: C) -> Result<u64, ClientError> {
         let req = self.next_req;
         self.next_req += 1;
-        self.write(&Request {
-            req: Some(req),
-            command,
+        let line = serde_json::to_string(&Envelope {
+            req,
+            command: &command,
         })
-        .await?;
+        .map_err(|e| ClientError::Protocol(format!("cannot encode request: {e}")))?;
+        self.writer.send(line).await.map_err(codec_error)?;
         Ok(req)
     }
 
@@ -138,7 +190,7 @@ impl Client {
     pub async fn next_reply(
         &mut self,
     ) -> Result<(Option<u64>, Result<Response, ControlError>), ClientError> {
-        let line = read_line(&mut self.reader)
+        let line = next_line(&mut self.reader)
             .await?
             .ok_or(ClientError::Closed)?;
         let reply: Reply = serde_json::from_str(&line)
@@ -146,60 +198,65 @@ impl Client {
         Ok((reply.req, reply.into_result()))
     }
 
-    /// Like [`Client::request`], failing with [`ClientError::Timeout`] after `limit`.
-    pub async fn request_within(
+    /// Like [`Client::request`], failing with [`ClientError::Timeout`] after
+    /// `limit`; `None` waits without limit.
+    pub async fn request_within<C: Serialize>(
         &mut self,
-        command: Command,
-        limit: Duration,
+        command: C,
+        limit: Option<Duration>,
     ) -> Result<Response, ClientError> {
-        tokio::time::timeout(limit, self.request(command))
-            .await
-            .map_err(|_| ClientError::Timeout(limit))?
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, self.request(command))
+                .await
+                .map_err(|_| ClientError::Timeout(limit))?,
+            None => self.request(command).await,
+        }
     }
 
     /// Asks the daemon to stream the inbox (optionally only `from` one peer,
     /// replaying at most the newest `limit`), then new messages.
     pub async fn follow(
-        mut self,
+        self,
         from: Option<PeerId>,
         limit: Option<u32>,
     ) -> Result<Follower, ClientError> {
-        match self.request(Command::Follow { from, limit }).await? {
+        self.follow_with(Command::Follow { from, limit }).await
+    }
+
+    /// Like [`Client::follow`] with any `follow` request (e.g. one with
+    /// `since_ms`, `peerd_shared::control::history::HistoryCommand::Follow`).
+    pub async fn follow_with<C: Serialize>(mut self, command: C) -> Result<Follower, ClientError> {
+        match self.request(command).await? {
             Response::Following => Ok(Follower {
                 reader: self.reader,
                 _writer: self.writer,
             }),
             other => Err(ClientError::Protocol(format!(
-                "expected `following`, got {other:?}"
+                "expected `follow`, got {other:?}"
             ))),
         }
     }
 
-    /// Waits until the daemon closes the connection (after `stop`), at most `limit`.
-    /// Returns whether it did.
-    pub async fn wait_closed(mut self, limit: Duration) -> bool {
-        let drain = async {
-            let mut buf = [0u8; 4096];
-            while let Ok(1..) = self.reader.read(&mut buf).await {}
-        };
-        tokio::time::timeout(limit, drain).await.is_ok()
-    }
-
-    async fn write(&mut self, request: &Request) -> Result<(), ClientError> {
-        let mut line = serde_json::to_vec(request)
-            .map_err(|e| ClientError::Protocol(format!("cannot encode request: {e}")))?;
-        line.push(b'\n');
-        self.writer.write_all(&line).await?;
-        Ok(())
+    /// Waits until the daemon closes the connection (after `stop`), at most
+    /// `limit` (`None`: without limit). Returns whether it did.
+    pub async fn wait_closed(mut self, limit: Option<Duration>) -> bool {
+        let drain = async { while let Some(Ok(_)) = self.reader.next().await {} };
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, drain).await.is_ok(),
+            None => {
+                drain.await;
+                true
+            }
+        }
     }
 }
 
 /// The inbox stream of a `follow` request.
 #[derive(Debug)]
 pub struct Follower {
-    reader: BufReader<OwnedReadHalf>,
+    reader: FramedRead<OwnedReadHalf, LinesCodec>,
     /// Kept so the daemon does not see the client go away.
-    _writer: OwnedWriteHalf,
+    _writer: FramedWrite<OwnedWriteHalf, LinesCodec>,
 }
 
 impl Follower {
@@ -207,7 +264,7 @@ impl Follower {
     /// Events of kinds this client does not know are skipped.
     pub async fn next_event(&mut self) -> Result<Option<Event>, ClientError> {
         loop {
-            let Some(line) = read_line(&mut self.reader).await? else {
+            let Some(line) = next_line(&mut self.reader).await? else {
                 return Ok(None);
             };
             match serde_json::from_str::<Event>(&line) {
@@ -228,28 +285,23 @@ impl Follower {
     }
 }
 
-/// Reads one line of at most [`MAX_LINE`] bytes; `None` at end of stream.
-async fn read_line(reader: &mut BufReader<OwnedReadHalf>) -> Result<Option<String>, ClientError> {
-    let mut buf = Vec::new();
-    let n = reader
-        .take(MAX_LINE as u64 + 1)
-        .read_until(b'\n', &mut buf)
-        .await?;
-    if n == 0 {
-        return Ok(None);
+/// The next line of at most [`MAX_LINE`] bytes; `None` at end of stream.
+async fn next_line(
+    reader: &mut FramedRead<OwnedReadHalf, LinesCodec>,
+) -> Result<Option<String>, ClientError> {
+    reader.next().await.transpose().map_err(codec_error)
+}
+
+fn codec_error(e: LinesCodecError) -> ClientError {
+    match e {
+        LinesCodecError::MaxLineLengthExceeded => {
+            ClientError::Protocol(format!("line longer than {MAX_LINE} bytes"))
+        }
+        LinesCodecError::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
+            ClientError::Protocol("line is not UTF-8".into())
+        }
+        LinesCodecError::Io(e) => ClientError::Io(e),
     }
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-    } else if buf.len() > MAX_LINE {
-        return Err(ClientError::Protocol(format!(
-            "line longer than {MAX_LINE} bytes"
-        )));
-    } else {
-        return Err(ClientError::Closed);
-    }
-    String::from_utf8(buf)
-        .map(Some)
-        .map_err(|_| ClientError::Protocol("line is not UTF-8".into()))
 }
 
 /// The start of `line`, for error messages.
@@ -261,130 +313,23 @@ fn clip(line: &str) -> String {
     format!("{:?}", &line[..end])
 }
 
-/// Why `text` cannot be sent (over the protocol's 1000-byte limit), checked
-/// before any contact with the daemon; `None` when it fits.
-pub fn text_too_long(text: &str) -> Option<String> {
+/// Why `text` cannot be sent, checked before any contact with the
+/// daemon: a stable code (`empty_text`, `text_too_long`) and a sentence;
+/// `None` when it can go. A text of only white space counts as empty.
+pub fn refuse_text(text: &str) -> Option<(&'static str, String)> {
+    if text.trim().is_empty() {
+        return Some(("empty_text", "the text is empty".into()));
+    }
     (text.len() > MAX_TEXT).then(|| {
-        format!(
-            "the text is {} bytes; a message holds at most {MAX_TEXT} bytes",
-            text.len()
+        (
+            "text_too_long",
+            format!(
+                "the text is {} bytes; a message holds at most {MAX_TEXT} bytes",
+                text.len()
+            ),
         )
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::net::UnixListener;
-
-    #[tokio::test]
-    async fn missing_and_stale_sockets_are_told_apart() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("peerd.sock");
-        let err = Client::connect(&path).await.unwrap_err();
-        assert!(matches!(err, ClientError::NotRunning { .. }), "{err:?}");
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "peerd is not running (no socket at {}); start it with `peerd start`",
-                path.display()
-            )
-        );
-        drop(std::os::unix::net::UnixListener::bind(&path).expect("bind"));
-        let err = Client::connect(&path).await.unwrap_err();
-        assert!(matches!(err, ClientError::StaleSocket { .. }), "{err:?}");
-        assert_eq!(err.code(), "not_running");
-    }
-
-    #[tokio::test]
-    async fn request_reply_and_follow_against_a_fake_daemon() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("peerd.sock");
-        let listener = UnixListener::bind(&path).expect("bind");
-        let server = tokio::spawn(async move {
-            let (stream, _) = listener.accept().await.expect("accept");
-            let (read, mut write) = stream.into_split();
-            let mut lines = BufReader::new(read).lines();
-            let first = lines.next_line().await.expect("read").expect("line");
-            assert_eq!(first, r#"{"req":1,"cmd":"id"}"#);
-            write
-                .write_all(b"{\"req\":1,\"ok\":true,\"result\":{\"kind\":\"id\",\"id\":7}}\n")
-                .await
-                .expect("write");
-            let second = lines.next_line().await.expect("read").expect("line");
-            assert!(second.contains("\"cmd\":\"send\""), "{second}");
-            write
-                .write_all(b"{\"req\":2,\"ok\":false,\"error\":{\"code\":\"unknown_peer\",\"message\":\"no peer 9\"}}\n")
-                .await
-                .expect("write");
-            let third = lines.next_line().await.expect("read").expect("line");
-            assert!(third.contains("\"cmd\":\"follow\""), "{third}");
-            write
-                .write_all(b"{\"req\":3,\"ok\":true,\"result\":{\"kind\":\"following\"}}\n{\"event\":\"future_thing\"}\n{\"event\":\"live\"}\n")
-                .await
-                .expect("write");
-        });
-        let mut client = Client::connect(&path).await.expect("connect");
-        let id = client.request(Command::Id).await.expect("id");
-        assert_eq!(id, Response::Id { id: PeerId::new(7) });
-        let err = client
-            .request(Command::Send {
-                to: PeerId::new(9).expect("id"),
-                text: "hi".into(),
-                ttl_secs: None,
-                wait: false,
-            })
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), "unknown_peer");
-        assert_eq!(err.to_string(), "no peer 9");
-        let mut follower = client.follow(None, None).await.expect("follow");
-        assert_eq!(
-            follower.next_event().await.expect("event"),
-            Some(Event::Live)
-        );
-        server.await.expect("fake daemon");
-        assert_eq!(follower.next_event().await.expect("eof"), None);
-    }
-
-    #[tokio::test]
-    async fn pipelined_requests_get_their_replies_in_order() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("peerd.sock");
-        let listener = UnixListener::bind(&path).expect("bind");
-        let server = tokio::spawn(async move {
-            let (stream, _) = listener.accept().await.expect("accept");
-            let (read, mut write) = stream.into_split();
-            let mut lines = BufReader::new(read).lines();
-            // Read all three requests before answering any.
-            let mut reqs = Vec::new();
-            for _ in 0..3 {
-                let line = lines.next_line().await.expect("read").expect("line");
-                let v: serde_json::Value = serde_json::from_str(&line).expect("json");
-                reqs.push(v["req"].as_u64().expect("req"));
-            }
-            for req in reqs {
-                let reply = format!(
-                    "{{\"req\":{req},\"ok\":true,\"result\":{{\"kind\":\"id\",\"id\":{req}}}}}\n"
-                );
-                write.write_all(reply.as_bytes()).await.expect("write");
-            }
-        });
-        let mut client = Client::connect(&path).await.expect("connect");
-        let mut sent = Vec::new();
-        for _ in 0..3 {
-            sent.push(client.submit(Command::Id).await.expect("submit"));
-        }
-        for req in sent {
-            let (answered, outcome) = client.next_reply().await.expect("reply");
-            assert_eq!(answered, Some(req));
-            assert_eq!(
-                outcome,
-                Ok(Response::Id {
-                    id: PeerId::new(req)
-                })
-            );
-        }
-        server.await.expect("fake daemon");
-    }
-}
+mod tests;

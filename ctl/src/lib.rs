@@ -1,22 +1,34 @@
 //! The `peerctl` library: everything the `peerctl` binary does, usable by
 //! other programs that want to talk to a running `peerd start` daemon.
 //!
+//! - [`cli`]: the command line (clap), e.g. for man pages and completions.
 //! - [`client`]: connect to the control socket, send requests, follow the inbox.
+//! - [`commands`]: what each command does; [`send`], [`history`],
+//!   [`follow`], [`ping`] and [`shell`] hold the larger ones.
 //! - [`output`]: human tables and sentences, or stable JSON lines.
 //! - [`paths`]: the human form of `peers` and `ping`.
-//! - [`shell`]: the original client's numbered menu.
+//! - [`failure`]: how a command fails: code, sentence, exit status.
 //! - [`locate`]: where the control socket is, decided like the daemon does.
-//! - [`duration`]: humane durations (`30m`, `1h`, `90s`) for flags.
+//! - [`view`]: time zone and width of human output.
+//! - [`when`]: durations (`1.5h`, `90m`) and times (local zone or UTC).
 //!
 //! The request and reply types are `peerd_shared::control`; the protocol is
 //! described in `docs/control.md`.
 
+pub mod cli;
 pub mod client;
-pub mod duration;
+pub mod commands;
+pub mod failure;
+pub mod follow;
+pub mod history;
 pub mod locate;
 pub mod output;
 pub mod paths;
+pub mod ping;
+pub mod send;
 pub mod shell;
+pub mod view;
+pub mod when;
 
 pub use client::{Client, ClientError, Follower};
 
@@ -24,11 +36,12 @@ pub use client::{Client, ClientError, Follower};
 pub const EXIT_OK: u8 = 0;
 /// Exit status: the daemon answered with an error (or the connection failed).
 pub const EXIT_DAEMON_ERROR: u8 = 1;
-/// Exit status: usage error (bad flags or arguments, a text over the limit).
+/// Exit status: usage error (bad flags or arguments, an empty text or one
+/// over the limit).
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status: the daemon is not running (no socket, or a stale one).
 pub const EXIT_NOT_RUNNING: u8 = 3;
-/// Exit status: the daemon did not answer in time (`--timeout`).
+/// Exit status: no answer within `--timeout` (for `id`: still no id).
 pub const EXIT_TIMEOUT: u8 = 4;
 
 /// The exit status for a client error.

@@ -1,18 +1,28 @@
 //! How `peerctl` shows results: aligned tables and short sentences for
 //! people, or with `--json` exactly one JSON object per command (the
 //! daemon's `result` object, or `{"error":{"code","message"}}`) and one
-//! object per line for `inbox --follow`. The JSON shapes are documented in
-//! `docs/control.md` and the README; keep them stable.
+//! object per line for `inbox --follow` and `ping -c N`. The JSON shapes
+//! are documented in `docs/control.md` and the README; keep them stable.
+//!
+//! Human output never shows a text as received: control characters are
+//! escaped (`peerd_shared::text`), times are in the local zone (or UTC),
+//! and on a terminal the text column is cut to the terminal's width
+//! ([`View`]). JSON keeps the exact text.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use jiff::tz::TimeZone;
 use peerd_shared::control::{
     Event, InboxEntry, ListedPeer, MsgStatus, OutboxEntry, PathKind, RegState, Response,
     SendOutcome, Status,
 };
+use peerd_shared::text::escape_control;
 use serde::Serialize;
 
 use crate::client::ClientError;
+pub use crate::view::View;
+use crate::view::MIN_TEXT_WIDTH;
+use crate::when::{format_duration, time};
 
 /// The JSON object printed for a failure.
 #[derive(Debug, Serialize)]
@@ -44,8 +54,41 @@ pub fn json_line<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| error_json("internal", &e.to_string()))
 }
 
+/// Milliseconds rounded to microseconds, as `--json` prints round trips.
+fn round_ms(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
+/// `response` with its measured times (`elapsed_ms`, `rtt_ms`) rounded
+/// to microseconds, for `--json`.
+pub fn rounded(mut response: Response) -> Response {
+    match &mut response {
+        Response::Sent(o) => o.elapsed_ms = o.elapsed_ms.map(round_ms),
+        Response::Pong(p) => p.rtt_ms = round_ms(p.rtt_ms),
+        Response::Paths { peers } => {
+            for p in peers {
+                p.rtt_ms = p.rtt_ms.map(round_ms);
+            }
+        }
+        _ => {}
+    }
+    response
+}
+
+/// A time in milliseconds as ping(8) prints it, to three significant
+/// digits or whole milliseconds: `0.061 ms`, `1.34 ms`, `12.5 ms`, `130 ms`.
+pub fn ms(ms: f64) -> String {
+    let digits = match ms {
+        m if m >= 100.0 => 0,
+        m if m >= 10.0 => 1,
+        m if m >= 1.0 => 2,
+        _ => 3,
+    };
+    format!("{ms:.digits$} ms")
+}
+
 /// The human rendering of a successful reply.
-pub fn human(response: &Response) -> String {
+pub fn human(response: &Response, view: &View) -> String {
     match response {
         Response::Id { id: Some(id) } => id.to_string(),
         Response::Id { id: None } => "no id yet: peerd has not registered with its server \
@@ -53,14 +96,23 @@ pub fn human(response: &Response) -> String {
             .into(),
         Response::Status(status) => status_text(status),
         Response::Peers { peers } => peers_table(peers),
-        Response::Sent(outcome) => sent_text(outcome),
-        Response::Outbox { messages } => outbox_table(messages),
-        Response::Inbox { messages } => inbox_table(messages),
+        Response::Sent(outcome) => sent_text(outcome, view),
+        Response::Outbox { messages } => outbox_table(messages, view),
+        Response::Inbox { messages } => inbox_table(messages, view),
         Response::Following => "following the inbox".into(),
         Response::Stopping => "peerd is stopping (unregistering from the server)".into(),
         Response::Paths { peers } => crate::paths::peers_paths_table(peers),
         Response::Pong(pong) => crate::paths::pong_text(pong),
+        Response::InboxDelete(d) => count(d.deleted, "received message", "deleted"),
+        Response::InboxPrune(d) => count(d.deleted, "received message", "pruned"),
+        Response::OutboxDelete(d) => count(d.deleted, "sent message", "deleted"),
+        Response::OutboxPrune(d) => count(d.deleted, "sent message", "pruned"),
     }
+}
+
+/// `deleted 3 received messages`, `pruned 1 sent message`.
+fn count(n: u64, what: &str, verb: &str) -> String {
+    format!("{verb} {n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 fn status_text(s: &Status) -> String {
@@ -81,7 +133,7 @@ fn status_text(s: &Status) -> String {
         ("local address", s.local_addr.clone()),
         (
             "uptime",
-            crate::duration::format(Duration::from_secs(s.uptime_secs)),
+            format_duration(Duration::from_secs(s.uptime_secs)),
         ),
         (
             "inbox",
@@ -140,42 +192,49 @@ pub fn peers_table(peers: &[ListedPeer]) -> String {
             .iter()
             .map(|p| vec![p.id.to_string(), p.addr.clone()])
             .collect(),
+        None,
     )
 }
 
-/// One sentence about a `send`: `delivered to 2 (direct, 1.3 ms)`, or why
+/// One sentence about a `send`: `delivered to 2 (direct, 1.34 ms)`, why
 /// it is still queued and until when, or why it failed.
-pub fn sent_text(o: &SendOutcome) -> String {
-    match o.status {
-        MsgStatus::Delivered => {
+pub fn sent_text(o: &SendOutcome, view: &View) -> String {
+    let until = time(o.expires_ms, &view.zone);
+    match (o.status, o.note.as_deref()) {
+        (MsgStatus::Delivered, _) => {
             let elapsed = o
                 .elapsed_ms
-                .map(|ms| format!(", {ms:.1} ms"))
+                .map(|t| format!(", {}", ms(t)))
                 .unwrap_or_default();
             format!("delivered to {} ({}{elapsed})", o.to, path_name(o.path))
         }
-        MsgStatus::Queued => {
-            let why = o
-                .note
-                .as_deref()
-                .map(|n| format!(": {n}"))
-                .unwrap_or_default();
+        (MsgStatus::Queued, Some(note)) => {
+            // The daemon's note may end with its own "queued until" (in
+            // UTC): the sentence says it once, in the shown zone.
+            let why = note.split_once("; queued until ").map_or(note, |(w, _)| w);
             format!(
-                "queued for {} as message {}{why}; it stays queued until {} UTC \
+                "queued for {} as message {}: {}; it stays queued until {until} \
                  (see `peerctl outbox`)",
                 o.to,
                 o.msg,
-                time(o.expires_ms)
+                escape_control(why)
             )
         }
-        MsgStatus::Failed => {
-            let why = o.note.as_deref().unwrap_or("it expired");
-            format!("not delivered to {} (message {}): {why}", o.to, o.msg)
-        }
+        (MsgStatus::Queued, None) => format!(
+            "queued for {} as message {}; peerd delivers it in the background, \
+             trying until {until} (see `peerctl outbox`)",
+            o.to, o.msg
+        ),
+        (MsgStatus::Failed, note) => format!(
+            "not delivered to {} (message {}): {}",
+            o.to,
+            o.msg,
+            escape_control(note.unwrap_or("it expired"))
+        ),
     }
 }
 
-fn outbox_table(messages: &[OutboxEntry]) -> String {
+fn outbox_table(messages: &[OutboxEntry], view: &View) -> String {
     if messages.is_empty() {
         return "outbox is empty".into();
     }
@@ -186,7 +245,7 @@ fn outbox_table(messages: &[OutboxEntry]) -> String {
             "STATUS",
             "PATH",
             "TRIES",
-            "CREATED (UTC)",
+            "CREATED",
             "LAST ERROR",
             "TEXT",
         ],
@@ -199,44 +258,50 @@ fn outbox_table(messages: &[OutboxEntry]) -> String {
                     status_name(m.status).into(),
                     path_name(m.path).into(),
                     m.attempts.to_string(),
-                    time(m.created_ms),
-                    m.last_error.clone().unwrap_or_else(|| "-".into()),
-                    m.text.clone(),
+                    time(m.created_ms, &view.zone),
+                    m.last_error
+                        .as_deref()
+                        .map_or_else(|| "-".into(), |e| escape_control(e).into_owned()),
+                    escape_control(&m.text).into_owned(),
                 ]
             })
             .collect(),
+        view.width(),
     )
 }
 
-fn inbox_table(messages: &[InboxEntry]) -> String {
+fn inbox_table(messages: &[InboxEntry], view: &View) -> String {
     if messages.is_empty() {
         return "inbox is empty".into();
     }
     table(
-        &["FROM", "ADDRESS", "RECEIVED (UTC)", "TEXT"],
+        &["FROM", "MSG", "ADDRESS", "RECEIVED", "TEXT"],
         messages
             .iter()
             .map(|m| {
                 vec![
                     m.from.to_string(),
+                    m.msg.to_string(),
                     match m.path {
                         PathKind::Direct => m.addr.clone(),
                         PathKind::Relayed => format!("{} (relayed)", m.addr),
                     },
-                    time(m.received_ms),
-                    m.text.clone(),
+                    time(m.received_ms, &view.zone),
+                    escape_control(&m.text).into_owned(),
                 ]
             })
             .collect(),
+        view.width(),
     )
 }
 
 /// One received message on one line, as `inbox --follow` and the shell
-/// print it: `2026-11-22 05:20:01 message from 1 (127.0.0.1:35213): hi`.
-pub fn message_line(m: &InboxEntry) -> String {
-    format!(
-        "{} message from {} ({}{}): {}",
-        time(m.received_ms),
+/// print it: `2026-11-22 06:20:01 CET message from 1 (127.0.0.1:35213): hi`,
+/// cut to `width` when given.
+pub fn message_line(m: &InboxEntry, zone: &TimeZone, width: Option<usize>) -> String {
+    let head = format!(
+        "{} message from {} ({}{}): ",
+        time(m.received_ms, zone),
         m.from,
         m.addr,
         if m.path == PathKind::Relayed {
@@ -244,35 +309,53 @@ pub fn message_line(m: &InboxEntry) -> String {
         } else {
             ""
         },
-        m.text
-    )
+    );
+    let text = escape_control(&m.text);
+    match width {
+        Some(w) => {
+            let room = w
+                .saturating_sub(console::measure_text_width(&head))
+                .max(MIN_TEXT_WIDTH);
+            format!("{head}{}", console::truncate_str(&text, room, "…"))
+        }
+        None => format!("{head}{text}"),
+    }
 }
 
 /// The human line of a follow event, `None` for events people need not see.
-pub fn event_line(event: &Event) -> Option<String> {
+pub fn event_line(event: &Event, view: &View) -> Option<String> {
     match event {
-        Event::Message { message } => Some(message_line(message)),
+        Event::Message { message } => Some(message_line(message, &view.zone, view.width())),
         Event::Live | Event::Closing | Event::Overflow => None,
     }
 }
 
-/// Columns padded to their widest cell; the last column is not padded.
-pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+/// Columns padded to their widest cell; the last column is not padded,
+/// and is cut (ending in `…`) so that each line fits `width` columns.
+pub fn table(headers: &[&str], rows: Vec<Vec<String>>, width: Option<usize>) -> String {
+    let mut widths: Vec<usize> = headers
+        .iter()
+        .map(|h| console::measure_text_width(h))
+        .collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(console::measure_text_width(cell));
         }
     }
+    let last = headers.len().saturating_sub(1);
+    let lead: usize = widths[..last].iter().map(|w| w + 2).sum();
+    let room = width.map(|w| w.saturating_sub(lead).max(MIN_TEXT_WIDTH));
     let render = |cells: Vec<&str>| {
-        let last = cells.len().saturating_sub(1);
         let mut line = String::new();
         for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
             if i == last {
-                line.push_str(cell);
+                match room {
+                    Some(room) => line.push_str(&console::truncate_str(cell, room, "…")),
+                    None => line.push_str(cell),
+                }
             } else {
                 line.push_str(cell);
-                line.push_str(&" ".repeat(w - cell.chars().count() + 2));
+                line.push_str(&" ".repeat(w - console::measure_text_width(cell) + 2));
             }
         }
         line
@@ -285,91 +368,5 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     lines.join("\n")
 }
 
-/// Unix milliseconds as `YYYY-MM-DD HH:MM:SS` in UTC.
-pub fn time(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Now, in Unix milliseconds.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// Days since 1970-01-01 to a (year, month, day) date: Howard Hinnant's
-/// `civil_from_days`, for non-negative day counts.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use peerd_shared::{MsgId, PeerId};
-
-    #[test]
-    fn times_are_utc_dates() {
-        assert_eq!(time(0), "1970-01-01 00:00:00");
-        assert_eq!(time(951_782_400_000), "2000-02-29 00:00:00");
-        assert_eq!(time(1_795_000_000_123), "2026-11-18 11:06:40");
-    }
-
-    #[test]
-    fn sentences_and_tables() {
-        let to = PeerId::new(2).expect("id");
-        let mut outcome = SendOutcome {
-            to,
-            msg: MsgId(5),
-            status: MsgStatus::Delivered,
-            path: Some(PathKind::Direct),
-            elapsed_ms: Some(1.34),
-            note: None,
-            expires_ms: 0,
-        };
-        assert_eq!(sent_text(&outcome), "delivered to 2 (direct, 1.3 ms)");
-        outcome.status = MsgStatus::Queued;
-        outcome.note = Some("peer 2 is offline".into());
-        assert!(sent_text(&outcome).starts_with("queued for 2 as message 5: peer 2 is offline"));
-        let peers = vec![
-            ListedPeer {
-                id: to,
-                addr: "127.0.0.1:4000".into(),
-            },
-            ListedPeer {
-                id: PeerId::new(13).expect("id"),
-                addr: "[::1]:5".into(),
-            },
-        ];
-        assert_eq!(
-            peers_table(&peers),
-            "ID  ADDRESS\n2   127.0.0.1:4000\n13  [::1]:5"
-        );
-        assert_eq!(peers_table(&[]), "no other peers online");
-    }
-
-    #[test]
-    fn error_objects_are_stable() {
-        assert_eq!(
-            error_json("not_running", "x \"y\""),
-            r#"{"error":{"code":"not_running","message":"x \"y\""}}"#
-        );
-    }
-}
+mod tests;

@@ -6,7 +6,8 @@
 
 use peerd_shared::control::{PathKind, PathWord, PeerPathInfo, PingOutcome};
 
-use crate::output::{now_ms, table};
+use crate::output::{ms, table};
+use crate::when::now_ms;
 
 /// `direct 198.51.100.11:4000`, `relayed`, `none`.
 pub fn path_text(p: &PeerPathInfo) -> String {
@@ -59,24 +60,23 @@ pub fn peers_paths_table(peers: &[PeerPathInfo]) -> String {
             vec![
                 p.id.to_string(),
                 path_text(p),
-                p.rtt_ms
-                    .map_or_else(|| "-".into(), |ms| format!("{ms:.1} ms")),
+                p.rtt_ms.map_or_else(|| "-".into(), ms),
                 ago(p.last_seen_ms, now),
                 why,
             ]
         })
         .collect();
-    table(&["ID", "PATH", "RTT", "LAST SEEN", "WHY"], rows)
+    table(&["ID", "PATH", "RTT", "LAST SEEN", "WHY"], rows, None)
 }
 
-/// `pong from 2: 0.6 ms (direct 198.51.100.11:4000)`.
+/// `pong from 2: 0.612 ms (direct 198.51.100.11:4000)`.
 pub fn pong_text(p: &PingOutcome) -> String {
     let path = match (p.path, &p.addr) {
         (PathKind::Direct, Some(addr)) => format!("direct {addr}"),
         (PathKind::Direct, None) => "direct".into(),
         (PathKind::Relayed, _) => "relayed through the server".into(),
     };
-    format!("pong from {}: {:.1} ms ({path})", p.to, p.rtt_ms)
+    format!("pong from {}: {} ({path})", p.to, ms(p.rtt_ms))
 }
 
 #[cfg(test)]
@@ -105,10 +105,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("ID  PATH"), "{text}");
         assert!(lines[1].contains("direct 198.51.100.11:4000"), "{text}");
-        assert!(
-            lines[1].contains("1.2 ms") || lines[1].contains("1.3 ms"),
-            "{text}"
-        );
+        assert!(lines[1].contains("1.25 ms"), "{text}");
         assert!(lines[1].contains("0 s ago"), "{text}");
         assert!(lines[2].contains("relayed") && lines[2].ends_with("punch timed out after 3 s"));
         assert!(peers_paths_table(&[]).starts_with("no known peers"));
@@ -124,7 +121,7 @@ mod tests {
         };
         assert_eq!(
             pong_text(&p),
-            "pong from 3: 1.0 ms (relayed through the server)"
+            "pong from 3: 1.04 ms (relayed through the server)"
         );
     }
 }

@@ -2,8 +2,16 @@
 //!
 //! - [`server`]: the rendezvous server (`peerd server`).
 //! - [`peer`]: the peer daemon (`peerd start`), built from actix actors.
-//! - [`telemetry`]: tracing set-up shared by both.
+//! - [`cli`]: the command line of `peerd`; [`manual`]: its man pages and
+//!   shell completions.
+//! - [`telemetry`]: tracing set-up shared by both; [`notify`]: systemd
+//!   readiness, status and watchdog; [`metrics`]: the server's Prometheus
+//!   metrics.
 
+pub mod cli;
+pub mod manual;
+pub mod metrics;
+pub mod notify;
 pub mod peer;
 pub mod server;
 pub mod telemetry;

@@ -4,86 +4,25 @@
 //! benchmark is `benches/compare.sh`; this only proves the instruments and
 //! the server agree on the protocol.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use peerbench::{LoadConfig, MixWeights, Mode, PopulateConfig, Report};
-
-/// A running `peerd server`, killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Strips ANSI colour sequences from a log line.
-fn plain(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+use support::{peerctl_bin, peerd_bin, Server};
 
 /// Starts the server on a free port with the rate limits off (the smoke
 /// load is one source per peer far above a real peer's rate).
 fn start_server() -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_peerd"))
-        .args(["server", "--listen", "127.0.0.1:0", "--db"])
-        .arg(dir.path().join("registry.sqlite3"))
-        .args(["--rate-limit", "0", "--global-rate-limit", "0"])
-        .args(["--keepalive", "3600"])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn peerd server");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let (tx, rx) = mpsc::channel();
-    // Reads the address, then keeps draining so the server never blocks on a full pipe.
-    thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            let line = plain(&line);
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                if let (Some(tx), Ok(addr)) = (tx.take(), rest.trim().parse::<SocketAddr>()) {
-                    let _ = tx.send(addr);
-                }
-            }
-        }
-    });
-    let mut server = Server {
-        child,
-        addr: "127.0.0.1:0".parse().expect("literal address"),
-        _dir: dir,
-    };
-    server.addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("server logs `listening on ADDR` within 30 s");
-    server
+    Server::fresh(&[
+        "--rate-limit",
+        "0",
+        "--global-rate-limit",
+        "0",
+        "--keepalive",
+        "3600",
+    ])
 }
 
 fn config(mode: Mode, server: SocketAddr) -> LoadConfig {
@@ -159,17 +98,12 @@ fn populate_registers_every_peer_and_walks_them_all() {
     assert!(report.list_pages >= 2, "300 peers need several pages");
 }
 
-/// The daemon benchmarks' binaries: this build's `peerd`, and `peerctl`
-/// next to it (built by `cargo test --workspace` or `cargo build -p peerctl`).
+/// The daemon benchmarks' binaries: this build's `peerd` and `peerctl`.
 fn daemon_bins() -> peerbench::daemon::Bins {
-    let peerd = std::path::PathBuf::from(env!("CARGO_BIN_EXE_peerd"));
-    let peerctl = peerd.with_file_name("peerctl");
-    assert!(
-        peerctl.exists(),
-        "peerctl is not built at {}: run `cargo build -p peerctl` first",
-        peerctl.display()
-    );
-    peerbench::daemon::Bins { peerd, peerctl }
+    peerbench::daemon::Bins {
+        peerd: peerd_bin(),
+        peerctl: peerctl_bin(),
+    }
 }
 
 #[test]

@@ -1,12 +1,10 @@
 //! End to end: every `peerctl` command against a real server and real
 //! daemons, in human form and with `--json`, including the daemon's errors.
 
-mod e2e_support;
+mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-
-use e2e_support::{poll, Net};
+use peerd_shared::control::{Command, ErrorKind};
+use support::{peer, poll, Net};
 
 #[test]
 fn id_status_and_list() {
@@ -14,22 +12,22 @@ fn id_status_and_list() {
     let [d1, d2, d3] = &net.daemons[..] else {
         unreachable!("three daemons")
     };
-    assert_eq!(d1.ctl(&["id"]).ok(), "1\n");
-    assert_eq!(d2.ctl(&["id"]).ok(), "2\n");
-    assert_eq!(d3.ctl(&["id"]).ok(), "3\n");
+    assert_eq!(d1.peerctl(&["id"]).ok(), "1\n");
+    assert_eq!(d2.peerctl(&["id"]).ok(), "2\n");
+    assert_eq!(d3.peerctl(&["id"]).ok(), "3\n");
     assert_eq!(
-        d1.ctl(&["--json", "id"]).json(),
+        d1.peerctl(&["--json", "id"]).json(),
         serde_json::json!({"kind": "id", "id": 1})
     );
 
-    let status = d2.ctl(&["status"]).ok();
+    let status = d2.peerctl(&["status"]).ok();
     assert!(
         status.contains("id:") && status.contains(" 2\n"),
         "{status}"
     );
     assert!(status.contains("registered"), "{status}");
     assert!(status.contains(&net.server.addr.to_string()), "{status}");
-    let s = d2.ctl(&["status", "--json"]).json();
+    let s = d2.peerctl(&["status", "--json"]).json();
     assert_eq!(s["kind"], "status");
     assert_eq!(s["id"], 2);
     assert_eq!(s["state"], "registered");
@@ -38,7 +36,7 @@ fn id_status_and_list() {
         assert!(!s[field].is_null(), "status lacks {field}: {s}");
     }
 
-    let list = d1.ctl(&["list"]).ok();
+    let list = d1.peerctl(&["list"]).ok();
     let rows: Vec<&str> = list.lines().collect();
     assert!(
         rows[0].starts_with("ID") && rows[0].contains("ADDRESS"),
@@ -50,8 +48,8 @@ fn id_status_and_list() {
         .collect();
     assert_eq!(ids, ["2", "3"], "{list}");
     assert!(rows[1].contains("127.0.0.1:"), "{list}");
-    let l = d3.ctl(&["--json", "list"]).json();
-    assert_eq!(l["kind"], "peers");
+    let l = d3.peerctl(&["--json", "list"]).json();
+    assert_eq!(l["kind"], "list");
     let ids: Vec<u64> = l["peers"]
         .as_array()
         .expect("peers array")
@@ -71,13 +69,17 @@ fn send_inbox_and_outbox() {
         unreachable!("three daemons")
     };
     // Words are joined with single spaces; the default waits for delivery.
-    let out = d1.ctl(&["send", "3", "Hello", "from", "1", "to", "3"]).ok();
+    let out = d1
+        .peerctl(&["send", "3", "Hello", "from", "1", "to", "3"])
+        .ok();
     assert!(
         out.starts_with("delivered to 3 (direct, ") && out.ends_with(" ms)\n"),
         "{out}"
     );
-    let sent = d2.ctl(&["--json", "send", "1", "Hello from 2 to 1"]).json();
-    assert_eq!(sent["kind"], "sent");
+    let sent = d2
+        .peerctl(&["--json", "send", "1", "Hello from 2 to 1"])
+        .json();
+    assert_eq!(sent["kind"], "send");
     assert_eq!(sent["to"], 1);
     assert_eq!(sent["status"], "delivered");
     assert_eq!(sent["path"], "direct");
@@ -86,7 +88,7 @@ fn send_inbox_and_outbox() {
         "{sent}"
     );
 
-    let inbox = d3.ctl(&["inbox"]).ok();
+    let inbox = d3.peerctl(&["inbox"]).ok();
     let rows: Vec<&str> = inbox.lines().collect();
     assert!(
         rows[0].starts_with("FROM") && rows[0].contains("TEXT"),
@@ -95,7 +97,7 @@ fn send_inbox_and_outbox() {
     assert_eq!(rows.len(), 2, "{inbox}");
     assert!(rows[1].starts_with("1 ") && rows[1].ends_with("Hello from 1 to 3"));
     assert!(rows[1].contains("127.0.0.1:"), "{inbox}");
-    let i = d1.ctl(&["inbox", "--json"]).json();
+    let i = d1.peerctl(&["inbox", "--json"]).json();
     assert_eq!(i["kind"], "inbox");
     let m = &i["messages"][0];
     assert_eq!(
@@ -106,19 +108,19 @@ fn send_inbox_and_outbox() {
 
     // --no-wait returns once queued; the message still arrives.
     let queued = d2
-        .ctl(&["--json", "send", "--no-wait", "3", "second"])
+        .peerctl(&["--json", "send", "--no-wait", "3", "second"])
         .json();
-    assert_eq!(queued["kind"], "sent");
+    assert_eq!(queued["kind"], "send");
     assert!(matches!(
         queued["status"].as_str(),
         Some("queued" | "delivered")
     ));
     poll("the --no-wait message in 3's inbox", || {
-        d3.ctl(&["inbox"]).ok().contains("second").then_some(())
+        d3.peerctl(&["inbox"]).ok().contains("second").then_some(())
     });
     // --from and --limit.
-    d1.ctl(&["send", "3", "third"]).ok();
-    let from2 = d3.ctl(&["inbox", "--json", "--from", "2"]).json();
+    d1.peerctl(&["send", "3", "third"]).ok();
+    let from2 = d3.peerctl(&["inbox", "--json", "--from", "2"]).json();
     let texts: Vec<&str> = from2["messages"]
         .as_array()
         .expect("messages")
@@ -126,17 +128,17 @@ fn send_inbox_and_outbox() {
         .filter_map(|m| m["text"].as_str())
         .collect();
     assert_eq!(texts, ["second"]);
-    let last = d3.ctl(&["inbox", "--json", "--limit", "1"]).json();
+    let last = d3.peerctl(&["inbox", "--json", "--limit", "1"]).json();
     assert_eq!(last["messages"].as_array().map(Vec::len), Some(1));
     assert_eq!(last["messages"][0]["text"], "third");
 
-    let outbox = d1.ctl(&["outbox"]).ok();
+    let outbox = d1.peerctl(&["outbox"]).ok();
     assert!(outbox.starts_with("MSG"), "{outbox}");
     assert!(
         outbox.contains("delivered") && outbox.contains("third"),
         "{outbox}"
     );
-    let o = d1.ctl(&["outbox", "--json"]).json();
+    let o = d1.peerctl(&["outbox", "--json"]).json();
     assert_eq!(o["kind"], "outbox");
     let entries = o["messages"].as_array().expect("messages");
     assert_eq!(entries.len(), 2, "{o}");
@@ -144,7 +146,7 @@ fn send_inbox_and_outbox() {
         .iter()
         .all(|e| e["status"] == "delivered" && e["to"] == 3 && e["attempts"].is_u64()));
     assert_eq!(
-        d2.ctl(&["outbox", "--limit", "1", "--json"]).json()["messages"][0]["text"],
+        d2.peerctl(&["outbox", "--limit", "1", "--json"]).json()["messages"][0]["text"],
         "second"
     );
 }
@@ -153,16 +155,16 @@ fn send_inbox_and_outbox() {
 fn daemon_errors_exit_1_with_the_stable_code() {
     let net = Net::start(2);
     let d1 = &net.daemons[0];
-    let unknown = d1.ctl(&["send", "99", "anyone?"]);
+    let unknown = d1.peerctl(&["send", "99", "anyone?"]);
     assert_eq!(unknown.code, Some(1), "{unknown:?}");
     assert!(unknown.stderr.starts_with("error: "), "{unknown:?}");
     assert!(unknown.stderr.contains("99"), "{unknown:?}");
-    let json = d1.ctl(&["--json", "send", "99", "anyone?"]);
+    let json = d1.peerctl(&["--json", "send", "99", "anyone?"]);
     assert_eq!(json.code, Some(1));
     assert_eq!(json.json()["error"]["code"], "unknown_peer");
     assert!(json.json()["error"]["message"].is_string());
 
-    let own = d1.ctl(&["--json", "send", "1", "me"]);
+    let own = d1.peerctl(&["--json", "send", "1", "me"]);
     assert_eq!(own.code, Some(1), "{own:?}");
     assert_eq!(own.json()["error"]["code"], "self_target");
 }
@@ -172,34 +174,32 @@ fn texts_over_1000_bytes_are_refused_by_peerctl_and_by_the_daemon() {
     let net = Net::start(2);
     let d1 = &net.daemons[0];
     let long = "x".repeat(1001);
-    let out = d1.ctl(&["send", "2", &long]);
+    let out = d1.peerctl(&["send", "2", &long]);
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("1000 bytes"), "{out:?}");
     let exact = "y".repeat(1000);
     assert!(d1
-        .ctl(&["send", "2", &exact])
+        .peerctl(&["send", "2", &exact])
         .ok()
         .starts_with("delivered to 2"));
 
     // A program that skips peerctl's check is refused by the daemon itself.
-    let mut conn = UnixStream::connect(&d1.socket).expect("connect control socket");
-    let line = serde_json::json!({"req": 7, "cmd": "send", "to": 2, "text": long, "wait": true});
-    writeln!(conn, "{line}").expect("write request");
-    let mut reply = String::new();
-    BufReader::new(&conn)
-        .read_line(&mut reply)
-        .expect("read reply");
-    let reply: serde_json::Value = serde_json::from_str(&reply).expect("reply is JSON");
-    assert_eq!(reply["ok"], false, "{reply}");
-    assert_eq!(reply["req"], 7);
-    assert_eq!(reply["error"]["code"], "text_too_long");
+    let mut program = d1.ctl();
+    let req = program.submit(Command::Send {
+        to: peer(2),
+        text: long.clone(),
+        ttl_secs: None,
+        wait: true,
+    });
+    let (answered, outcome) = program.next_reply();
+    assert_eq!(answered, Some(req));
+    let refused = outcome.expect_err("a text over 1000 bytes is refused");
+    assert_eq!(refused.code, ErrorKind::TextTooLong, "{refused:?}");
     assert!(
-        reply["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("1000")),
-        "the daemon names the limit: {reply}"
+        refused.message.contains("1000"),
+        "the daemon names the limit: {refused:?}"
     );
-    let inbox = net.daemons[1].ctl(&["inbox", "--json"]).json();
+    let inbox = net.daemons[1].peerctl(&["inbox", "--json"]).json();
     assert_eq!(
         inbox["messages"].as_array().map(Vec::len),
         Some(1),
@@ -210,7 +210,7 @@ fn texts_over_1000_bytes_are_refused_by_peerctl_and_by_the_daemon() {
 #[test]
 fn stop_unregisters_and_ends_the_daemon() {
     let mut net = Net::start(2);
-    let out = net.daemons[1].ctl(&["stop"]).ok();
+    let out = net.daemons[1].peerctl(&["stop"]).ok();
     assert!(out.contains("stopping"), "{out}");
     let status = net.daemons[1].proc.wait();
     assert!(status.success(), "peerd start exited with {status}");
@@ -218,12 +218,12 @@ fn stop_unregisters_and_ends_the_daemon() {
         !net.daemons[1].socket.exists(),
         "the socket file is removed"
     );
-    let gone = net.daemons[1].ctl(&["id"]);
+    let gone = net.daemons[1].peerctl(&["id"]);
     assert_eq!(gone.code, Some(3), "{gone:?}");
     // Unregistered at once: the other peer no longer lists it.
-    let list = net.daemons[0].ctl(&["--json", "list"]).json();
+    let list = net.daemons[0].peerctl(&["--json", "list"]).json();
     assert_eq!(list["peers"], serde_json::json!([]), "{list}");
-    let j = net.daemons[0].ctl(&["--json", "stop"]).json();
-    assert_eq!(j, serde_json::json!({"kind": "stopping"}));
+    let j = net.daemons[0].peerctl(&["--json", "stop"]).json();
+    assert_eq!(j, serde_json::json!({"kind": "stop"}));
     assert!(net.daemons[0].proc.wait().success());
 }

@@ -2,26 +2,31 @@
 //! 1 error from the daemon, 2 usage error, 3 not running (no socket, or the
 //! stale socket a `kill -9`ed daemon leaves behind), with the exact messages.
 
-mod e2e_support;
+mod support;
 
-use e2e_support::{peerctl, Net};
+use support::{os_args, peerctl_run, Net};
 
 #[test]
 fn exit_statuses_are_distinct() {
     let mut net = Net::start(1);
     let d1 = &net.daemons[0];
-    assert_eq!(d1.ctl(&["id"]).code, Some(0));
-    assert_eq!(d1.ctl(&["send", "42", "hi"]).code, Some(1), "unknown peer");
-    assert_eq!(d1.ctl(&["send", "42"]).code, Some(2), "missing text");
+    assert_eq!(d1.peerctl(&["id"]).code, Some(0));
     assert_eq!(
-        d1.ctl(&["sned", "42", "hi"]).code,
+        d1.peerctl(&["send", "42", "hi"]).code,
+        Some(1),
+        "unknown peer"
+    );
+    assert_eq!(d1.peerctl(&["send", "42"]).code, Some(2), "missing text");
+    assert_eq!(
+        d1.peerctl(&["sned", "42", "hi"]).code,
         Some(2),
         "unknown command"
     );
 
-    let nowhere = net.tmp.path().join("nowhere");
+    let nowhere = net.tmp.path("nowhere");
     let nowhere = nowhere.to_str().expect("utf-8 path");
-    let run = peerctl(&["--data-dir", nowhere, "status"]);
+    let config = net.tmp.path("peerctl.toml");
+    let run = peerctl_run(&config, &os_args(&["--data-dir", nowhere, "status"]), "");
     assert_eq!(run.code, Some(3), "{run:?}");
     assert_eq!(
         run.stderr,
@@ -33,7 +38,7 @@ fn exit_statuses_are_distinct() {
     net.daemons[0].proc.kill();
     let socket = net.daemons[0].socket.clone();
     assert!(socket.exists(), "a killed daemon cannot remove its socket");
-    let run = net.daemons[0].ctl(&["list"]);
+    let run = net.daemons[0].peerctl(&["list"]);
     assert_eq!(run.code, Some(3), "{run:?}");
     assert_eq!(
         run.stderr,

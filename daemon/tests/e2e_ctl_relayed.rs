@@ -2,27 +2,34 @@
 //! server, and `peerctl` says so: `send` names the path, `inbox` and
 //! `inbox --follow` mark relayed messages, `--json` carries `"path":"relayed"`.
 
-mod e2e_support;
+mod support;
 
-use e2e_support::{Daemon, Server};
+use support::{Launch, Scratch};
 
 #[test]
 fn peerctl_names_the_relayed_path() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(tmp.path());
+    let tmp = Scratch::new();
+    let server = tmp.server();
     let relay = ["--relay", "always"];
-    let d1 = Daemon::start_with(&tmp.path().join("peer1"), server.addr, &relay);
-    let d2 = Daemon::start_with(&tmp.path().join("peer2"), server.addr, &relay);
-    assert_eq!((d1.id(), d2.id()), (1, 2));
+    let d1 = Launch::new(server.addr, &tmp.path("peer1"))
+        .args(&relay)
+        .start();
+    let d2 = Launch::new(server.addr, &tmp.path("peer2"))
+        .args(&relay)
+        .start();
+    assert_eq!(
+        (d1.wait_registered().get(), d2.wait_registered().get()),
+        (1, 2)
+    );
 
-    let follower = d2.ctl_spawn(&["inbox", "--follow"]);
-    let out = d1.ctl(&["send", "2", "through the server"]).ok();
+    let follower = d2.peerctl_spawn(&["inbox", "--follow"]);
+    let out = d1.peerctl(&["send", "2", "through the server"]).ok();
     assert!(out.starts_with("delivered to 2 (relayed, "), "{out}");
-    let sent = d1.ctl(&["--json", "send", "2", "again"]).json();
+    let sent = d1.peerctl(&["--json", "send", "2", "again"]).json();
     assert_eq!(sent["path"], "relayed", "{sent}");
 
     let server_addr = server.addr.to_string();
-    let inbox = d2.ctl(&["inbox"]).ok();
+    let inbox = d2.peerctl(&["inbox"]).ok();
     assert!(
         inbox.contains(&format!("{server_addr} (relayed)")),
         "relayed messages come from the server's address: {inbox}"
@@ -34,8 +41,8 @@ fn peerctl_names_the_relayed_path() {
         )),
         "{line}"
     );
-    let json = d2.ctl(&["--json", "inbox"]).json();
+    let json = d2.peerctl(&["--json", "inbox"]).json();
     assert_eq!(json["messages"][0]["path"], "relayed", "{json}");
-    let outbox = d1.ctl(&["outbox"]).ok();
+    let outbox = d1.peerctl(&["outbox"]).ok();
     assert!(outbox.contains("relayed"), "{outbox}");
 }

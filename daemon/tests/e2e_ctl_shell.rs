@@ -2,18 +2,18 @@
 //! stdin: MY ID, LIST, CONNECT, EXIT, and incoming messages printed while
 //! the menu runs.
 
-mod e2e_support;
+mod support;
 
-use e2e_support::{poll, Net};
+use support::{poll, Net};
 
 #[test]
 fn the_menu_runs_my_id_list_connect_and_exit() {
     let net = Net::start(3);
     let (d1, d3) = (&net.daemons[0], &net.daemons[2]);
-    // MY ID, LIST, CONNECT (id, then text), a wrong choice, a malformed id,
-    // an unknown peer, EXIT without stopping.
-    let input = "1\n2\n3\n3\nHello via the shell\n9\n3\nabc\n3\n99\nnobody\n4\nn\n";
-    let run = d1.ctl_with_input(&["shell"], input);
+    // MY ID, LIST, CONNECT (id, then text), a wrong choice, a malformed id
+    // (asked again) then an unknown peer, EXIT without stopping.
+    let input = "1\n2\n3\n3\nHello via the shell\n9\n3\nabc\n99\nnobody\n4\nn\n";
+    let run = d1.peerctl_with_input(&["shell"], input);
     assert_eq!(run.code, Some(0), "{run:?}");
     let out = &run.stdout;
     assert!(
@@ -42,29 +42,33 @@ fn the_menu_runs_my_id_list_connect_and_exit() {
         .unwrap_or_else(|| panic!("CONNECT to an unknown peer shows the error: {out}"));
     assert!(unknown.contains("99"), "{unknown}");
     assert!(out.contains("peerd keeps running"), "{out}");
-    assert!(d3.ctl(&["inbox"]).ok().contains("Hello via the shell"));
+    assert!(d3.peerctl(&["inbox"]).ok().contains("Hello via the shell"));
     assert_eq!(
-        d1.ctl(&["id"]).ok(),
+        d1.peerctl(&["id"]).ok(),
         "1\n",
         "EXIT without `y` leaves the daemon running"
     );
 
     // End of input leaves the menu too, without stopping anything.
-    let run = d1.ctl_with_input(&["shell"], "1\n");
+    let run = d1.peerctl_with_input(&["shell"], "1\n");
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(run.stdout.contains("end of input"), "{run:?}");
-    assert_eq!(d1.ctl(&["id"]).ok(), "1\n");
+    assert_eq!(d1.peerctl(&["id"]).ok(), "1\n");
 }
 
 #[test]
 fn incoming_messages_appear_while_the_menu_waits_and_exit_can_stop_the_daemon() {
     let mut net = Net::start(2);
-    net.daemons[0].ctl(&["send", "2", "an old message"]).ok();
-    let mut shell = net.daemons[1].ctl_spawn(&["shell"]);
+    net.daemons[0]
+        .peerctl(&["send", "2", "an old message"])
+        .ok();
+    let mut shell = net.daemons[1].peerctl_spawn(&["shell"]);
     shell.stdout.wait_for("choice> ");
     // The follow connection is set up before the first prompt; the message
     // arrives while the menu waits for a choice.
-    net.daemons[0].ctl(&["send", "2", "Hello from 1 to 2"]).ok();
+    net.daemons[0]
+        .peerctl(&["send", "2", "Hello from 1 to 2"])
+        .ok();
     let text = shell.stdout.wait_for("Hello from 1 to 2");
     assert!(
         text.contains(" message from 1 (127.0.0.1:"),
@@ -83,7 +87,7 @@ fn incoming_messages_appear_while_the_menu_waits_and_exit_can_stop_the_daemon() 
         "EXIT + y stops the daemon"
     );
     poll("peer 2 to leave the list", || {
-        let list = net.daemons[0].ctl(&["--json", "list"]).json();
+        let list = net.daemons[0].peerctl(&["--json", "list"]).json();
         (list["peers"] == serde_json::json!([])).then_some(())
     });
 }

@@ -2,12 +2,12 @@
 //! story (three peers, ids, list, 1 -> 3, 2 -> 1, inboxes, clean shutdown)
 //! with the binaries under test and leaves no process behind.
 
-mod e2e_support;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
 
-use e2e_support::{peerctl_bin, Proc};
+use support::{peerctl_bin, Proc};
 
 /// Processes whose command line mentions `needle`.
 fn processes_mentioning(needle: &str) -> Vec<String> {

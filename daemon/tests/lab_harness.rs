@@ -6,6 +6,7 @@
 //! print a skip line, except under `CI=true` where they fail.
 
 mod lab;
+mod support;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;

@@ -14,6 +14,7 @@
 //! with `--nocapture`.
 
 mod lab;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -22,12 +23,12 @@ use lab::{lab_or_skip, Host, Kind, Lab, PeerDaemon};
 use peerd_shared::control::{InboxEntry, PathKind, PathWord};
 use peerd_shared::PeerId;
 use serde_json::Value;
+use support::wait_until;
 
 /// Keepalive the server announces in these tests, in seconds.
 const KEEPALIVE: u64 = 5;
 /// Generous deadline for a batch of messages to be delivered.
 const DELIVERY: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(100);
 
 /// The path to `peer` as `peerctl --json peers` on `daemon` reports it
 /// (`"direct"`, `"relayed"`, `"none"`), or why it could not be read.
@@ -35,7 +36,7 @@ const POLL: Duration = Duration::from_millis(100);
 /// (`"direct 198.51.100.10:1234"`) or an object with `kind`.
 fn reported_path(daemon: &PeerDaemon, peer: PeerId) -> Result<String, String> {
     let out = daemon
-        .peerctl(&["--json", "peers"])
+        .peerctl_out(&["--json", "peers"])
         .map_err(|e| e.to_string())?;
     let json: Value = serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
     let list = json.get("peers").unwrap_or(&json);
@@ -61,19 +62,17 @@ fn reported_path(daemon: &PeerDaemon, peer: PeerId) -> Result<String, String> {
 /// Polls until `daemon` reports the path `expected` to `peer`; returns the
 /// time since `since`. Panics after 30 s with the last report.
 fn wait_path(daemon: &PeerDaemon, peer: PeerId, expected: &str, since: Instant) -> Duration {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let now = reported_path(daemon, peer);
-        if now.as_deref() == Ok(expected) {
-            return since.elapsed();
-        }
-        assert!(
-            Instant::now() < deadline,
+    let mut now = Err(String::new());
+    let reached = wait_until("the expected path", Duration::from_secs(30), || {
+        now = reported_path(daemon, peer);
+        (now.as_deref() == Ok(expected)).then(|| since.elapsed())
+    });
+    reached.unwrap_or_else(|_| {
+        panic!(
             "{} reports path {now:?} to {peer}, expected {expected}",
             daemon.name()
-        );
-        std::thread::sleep(POLL);
-    }
+        )
+    })
 }
 
 /// Queues `count` messages `"{tag} {i}"` from `from` to `to` without waiting.
@@ -191,7 +190,7 @@ fn pair(a: Kind, b: Kind, expected: PathKind) {
 /// address when direct, with why when relayed), and `ping` measures a round
 /// trip over it.
 fn check_path(daemon: &PeerDaemon, peer: PeerId, expected: PathKind) {
-    let info = daemon.path_to(peer).expect("peers");
+    let info = daemon.path_to(peer).expect("peers").expect("listed");
     let want = match expected {
         PathKind::Direct => PathWord::Direct,
         PathKind::Relayed => PathWord::Relayed,
@@ -456,7 +455,7 @@ fn peerctl_reaches_a_daemon_inside_the_lab() {
     let d = daemon(&lab, &host, "a");
     // peerctl runs outside the lab: the control socket is a file path,
     // which network namespaces do not separate.
-    let out = d.peerctl(&["id"]).expect("peerctl id");
+    let out = d.peerctl_out(&["id"]).expect("peerctl id");
     assert_eq!(out.trim(), d.id().expect("id").to_string());
     let status = d.status().expect("status");
     let public = status.public_addr.expect("a public address");

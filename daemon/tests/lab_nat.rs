@@ -8,14 +8,16 @@
 //! print a skip line, except under `CI=true` where they fail.
 
 mod lab;
+mod support;
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use lab::{lab_or_skip, mapped_address, Kind, Lab, PeerdServer};
+use lab::{lab_or_skip, mapped_address, start_server, Kind, Lab};
 use peerd_shared::wire::{ErrorCode, Packet};
 use peerd_shared::Token;
+use support::{poll_for, Server};
 use tempfile::TempDir;
 
 const WAIT: Duration = Duration::from_secs(3);
@@ -36,18 +38,17 @@ fn collect_until(sock: &UdpSocket, from: SocketAddr, last: &str) -> Vec<String> 
 
 /// Three real `peerd server`s answering STUN: the server host on two
 /// ports, and another public host (another address).
-fn three_servers(lab: &Lab) -> (Vec<PeerdServer>, TempDir, Vec<SocketAddr>) {
+fn three_servers(lab: &Lab) -> (Vec<Server>, TempDir, Vec<SocketAddr>) {
     let other = lab.add_host(Kind::Public).expect("second public host");
     let dbs = tempfile::tempdir().expect("temp dir");
     let first = lab.start_server(None).expect("peerd server");
     let servers = vec![
-        PeerdServer::start(lab.server_host(), 8081, &dbs.path().join("b.db"), None)
+        start_server(lab.server_host(), 8081, &dbs.path().join("b.db"), None)
             .expect("second peerd server"),
-        PeerdServer::start(&other, 8080, &dbs.path().join("c.db"), None)
-            .expect("third peerd server"),
+        start_server(&other, 8080, &dbs.path().join("c.db"), None).expect("third peerd server"),
     ];
     let mut addrs = vec![first];
-    addrs.extend(servers.iter().map(PeerdServer::addr));
+    addrs.extend(servers.iter().map(|s| s.addr));
     (servers, dbs, addrs)
 }
 
@@ -317,14 +318,9 @@ fn idle_cone_mapping_expires() {
     let m1 = mapped_address(&inside, server).expect("STUN");
     assert_eq!(router.udp_mappings().expect("conntrack"), 1);
     let idle = std::time::Instant::now();
-    let deadline = idle + Duration::from_secs(10);
-    while router.udp_mappings().expect("conntrack") > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the mapping never expired"
-        );
-        std::thread::sleep(Duration::from_millis(100)); // poll interval
-    }
+    poll_for("the mapping to expire", Duration::from_secs(10), || {
+        (router.udp_mappings().expect("conntrack") == 0).then_some(())
+    });
     let m2 = mapped_address(&inside, server).expect("STUN");
     eprintln!(
         "idle mapping {m1} expired after {:.1} s; new mapping {m2}",

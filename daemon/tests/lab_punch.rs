@@ -8,6 +8,7 @@
 //! hosts there reach each other only on their private addresses).
 
 mod lab;
+mod support;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};

@@ -2,23 +2,21 @@
 //! default, and a config file with an unknown key is refused with a clear
 //! error naming it.
 
-mod peer_support;
+mod support;
 
-use std::process::Stdio;
-
-use peer_support::{daemon_command, wait_for, Ctl, Lab, DEADLINE};
-use serde_json::json;
+use peerd_shared::control::{Command, Response};
+use support::{poll, Ctl, Launch, Proc, Scratch};
 
 #[test]
 fn env_and_config_file_settings_apply_in_order() {
-    let lab = Lab::new();
-    let server = lab.server();
-    let data = lab.path("a");
+    let tmp = Scratch::new();
+    let server = tmp.server();
+    let data = tmp.path("a");
     // The test helper passes --server and --data-dir as flags; here the
     // socket comes from the file, then is overridden by the environment.
-    let file_socket = lab.path("from-file.sock");
-    let env_socket = lab.path("from-env.sock");
-    let config = lab.path("config.toml");
+    let file_socket = tmp.path("from-file.sock");
+    let env_socket = tmp.path("from-env.sock");
+    let config = tmp.path("config.toml");
     std::fs::write(
         &config,
         format!(
@@ -28,47 +26,43 @@ fn env_and_config_file_settings_apply_in_order() {
     )
     .expect("write config");
 
-    let mut cmd = daemon_command(server.addr, &data, &[]);
-    cmd.env("PEERD_CONFIG", &config);
-    let mut child = cmd.spawn().expect("spawn");
-    let mut ctl = wait_for("the socket named by the file", DEADLINE, || {
-        Ctl::try_connect(&file_socket)
+    let daemon = Launch::new(server.addr, &data)
+        .env("PEERD_CONFIG", &config)
+        .spawn();
+    let mut ctl = poll("the socket named by the file", || {
+        Ctl::try_connect(&file_socket).ok()
     });
-    let st = ctl.request(&json!({"cmd": "status"}));
+    let Ok(Response::Status(st)) = ctl.request(Command::Status) else {
+        panic!("no status on {}", file_socket.display());
+    };
     // The --server flag beats the file's server.
-    assert_eq!(st["result"]["server"], server.addr.to_string(), "{st}");
-    let _ = child.kill();
-    let _ = child.wait();
+    assert_eq!(st.server, server.addr.to_string(), "{st:?}");
+    drop(daemon);
 
-    let mut cmd = daemon_command(server.addr, &data, &[]);
-    cmd.env("PEERD_CONFIG", &config)
-        .env("PEERD_SOCKET", &env_socket);
-    let mut child = cmd.spawn().expect("spawn");
-    wait_for("the socket named by the environment", DEADLINE, || {
-        Ctl::try_connect(&env_socket)
+    let _daemon = Launch::new(server.addr, &data)
+        .env("PEERD_CONFIG", &config)
+        .env("PEERD_SOCKET", &env_socket)
+        .spawn();
+    poll("the socket named by the environment", || {
+        Ctl::try_connect(&env_socket).ok()
     });
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
 fn unknown_config_keys_are_refused() {
-    let lab = Lab::new();
-    let config = lab.path("bad.toml");
+    let tmp = Scratch::new();
+    let config = tmp.path("bad.toml");
     std::fs::write(&config, "sever = \"127.0.0.1:9\"\n").expect("write config");
-    let out = daemon_command("127.0.0.1:9".parse().expect("addr"), &lab.path("a"), &[])
-        .env("PEERD_CONFIG", &config)
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run peerd start");
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "a configuration error is a usage error"
+    let out = Proc::run(
+        "peerd start with a bad config",
+        &mut Launch::new("127.0.0.1:9", &tmp.path("a"))
+            .env("PEERD_CONFIG", &config)
+            .command(),
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, Some(2), "a configuration error is a usage error");
     assert!(
-        stderr.contains("unknown field `sever`") && stderr.contains("bad.toml"),
-        "{stderr}"
+        out.stderr.contains("unknown field `sever`") && out.stderr.contains("bad.toml"),
+        "{}",
+        out.stderr
     );
 }

@@ -3,18 +3,19 @@
 //! error, and malformed lines answered with an error while the daemon keeps
 //! serving that client and the others.
 
-mod peer_support;
+mod support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use peer_support::{daemon_command, wait_for, Ctl, Daemon, Lab, DEADLINE};
+use peerd_shared::control::Command;
 use serde_json::json;
+use support::{Daemon, Launch, Proc, RawCtl, Scratch};
 
 #[test]
 fn socket_is_private_and_a_stale_one_is_replaced() {
-    let lab = Lab::new();
-    let server = lab.server();
-    let data = lab.path("a");
+    let tmp = Scratch::new();
+    let server = tmp.server();
+    let data = tmp.path("a");
     std::fs::create_dir(&data).expect("data dir");
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).expect("chmod");
     // A socket file nobody listens on: what a crashed daemon leaves behind.
@@ -23,7 +24,6 @@ fn socket_is_private_and_a_stale_one_is_replaced() {
     assert!(data.join("peerd.sock").exists());
 
     let a = Daemon::start(server.addr, &data);
-    a.wait_registered();
     let mode = std::fs::metadata(&a.socket)
         .expect("socket")
         .permissions()
@@ -31,11 +31,12 @@ fn socket_is_private_and_a_stale_one_is_replaced() {
     assert_eq!(mode & 0o777, 0o600, "socket mode");
 
     // With --socket in a directory that does not exist yet, it is made 0700.
-    let run_dir = lab.path("run").join("peerd");
+    let run_dir = tmp.path("run").join("peerd");
     let sock = run_dir.join("ctl.sock");
-    let sock_arg = sock.to_string_lossy().into_owned();
-    let b = Daemon::spawn(server.addr, &lab.path("b"), &["--socket", &sock_arg]);
-    wait_for("b's socket", DEADLINE, || Ctl::try_connect(&sock));
+    let b = Launch::new(server.addr, &tmp.path("b"))
+        .socket(&sock)
+        .spawn();
+    b.wait_ready();
     let dir_mode = std::fs::metadata(&run_dir)
         .expect("dir")
         .permissions()
@@ -46,36 +47,39 @@ fn socket_is_private_and_a_stale_one_is_replaced() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600, "socket mode");
-    drop(b);
 }
 
 #[test]
 fn second_daemon_on_a_live_socket_is_refused() {
-    let lab = Lab::new();
-    let server = lab.server();
-    let a = Daemon::start(server.addr, &lab.path("a"));
-    let sock = a.socket.to_string_lossy().into_owned();
-    let out = daemon_command(server.addr, &lab.path("b"), &["--socket", &sock])
-        .output()
-        .expect("run a second daemon");
-    assert!(!out.status.success(), "the second daemon must not start");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let tmp = Scratch::new();
+    let server = tmp.server();
+    let a = Daemon::start(server.addr, &tmp.path("a"));
+    let out = Proc::run(
+        "a second peerd start",
+        &mut Launch::new(server.addr, &tmp.path("b"))
+            .socket(&a.socket)
+            .command(),
+    );
+    assert!(!out.success(), "the second daemon must not start");
+    let sock = a.socket.to_string_lossy();
     assert!(
-        stderr.contains(&format!("another peerd is running on {sock}")),
-        "{stderr}"
+        out.stderr
+            .contains(&format!("another peerd is running on {sock}")),
+        "{}",
+        out.stderr
     );
     // The first one is untouched.
-    assert_eq!(a.request(&json!({"cmd": "id"}))["ok"], true);
+    assert!(a.request(Command::Id).is_ok());
 }
 
 #[test]
 fn malformed_lines_get_errors_and_the_daemon_keeps_serving() {
-    let lab = Lab::new();
-    let server = lab.server();
-    let a = Daemon::start(server.addr, &lab.path("a"));
-    let id = a.wait_registered();
-    let mut bad = Ctl::connect(&a.socket);
-    let mut good = Ctl::connect(&a.socket);
+    let tmp = Scratch::new();
+    let server = tmp.server();
+    let a = Daemon::start(server.addr, &tmp.path("a"));
+    let id = a.wait_registered().get();
+    let mut bad = RawCtl::connect(&a.socket);
+    let mut good = RawCtl::connect(&a.socket);
 
     bad.write_raw(b"this is not json\n");
     let r = bad.read();
@@ -99,8 +103,8 @@ fn malformed_lines_get_errors_and_the_daemon_keeps_serving() {
     assert_eq!(bad.read()["error"]["code"], "line_too_long");
 
     // The other client was never disturbed, and the bad one still works.
-    assert_eq!(good.request(&json!({"cmd": "id"}))["result"]["id"], id);
-    assert_eq!(bad.request(&json!({"cmd": "id"}))["result"]["id"], id);
+    assert_eq!(good.request(r#"{"cmd":"id"}"#)["result"]["id"], id);
+    assert_eq!(bad.request(r#"{"cmd":"id"}"#)["result"]["id"], id);
 
     // Pipelined requests are answered once each, in order.
     let mut lines = Vec::new();

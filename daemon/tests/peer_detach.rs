@@ -3,10 +3,10 @@
 //! dir. A detached start that cannot succeed prints the daemon's error and
 //! exits non-zero.
 
-mod peer_support;
+mod support;
 
-use peer_support::{daemon_command, wait_for, Ctl, Lab, DEADLINE};
-use serde_json::json;
+use peerd_shared::control::{Command, Response};
+use support::{poll, Ctl, Launch, Proc, Scratch};
 
 /// Kills a detached daemon by pid if the test ends early.
 struct Pid(Option<i32>);
@@ -24,33 +24,30 @@ impl Drop for Pid {
 
 #[test]
 fn detach_returns_once_the_socket_answers_and_reports_failures() {
-    let lab = Lab::new();
-    let server = lab.server();
-    let data = lab.path("a");
-    let out = daemon_command(server.addr, &data, &["--detach"])
-        .stdout(std::process::Stdio::piped())
-        .output()
-        .expect("run peerd start --detach");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
+    let tmp = Scratch::new();
+    let server = tmp.server();
+    let data = tmp.path("a");
+    let out = Proc::run(
+        "peerd start --detach",
+        &mut Launch::new(server.addr, &data)
+            .args(&["--detach"])
+            .command(),
     );
+    assert!(out.success(), "{out:?}");
     let socket = data.join("peerd.sock");
-    assert_eq!(stdout.trim(), socket.to_string_lossy());
+    assert_eq!(out.stdout.trim(), socket.to_string_lossy());
 
     let mut ctl = Ctl::connect(&socket);
-    let status = ctl.request(&json!({"cmd": "status"}));
-    let pid = status["result"]["pid"]
-        .as_i64()
-        .and_then(|p| i32::try_from(p).ok());
+    let Ok(Response::Status(status)) = ctl.request(Command::Status) else {
+        panic!("no status from the detached daemon");
+    };
+    let pid = status.pid.and_then(|p| i32::try_from(p).ok());
     let mut guard = Pid(pid);
-    assert!(pid.is_some(), "{status}");
+    assert!(pid.is_some(), "{status:?}");
     assert_ne!(pid, i32::try_from(std::process::id()).ok());
 
     let log = data.join("peerd.log");
-    wait_for("the log file to show registration", DEADLINE, || {
+    poll("the log file to show registration", || {
         let text = std::fs::read_to_string(&log).ok()?;
         text.contains("registered with").then_some(())
     });
@@ -62,21 +59,23 @@ fn detach_returns_once_the_socket_answers_and_reports_failures() {
     );
 
     // A second detached daemon on the same socket fails with the reason.
-    let sock = socket.to_string_lossy().into_owned();
-    let out = daemon_command(
-        server.addr,
-        &lab.path("b"),
-        &["--detach", "--socket", &sock],
-    )
-    .output()
-    .expect("run a second detached daemon");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("another peerd is running on"), "{stderr}");
+    let out = Proc::run(
+        "a second peerd start --detach",
+        &mut Launch::new(server.addr, &tmp.path("b"))
+            .args(&["--detach"])
+            .socket(&socket)
+            .command(),
+    );
+    assert!(!out.success());
+    assert!(
+        out.stderr.contains("another peerd is running on"),
+        "{}",
+        out.stderr
+    );
 
-    let stop = ctl.request(&json!({"cmd": "stop"}));
-    assert_eq!(stop["result"]["kind"], "stopping", "{stop}");
-    wait_for("the detached daemon to exit", DEADLINE, || {
+    let stop = ctl.request(Command::Stop);
+    assert!(matches!(stop, Ok(Response::Stopping)), "{stop:?}");
+    poll("the detached daemon to exit", || {
         let running = pid.is_some_and(alive);
         (!running && !socket.exists()).then_some(())
     });

@@ -8,15 +8,16 @@
 //! Needs root (to mount the tmpfs). Outside CI without root it prints why it
 //! skips; under `CI=true` it fails instead.
 
-mod peer_support;
+mod support;
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use peer_support::{texts_from, wait_for, Daemon, Lab, DEADLINE};
-use serde_json::json;
+use peerctl::ClientError;
+use peerd_shared::control::ErrorKind;
+use support::{poll, Daemon, Scratch};
 
 /// A tmpfs of `size` mounted on a fresh directory, unmounted on drop.
 struct SmallDisk {
@@ -94,11 +95,11 @@ fn full_disk_refuses_cleanly_and_loses_nothing() {
     if !can_run("full_disk_refuses_cleanly_and_loses_nothing") {
         return;
     }
-    let lab = Lab::new();
-    let server = lab.server();
-    let disk = SmallDisk::mount(&lab.path("small"), "3m").expect("tmpfs");
+    let tmp = Scratch::new();
+    let server = tmp.server();
+    let disk = SmallDisk::mount(&tmp.path("small"), "3m").expect("tmpfs");
     let full = Daemon::start(server.addr, &disk.dir);
-    let other = Daemon::start(server.addr, &lab.path("other"));
+    let other = Daemon::start(server.addr, &tmp.path("other"));
     let id_full = full.wait_registered();
     let id_other = other.wait_registered();
 
@@ -111,47 +112,45 @@ fn full_disk_refuses_cleanly_and_loses_nothing() {
     let mut refused = 0;
     for i in 0..300 {
         let body = format!("{i:03} {text}");
-        let r = full.send(id_other, &body, false);
-        if r["ok"] == true {
-            accepted.push(body);
-        } else {
-            assert_eq!(r["error"]["code"], "storage", "{r}");
-            let msg = r["error"]["message"].as_str().unwrap_or_default();
-            assert!(!msg.is_empty(), "{r}");
-            refused += 1;
+        match full.send(id_other, &body, false) {
+            Ok(_) => accepted.push(body),
+            Err(ClientError::Daemon(e)) => {
+                assert_eq!(e.code, ErrorKind::Storage, "{e:?}");
+                assert!(!e.message.is_empty(), "{e:?}");
+                refused += 1;
+            }
+            Err(e) => panic!("send {i}: {e}"),
         }
     }
     assert!(refused > 0, "a full disk must refuse some sends");
 
     // Messages to the full daemon while it cannot store them.
     for i in 0..20 {
-        let r = other.send(id_full, &format!("to-full {i}"), false);
-        assert_eq!(r["ok"], true, "{r}");
+        other
+            .send(id_full, &format!("to-full {i}"), false)
+            .expect("send to the full daemon");
     }
 
     // Still serving its control socket.
-    let st = full.request(&json!({"cmd": "status"}));
-    assert_eq!(st["ok"], true, "{st}");
+    full.status().expect("status of the full daemon");
 
     std::fs::remove_file(&filler).expect("free the disk");
 
     let mut want_to_full: Vec<String> = (0..20).map(|i| format!("to-full {i}")).collect();
     want_to_full.sort();
-    wait_for("messages to the once-full daemon", DEADLINE, || {
-        (texts_from(&full.inbox(), id_other).len() >= want_to_full.len()).then_some(())
+    poll("messages to the once-full daemon", || {
+        (full.texts_from(id_other).len() >= want_to_full.len()).then_some(())
     });
-    wait_for(
-        "accepted messages from the once-full daemon",
-        DEADLINE,
-        || (texts_from(&other.inbox(), id_full).len() >= accepted.len()).then_some(()),
-    );
-    let mut got = texts_from(&full.inbox(), id_other);
+    poll("accepted messages from the once-full daemon", || {
+        (other.texts_from(id_full).len() >= accepted.len()).then_some(())
+    });
+    let mut got = full.texts_from(id_other);
     got.sort();
     assert_eq!(
         got, want_to_full,
         "each message to the full daemon exactly once"
     );
-    let mut got = texts_from(&other.inbox(), id_full);
+    let mut got = other.texts_from(id_full);
     got.sort();
     accepted.sort();
     assert_eq!(

@@ -2,57 +2,51 @@
 //! message lands exactly once in the receiver's inbox, `send --wait` reports
 //! the delivery, and the receiver logs it like the original system did.
 
-mod peer_support;
+mod support;
 
-use peer_support::{texts_from, wait_for, Daemon, Lab, DEADLINE};
-use serde_json::json;
+use peerd_shared::control::{MsgStatus, PathKind, RegState};
+use support::{poll, Daemon, Scratch};
 
 #[test]
 fn two_daemons_exchange_messages_both_ways_exactly_once() {
-    let lab = Lab::new();
-    let server = lab.server();
-    let a = Daemon::start(server.addr, &lab.path("a"));
-    let b = Daemon::start(server.addr, &lab.path("b"));
+    let tmp = Scratch::new();
+    let server = tmp.server();
+    let a = Daemon::start(server.addr, &tmp.path("a"));
+    let b = Daemon::start(server.addr, &tmp.path("b"));
     let ida = a.wait_registered();
     let idb = b.wait_registered();
     assert_ne!(ida, idb);
 
     // LIST from a shows b with its address.
-    let list = a.request(&json!({"cmd": "list"}));
-    let peers = list["result"]["peers"].as_array().expect("peers").clone();
-    assert!(
-        peers.iter().any(|p| p["id"].as_u64() == Some(idb)),
-        "{list}"
-    );
-    assert!(
-        peers.iter().all(|p| p["id"].as_u64() != Some(ida)),
-        "{list}"
-    );
+    let peers = a.list().expect("list");
+    assert!(peers.iter().any(|p| p.id == idb), "{peers:?}");
+    assert!(peers.iter().all(|p| p.id != ida), "{peers:?}");
 
-    let first = a.send(idb, &format!("Hello from {ida} to {idb}"), true);
-    assert_eq!(first["ok"], true, "{first}");
-    assert_eq!(first["result"]["status"], "delivered", "{first}");
-    assert_eq!(first["result"]["path"], "direct", "{first}");
-    assert!(first["result"]["elapsed_ms"].as_f64().is_some(), "{first}");
+    let first = a
+        .send(idb, &format!("Hello from {ida} to {idb}"), true)
+        .expect("first send");
+    assert_eq!(first.status, MsgStatus::Delivered, "{first:?}");
+    assert_eq!(first.path, Some(PathKind::Direct), "{first:?}");
+    assert!(first.elapsed_ms.is_some(), "{first:?}");
 
     for i in 0..20 {
-        let r = a.send(idb, &format!("a{i}"), i % 2 == 0);
-        assert_eq!(r["ok"], true, "{r}");
-        let r = b.send(ida, &format!("b{i}"), i % 2 == 1);
-        assert_eq!(r["ok"], true, "{r}");
+        a.send(idb, &format!("a{i}"), i % 2 == 0)
+            .expect("send a -> b");
+        b.send(ida, &format!("b{i}"), i % 2 == 1)
+            .expect("send b -> a");
     }
 
     let expect_b: Vec<String> = std::iter::once(format!("Hello from {ida} to {idb}"))
         .chain((0..20).map(|i| format!("a{i}")))
         .collect();
     let expect_a: Vec<String> = (0..20).map(|i| format!("b{i}")).collect();
-    wait_for("every message in both inboxes", DEADLINE, || {
-        let got_b = texts_from(&b.inbox(), ida);
-        let got_a = texts_from(&a.inbox(), idb);
+    poll("every message in both inboxes", || {
+        let got_b = b.texts_from(ida);
+        let got_a = a.texts_from(idb);
         (got_b.len() >= expect_b.len() && got_a.len() >= expect_a.len()).then_some(())
     });
-    let mut got_b = texts_from(&b.inbox(), ida);
-    let mut got_a = texts_from(&a.inbox(), idb);
+    let mut got_b = b.texts_from(ida);
+    let mut got_a = a.texts_from(idb);
     got_b.sort();
     got_a.sort();
     let mut want_b = expect_b.clone();
@@ -63,27 +57,18 @@ fn two_daemons_exchange_messages_both_ways_exactly_once() {
     assert_eq!(got_a, want_a, "a's inbox holds each message once");
 
     // The sender's outbox shows them delivered.
-    let out = a.request(&json!({"cmd": "outbox"}));
-    let msgs = out["result"]["messages"]
-        .as_array()
-        .expect("outbox")
-        .clone();
-    assert_eq!(msgs.len(), 21, "{out}");
-    wait_for(
-        "a's outbox to show every message delivered",
-        DEADLINE,
-        || {
-            let out = a.request(&json!({"cmd": "outbox"}));
-            let msgs = out["result"]["messages"].as_array()?.clone();
-            msgs.iter()
-                .all(|m| m["status"] == "delivered")
-                .then_some(())
-        },
-    );
+    let msgs = a.outbox().expect("outbox");
+    assert_eq!(msgs.len(), 21, "{msgs:?}");
+    poll("a's outbox to show every message delivered", || {
+        let msgs = a.outbox().ok()?;
+        msgs.iter()
+            .all(|m| m.status == MsgStatus::Delivered)
+            .then_some(())
+    });
 
     // The receiver logs each message like the original.
     let want = format!("message from {ida} (127.0.0.1:");
-    let line = wait_for("the receive log line", DEADLINE, || {
+    let line = poll("the receive log line", || {
         b.logs().into_iter().find(|l| l.contains(&want))
     });
     assert!(
@@ -92,8 +77,8 @@ fn two_daemons_exchange_messages_both_ways_exactly_once() {
     );
 
     // Status counts agree.
-    let st = b.request(&json!({"cmd": "status"}));
-    assert_eq!(st["result"]["inbox"], 21, "{st}");
-    assert_eq!(st["result"]["state"], "registered", "{st}");
-    assert!(st["result"]["public_addr"].as_str().is_some(), "{st}");
+    let st = b.status().expect("status");
+    assert_eq!(st.inbox, 21, "{st:?}");
+    assert_eq!(st.state, RegState::Registered, "{st:?}");
+    assert!(st.public_addr.is_some(), "{st:?}");
 }

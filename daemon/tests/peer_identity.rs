@@ -2,31 +2,32 @@
 //! dir always comes back with the same id, across daemon restarts and
 //! across a server restart on the same database.
 
-mod peer_support;
+mod support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use peer_support::{texts_from, wait_for, Daemon, Lab, Server, DEADLINE};
-use serde_json::json;
+use peerd_shared::control::{Command, Response};
+use support::{poll, Daemon, Scratch, Server};
 
 #[test]
 fn id_is_stable_across_daemon_and_server_restarts() {
-    let lab = Lab::new();
+    let tmp = Scratch::new();
     // Short keepalive: after a server restart every daemon is back within 1 s.
-    let server = lab.server_keepalive(1);
+    let keepalive = ["--keepalive", "1"];
+    let server = tmp.server_with(&keepalive);
     let addr = server.addr;
-    let mut a = Daemon::start(addr, &lab.path("a"));
-    let mut b = Daemon::start(addr, &lab.path("b"));
+    let mut a = Daemon::start(addr, &tmp.path("a"));
+    let mut b = Daemon::start(addr, &tmp.path("b"));
     let ida = a.wait_registered();
     let idb = b.wait_registered();
 
-    let token = lab.path("a").join("token");
+    let token = tmp.path("a").join("token");
     let mode = std::fs::metadata(&token)
         .expect("token file")
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600, "token file mode");
-    let dir_mode = std::fs::metadata(lab.path("a"))
+    let dir_mode = std::fs::metadata(tmp.path("a"))
         .expect("data dir")
         .permissions()
         .mode();
@@ -38,39 +39,38 @@ fn id_is_stable_across_daemon_and_server_restarts() {
     );
 
     // Daemon restart (clean stop, then kill -9): same id.
-    let stop = a.request(&json!({"cmd": "stop"}));
-    assert_eq!(stop["ok"], true, "{stop}");
-    assert!(a.wait_exit().success());
-    let a = Daemon::start(addr, &lab.path("a"));
+    assert!(a.stop().success());
+    let a = Daemon::spawn(addr, &tmp.path("a"), &[]);
+    a.wait_ready();
     // The id is known before registering again (remembered in the store).
-    assert_eq!(a.request(&json!({"cmd": "id"}))["result"]["id"], ida);
+    let Ok(Response::Id { id }) = a.request(Command::Id) else {
+        panic!("no id from the restarted daemon");
+    };
+    assert_eq!(id, Some(ida));
     assert_eq!(a.wait_registered(), ida);
     b.kill9();
-    let b = Daemon::start(addr, &lab.path("b"));
+    let b = Daemon::start(addr, &tmp.path("b"));
     assert_eq!(b.wait_registered(), idb);
 
     // Server restart on the same port and database: same ids, and the
     // daemons register again by themselves.
     let db = server.db.clone();
     drop(server);
-    let server = Server::start_with(&addr.to_string(), &db, &["--keepalive", "1"]);
+    let server = Server::start(&addr.to_string(), &db, &keepalive);
     assert_eq!(server.addr, addr);
-    let c = Daemon::start(addr, &lab.path("c"));
+    let c = Daemon::start(addr, &tmp.path("c"));
     let idc = c.wait_registered();
     assert!(idc > ida.max(idb), "new token, new id");
     assert_eq!(a.wait_registered(), ida);
     assert_eq!(b.wait_registered(), idb);
     // Messages flow again once both have refreshed on the new server.
-    let r = a.send(idb, "after the server restart", false);
-    assert_eq!(r["ok"], true, "{r}");
-    wait_for("delivery after the server restart", DEADLINE, || {
-        texts_from(&b.inbox(), ida)
+    a.send(idb, "after the server restart", false)
+        .expect("send after the server restart");
+    poll("delivery after the server restart", || {
+        b.texts_from(ida)
             .iter()
             .any(|t| t == "after the server restart")
             .then_some(())
     });
-    assert!(
-        server.logs().iter().any(|l| l.contains("REGISTER")),
-        "server saw registrations"
-    );
+    server.wait_for_log("REGISTER");
 }

@@ -3,10 +3,12 @@
 //! `relayed` and the server's address, and its MESSAGE_ACK travels back
 //! through the server too.
 
-mod peer_support;
+mod support;
 
-use peer_support::{texts_from, wait_for, Daemon, Lab, Server, DEADLINE};
-use serde_json::json;
+use peerctl::ClientError;
+use peerd_shared::control::{MsgStatus, PathKind};
+use peerd_shared::PeerId;
+use support::{Daemon, Scratch, Server};
 
 /// A server, daemon `a` started with `--relay always` and a plain daemon
 /// `b`, both registered. Fields drop in order: daemons before the server,
@@ -14,19 +16,19 @@ use serde_json::json;
 struct RelayPair {
     a: Daemon,
     b: Daemon,
-    ida: u64,
-    idb: u64,
+    ida: PeerId,
+    idb: PeerId,
     server: Server,
-    _lab: Lab,
+    _tmp: Scratch,
 }
 
 impl RelayPair {
     fn start() -> Self {
-        let lab = Lab::new();
-        let server = lab.server();
-        let a = Daemon::spawn(server.addr, &lab.path("a"), &["--relay", "always"]);
+        let tmp = Scratch::new();
+        let server = tmp.server();
+        let a = Daemon::spawn(server.addr, &tmp.path("a"), &["--relay", "always"]);
         a.wait_ready();
-        let b = Daemon::start(server.addr, &lab.path("b"));
+        let b = Daemon::start(server.addr, &tmp.path("b"));
         let ida = a.wait_registered();
         let idb = b.wait_registered();
         Self {
@@ -35,7 +37,7 @@ impl RelayPair {
             ida,
             idb,
             server,
-            _lab: lab,
+            _tmp: tmp,
         }
     }
 }
@@ -45,34 +47,28 @@ fn relayed_messages_are_delivered_once_and_acknowledged() {
     let p = RelayPair::start();
 
     for i in 0..5 {
-        let r = p.a.send(p.idb, &format!("relayed {i}"), true);
-        assert_eq!(r["result"]["status"], "delivered", "{r}");
-        assert_eq!(r["result"]["path"], "relayed", "{r}");
+        let r =
+            p.a.send(p.idb, &format!("relayed {i}"), true)
+                .expect("send");
+        assert_eq!(r.status, MsgStatus::Delivered, "{r:?}");
+        assert_eq!(r.path, Some(PathKind::Relayed), "{r:?}");
     }
-    let inbox = p.b.inbox();
-    let from_a: Vec<_> = inbox.iter().filter(|m| m["from"] == p.ida).collect();
+    let inbox = p.b.inbox(None).expect("inbox");
+    let from_a: Vec<_> = inbox.iter().filter(|m| m.from == p.ida).collect();
     assert_eq!(from_a.len(), 5, "{inbox:?}");
     for m in &from_a {
-        assert_eq!(m["path"], "relayed", "{m}");
-        assert_eq!(m["addr"], p.server.addr.to_string(), "{m}");
+        assert_eq!(m.path, PathKind::Relayed, "{m:?}");
+        assert_eq!(m.addr, p.server.addr.to_string(), "{m:?}");
     }
-    let out = p.a.request(&json!({"cmd": "outbox"}));
-    let msgs = out["result"]["messages"]
-        .as_array()
-        .expect("outbox")
-        .clone();
-    wait_for("the outbox to record the relayed path", DEADLINE, || {
-        let out = p.a.request(&json!({"cmd": "outbox"}));
-        let msgs = out["result"]["messages"].as_array()?.clone();
-        msgs.iter()
-            .all(|m| m["status"] == "delivered" && m["path"] == "relayed")
-            .then_some(())
-    });
+    // Each `send` answered "delivered": the outbox says so at once.
+    let msgs = p.a.outbox().expect("outbox");
     assert_eq!(msgs.len(), 5);
     assert!(
-        p.server.logs().iter().any(|l| l.contains("RELAY")),
-        "the server relayed"
+        msgs.iter()
+            .all(|m| m.status == MsgStatus::Delivered && m.path == Some(PathKind::Relayed)),
+        "{msgs:?}"
     );
+    p.server.wait_for_log("RELAY");
 }
 
 /// A text within the limits can fit a MESSAGE but not the RELAY around it
@@ -86,27 +82,25 @@ fn a_text_too_long_to_relay_fails_at_once_and_others_still_go() {
 
     let long = format!("{}{}", "y".repeat(960), "\"".repeat(40));
     assert_eq!(long.len(), 1000);
-    let r = p.a.send(p.idb, &long, true);
-    assert_eq!(r["ok"], false, "{r}");
-    let why = r["error"]["message"].as_str().unwrap_or_default();
-    assert!(why.contains("too long to relay"), "{r}");
+    match p.a.send(p.idb, &long, true) {
+        Err(ClientError::Daemon(e)) => {
+            assert!(e.message.contains("too long to relay"), "{e:?}");
+        }
+        other => panic!("a text too long to relay was answered {other:?}"),
+    }
 
-    let r = p.a.send(p.idb, "short enough", true);
-    assert_eq!(r["result"]["status"], "delivered", "{r}");
-    assert_eq!(r["result"]["path"], "relayed", "{r}");
+    let r = p.a.send(p.idb, "short enough", true).expect("send");
+    assert_eq!(r.status, MsgStatus::Delivered, "{r:?}");
+    assert_eq!(r.path, Some(PathKind::Relayed), "{r:?}");
 
-    let out = p.a.request(&json!({"cmd": "outbox"}));
-    let msgs = out["result"]["messages"]
-        .as_array()
-        .expect("outbox")
-        .clone();
-    let failed: Vec<_> = msgs.iter().filter(|m| m["status"] == "failed").collect();
-    assert_eq!(failed.len(), 1, "{out}");
-    assert_eq!(failed[0]["text"], long.as_str());
-    let err = failed[0]["last_error"].as_str().unwrap_or_default();
-    assert!(err.contains("too long to relay"), "{out}");
-    assert_eq!(
-        texts_from(&p.b.inbox(), p.ida),
-        vec!["short enough".to_owned()]
-    );
+    let msgs = p.a.outbox().expect("outbox");
+    let failed: Vec<_> = msgs
+        .iter()
+        .filter(|m| m.status == MsgStatus::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1, "{msgs:?}");
+    assert_eq!(failed[0].text, long);
+    let err = failed[0].last_error.as_deref().unwrap_or_default();
+    assert!(err.contains("too long to relay"), "{msgs:?}");
+    assert_eq!(p.b.texts_from(p.ida), vec!["short enough".to_owned()]);
 }

@@ -3,59 +3,61 @@
 //! (`text_too_long`, naming it), oneself (`self_target`), a zero ttl
 //! (`bad_request`). Nothing refused is stored.
 
-mod peer_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use peer_support::{Daemon, Lab};
-use serde_json::json;
+use peerctl::ClientError;
+use peerd_shared::control::{Command, ControlError, ErrorKind, SendOutcome};
+use support::{peer, Daemon, Scratch};
+
+/// The daemon's refusal, or a failure naming what came instead.
+fn refusal(r: Result<SendOutcome, ClientError>) -> ControlError {
+    match r {
+        Err(ClientError::Daemon(e)) => e,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
 
 #[test]
 fn refused_sends_fail_at_once_with_stable_codes() {
-    let lab = Lab::new();
-    let server = lab.server();
-    let a = Daemon::start(server.addr, &lab.path("a"));
+    let tmp = Scratch::new();
+    let server = tmp.server();
+    let a = Daemon::start(server.addr, &tmp.path("a"));
     let ida = a.wait_registered();
+    let next = peer(ida.get() + 1);
 
     let started = Instant::now();
-    let r = a.send(4242, "anyone there?", true);
+    let e = refusal(a.send(peer(4242), "anyone there?", true));
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "unknown_peer at once"
     );
-    assert_eq!(r["ok"], false, "{r}");
-    assert_eq!(r["error"]["code"], "unknown_peer", "{r}");
-    assert!(
-        r["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("4242"),
-        "{r}"
-    );
+    assert_eq!(e.code, ErrorKind::UnknownPeer, "{e:?}");
+    assert!(e.message.contains("4242"), "{e:?}");
 
-    let r = a.send(ida + 1, &"x".repeat(1001), false);
-    assert_eq!(r["error"]["code"], "text_too_long", "{r}");
-    assert!(
-        r["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("1000"),
-        "{r}"
-    );
-    let r = a.send(ida + 1, &"\"".repeat(1000), false);
-    assert_eq!(r["error"]["code"], "text_too_long", "{r}");
+    let e = refusal(a.send(next, &"x".repeat(1001), false));
+    assert_eq!(e.code, ErrorKind::TextTooLong, "{e:?}");
+    assert!(e.message.contains("1000"), "{e:?}");
+    let e = refusal(a.send(next, &"\"".repeat(1000), false));
+    assert_eq!(e.code, ErrorKind::TextTooLong, "{e:?}");
 
-    let r = a.send(ida, "me", false);
-    assert_eq!(r["error"]["code"], "self_target", "{r}");
+    let e = refusal(a.send(ida, "me", false));
+    assert_eq!(e.code, ErrorKind::SelfTarget, "{e:?}");
 
-    let r = a.request(&json!({"req": 5, "cmd": "send", "to": 7, "text": "t", "ttl_secs": 0}));
-    assert_eq!(r["error"]["code"], "bad_request", "{r}");
-    assert_eq!(r["req"], 5, "{r}");
+    // The refusal echoes the request's `req`.
+    let mut ctl = a.ctl();
+    let req = ctl.submit(Command::Send {
+        to: peer(7),
+        text: "t".into(),
+        ttl_secs: Some(0),
+        wait: false,
+    });
+    let (answered, outcome) = ctl.next_reply();
+    assert_eq!(answered, Some(req));
+    let e = outcome.expect_err("a zero ttl is refused");
+    assert_eq!(e.code, ErrorKind::BadRequest, "{e:?}");
 
-    let out = a.request(&json!({"cmd": "outbox"}));
-    assert_eq!(
-        out["result"]["messages"],
-        json!([]),
-        "nothing refused was stored: {out}"
-    );
+    let msgs = a.outbox().expect("outbox");
+    assert!(msgs.is_empty(), "nothing refused was stored: {msgs:?}");
 }

@@ -2,75 +2,71 @@
 //! `connecting`, then `offline` with the reason; sends are queued with a
 //! note; as soon as the server comes up it registers and delivers.
 
-mod peer_support;
+mod support;
 
 use std::time::Duration;
 
-use peer_support::{free_udp_addr, texts_from, wait_for, Daemon, Lab, Server, DEADLINE};
-use serde_json::json;
+use peerctl::ClientError;
+use peerd_shared::control::{ErrorKind, MsgStatus, RegState};
+use support::{poll, poll_for, Daemon, HeldPort, Scratch, Server};
 
 #[test]
 fn offline_with_reason_then_registers_when_the_server_comes_up() {
-    let lab = Lab::new();
-    let addr = free_udp_addr();
-    let db = lab.path("server.sqlite3");
+    let tmp = Scratch::new();
+    let addr = HeldPort::new().release();
+    let db = tmp.path("server.sqlite3");
     let server_flags = ["--keepalive", "1"];
-    // b registers while the server is up, then the server goes away.
-    let server = Server::start_with(&addr.to_string(), &db, &server_flags);
-    let b = Daemon::start(server.addr, &lab.path("b"));
+    // b registers while the server is up, then the server goes away. Its
+    // port stays held by a silent socket until the server comes back, so
+    // no other process on the machine can be given it meanwhile.
+    let server = Server::start(&addr.to_string(), &db, &server_flags);
+    let b = Daemon::start(server.addr, &tmp.path("b"));
     let idb = b.wait_registered();
     drop(server);
+    let held = HeldPort::at(addr);
 
-    let a = Daemon::spawn(addr, &lab.path("a"), &[]);
+    let a = Daemon::spawn(addr, &tmp.path("a"), &[]);
     let first = a.wait_ready();
-    assert_eq!(first["ok"], true, "{first}");
-    assert_ne!(first["result"]["state"], "registered", "{first}");
+    assert_ne!(first.state, RegState::Registered, "{first:?}");
 
-    let status = wait_for("state offline", DEADLINE, || {
-        let st = a.request(&json!({"cmd": "status"}));
-        (st["result"]["state"] == "offline").then_some(st)
+    let status = poll("state offline", || {
+        let st = a.status().ok()?;
+        (st.state == RegState::Offline).then_some(st)
     });
-    let reason = status["result"]["reason"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let reason = status.reason.clone().unwrap_or_default();
     assert!(
         reason.contains(&addr.to_string()) && reason.contains("did not answer"),
-        "{status}"
+        "{status:?}"
     );
-    assert_eq!(status["result"]["server"], addr.to_string());
+    assert_eq!(status.server, addr.to_string());
 
     // Requests that need the server say why they cannot be served; sends queue.
-    let list = a.request(&json!({"cmd": "list"}));
-    assert_eq!(list["error"]["code"], "not_registered", "{list}");
-    let r = a.send(idb, "queued while offline", true);
-    assert_eq!(r["result"]["status"], "queued", "{r}");
+    match a.list() {
+        Err(ClientError::Daemon(e)) => assert_eq!(e.code, ErrorKind::NotRegistered, "{e:?}"),
+        other => panic!("list while offline answered {other:?}"),
+    }
+    let r = a.send(idb, "queued while offline", true).expect("send");
+    assert_eq!(r.status, MsgStatus::Queued, "{r:?}");
     assert!(
-        r["result"]["note"]
-            .as_str()
+        r.note
+            .as_deref()
             .unwrap_or_default()
             .contains("queued until"),
-        "{r}"
+        "{r:?}"
     );
 
     // The server comes back on that address: a registers by itself.
-    let _server = Server::start_with(&addr.to_string(), &db, &server_flags);
-    let ida = wait_for(
-        "registration after the outage",
-        Duration::from_secs(30),
-        || {
-            let st = a.request(&json!({"cmd": "status"}));
-            (st["result"]["state"] == "registered")
-                .then(|| st["result"]["id"].as_u64())
-                .flatten()
-        },
-    );
+    held.release();
+    let _server = Server::start(&addr.to_string(), &db, &server_flags);
+    let ida = a
+        .wait_registered_within(Duration::from_secs(30))
+        .unwrap_or_else(|t| panic!("registration after the outage: {t}"));
     assert_ne!(ida, idb);
-    wait_for(
+    poll_for(
         "the queued message to be delivered",
         Duration::from_secs(30),
         || {
-            texts_from(&b.inbox(), ida)
+            b.texts_from(ida)
                 .iter()
                 .any(|t| t == "queued while offline")
                 .then_some(())

@@ -2,37 +2,34 @@
 //! server first (the peer leaves LIST at once), then exit 0 and remove the
 //! control socket.
 
-mod peer_support;
+mod support;
 
-use peer_support::{Daemon, Lab};
-use serde_json::json;
+use peerd_shared::control::{Command, Response};
+use peerd_shared::PeerId;
+use support::{Daemon, Scratch};
 
-fn listed(d: &Daemon, id: u64) -> bool {
-    let r = d.request(&json!({"cmd": "list"}));
-    r["result"]["peers"]
-        .as_array()
-        .is_some_and(|ps| ps.iter().any(|p| p["id"].as_u64() == Some(id)))
+fn listed(d: &Daemon, id: PeerId) -> bool {
+    d.list().expect("list").iter().any(|p| p.id == id)
 }
 
 #[test]
 fn signals_and_stop_unregister_then_exit_cleanly() {
-    let lab = Lab::new();
-    let server = lab.server();
-    let a = Daemon::start(server.addr, &lab.path("a"));
-    a.wait_registered();
+    let tmp = Scratch::new();
+    let server = tmp.server();
+    let a = Daemon::start(server.addr, &tmp.path("a"));
     for (name, signal) in [
         ("b", Some(libc::SIGTERM)),
         ("c", Some(libc::SIGINT)),
         ("d", None),
     ] {
-        let mut peer = Daemon::start(server.addr, &lab.path(name));
+        let mut peer = Daemon::start(server.addr, &tmp.path(name));
         let id = peer.wait_registered();
         assert!(listed(&a, id), "{name} is listed while running");
         match signal {
             Some(sig) => peer.signal(sig),
             None => {
-                let r = peer.request(&json!({"cmd": "stop"}));
-                assert_eq!(r["result"]["kind"], "stopping", "{r}");
+                let r = peer.request(Command::Stop);
+                assert_eq!(r.ok(), Some(Response::Stopping));
             }
         }
         let status = peer.wait_exit();

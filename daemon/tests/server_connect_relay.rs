@@ -2,17 +2,17 @@
 //! RELAY_ACK) and UNREGISTER against the real binary, with their target
 //! errors: `bad_request` (target is the asker), `unknown_peer`, `peer_offline`.
 
-mod server_support;
+mod support;
 
 use std::time::Duration;
 
 use peerd_shared::wire::{self, ErrorCode, Packet};
 use peerd_shared::Seq;
-use server_support::*;
+use support::*;
 
 #[test]
 fn connect_answers_the_asker_and_introduces_the_target() {
-    let mut server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let mut a = Peer::join(&server);
     let b = Peer::join(&server);
     let text = a.json("CONNECT", &format!(r#","target":{}"#, b.id));
@@ -32,7 +32,7 @@ fn connect_answers_the_asker_and_introduces_the_target() {
 
 #[test]
 fn relay_forwards_data_byte_for_byte() {
-    let mut server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let mut a = Peer::join(&server);
     let b = Peer::join(&server);
     // Odd spacing, key order and escapes must survive unchanged.
@@ -57,7 +57,7 @@ fn relay_forwards_data_byte_for_byte() {
 
 #[test]
 fn target_errors_for_connect_and_relay() {
-    let server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let mut a = Peer::join(&server);
     let mut b = Peer::join(&server);
     let data = r#","data":{"v":1,"type":"MESSAGE_ACK","from":1,"to":2,"msg":1}"#;
@@ -104,7 +104,7 @@ fn target_errors_for_connect_and_relay() {
 
 #[test]
 fn unregister_leaves_now_and_keeps_the_id_reserved() {
-    let mut server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let mut a = Peer::join(&server);
     let mut b = Peer::join(&server);
     let text = b.json("UNREGISTER", "");

@@ -6,13 +6,13 @@
 //! serving afterwards. (`rate_limited`: server_rate_limit.rs; `internal`:
 //! server_persistence.rs; `peer_offline`/`unknown_peer`: server_connect_relay.rs.)
 
-mod server_support;
+mod support;
 
 use std::time::Duration;
 
 use peerd_shared::wire::{self, ErrorCode, Packet};
 use peerd_shared::Seq;
-use server_support::*;
+use support::*;
 
 const QUIET: Duration = Duration::from_millis(150);
 
@@ -52,7 +52,7 @@ fn expect_silence(c: &Client, bytes: &[u8]) {
 
 #[test]
 fn malformed_json_gets_the_right_error_in_protocol_order() {
-    let server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let c = server.client();
     let t = new_token();
     let cases: Vec<(String, ErrorCode, u32)> = vec![
@@ -300,7 +300,7 @@ fn malformed_json_gets_the_right_error_in_protocol_order() {
 
 #[test]
 fn unauthorized_for_wrong_token_and_wrong_address() {
-    let server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let mut a = Peer::join(&server);
     let b = Peer::join(&server);
     let wrong_token = request_json("LIST", 3, a.id, &b.token, "");
@@ -330,7 +330,7 @@ fn unauthorized_for_wrong_token_and_wrong_address() {
 
 #[test]
 fn errors_are_never_answered() {
-    let server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let c = server.client();
     for text in [
         r#"{"v":1,"type":"ERROR","seq":1,"code":"bad_request","message":"x"}"#,
@@ -345,7 +345,7 @@ fn errors_are_never_answered() {
 
 #[test]
 fn oversized_datagrams() {
-    let server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let c = server.client();
     let pad = "x".repeat(1300);
     let with_seq = format!(r#"{{"v":1,"type":"LIST","seq":12,"pad":"{pad}"}}"#);
@@ -371,7 +371,7 @@ fn oversized_datagrams() {
 
 #[test]
 fn hostile_stun_is_dropped_and_the_server_keeps_serving() {
-    let server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let c = server.client();
     let good = peerd_shared::stun::binding_request([7; 12]);
     let mut lying_length = good;
@@ -409,7 +409,7 @@ fn hostile_stun_is_dropped_and_the_server_keeps_serving() {
 
 #[test]
 fn empty_datagram_is_ignored() {
-    let server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let c = server.client();
     expect_silence(&c, b"");
     still_serves(&server);

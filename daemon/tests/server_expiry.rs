@@ -3,16 +3,16 @@
 //! `peer_offline`, its own requests are `unauthorized`; only REGISTER
 //! refreshes, and registering again brings the same id back.
 
-mod server_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
 use peerd_shared::wire::{ErrorCode, Packet};
-use server_support::*;
+use support::*;
 
 #[test]
 fn silent_peer_expires_after_three_keepalives_and_refreshing_peer_stays() {
-    let mut server = Server::start(&["--keepalive", "1"]);
+    let server = Server::fresh(&["--keepalive", "1"]);
     let mut a = Peer::join(&server);
     let sent = Instant::now();
     let mut b = Peer::join(&server);
@@ -44,7 +44,7 @@ fn silent_peer_expires_after_three_keepalives_and_refreshing_peer_stays() {
             } => break sent.elapsed(),
             other => panic!("unexpected {other:?}"),
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50)); // probing cadence, not synchronisation
     };
     assert!(
         offline_at >= Duration::from_secs(3),

@@ -2,16 +2,16 @@
 //! addresses written `[ip]:port`; a dual-stack server on `[::]` answers
 //! IPv4 clients with their address as plain IPv4 (never `::ffff:`).
 
-mod server_support;
+mod support;
 
 use std::net::SocketAddr;
 
 use peerd_shared::wire::Packet;
-use server_support::*;
+use support::*;
 
 #[test]
 fn server_on_ipv6_loopback() {
-    let server = Server::start_fresh("[::1]:0", "info", &[]);
+    let server = Server::fresh_at("[::1]:0", "info", &[]);
     assert!(server.addr.is_ipv6(), "listening on {}", server.addr);
     let mut a = Peer::join(&server);
     let b = Peer::join(&server);
@@ -44,7 +44,7 @@ fn server_on_ipv6_loopback() {
 
 #[test]
 fn dual_stack_server_writes_ipv4_clients_as_ipv4() {
-    let server = Server::start_fresh("[::]:0", "info", &[]);
+    let server = Server::fresh_at("[::]:0", "info", &[]);
     let v4 = Client::new(SocketAddr::from(([127, 0, 0, 1], server.addr.port())));
     let token = new_token();
     v4.send(register_json(1, &token).as_bytes());

@@ -2,19 +2,19 @@
 //! from its own socket: ascending ids, every other peer exactly once with
 //! its observed address, pages within 1200 bytes, `more` and `after`.
 
-mod server_support;
+mod support;
 
 use std::collections::HashMap;
 
 use peerd_shared::wire::{self, Packet, MAX_DATAGRAM};
 use peerd_shared::Seq;
-use server_support::*;
+use support::*;
 
 const PEERS: usize = 1100;
 
 #[test]
 fn list_walks_every_online_peer_in_pages() {
-    let mut server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let mut peers = join_many(&server, PEERS);
     let expected: HashMap<u64, std::net::SocketAddr> = peers
         .iter()
@@ -76,7 +76,7 @@ fn list_walks_every_online_peer_in_pages() {
 
 #[test]
 fn after_null_absent_and_past_the_end() {
-    let mut server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let mut peers: Vec<Peer> = (0..3).map(|_| Peer::join(&server)).collect();
     let ids = |p: Packet| match p {
         Packet::ListAck { peers, more, .. } => {

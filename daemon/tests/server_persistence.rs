@@ -3,13 +3,13 @@
 //! `internal` (and that id is never handed out) while the hot path keeps
 //! answering without touching the disk.
 
-mod server_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
 use peerd_shared::wire::{ErrorCode, Packet};
 use peerd_shared::PeerId;
-use server_support::*;
+use support::*;
 
 fn id_of(server: &Server, token: &str) -> PeerId {
     match server.client().call(&register_json(1, token)) {
@@ -23,7 +23,7 @@ fn ids_survive_a_clean_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("registry.sqlite3");
     let tokens: Vec<String> = (0..3).map(|_| new_token()).collect();
-    let mut server = Server::start_at("127.0.0.1:0", &db, &[]);
+    let mut server = Server::start("127.0.0.1:0", &db, &[]);
     for (i, t) in tokens.iter().enumerate() {
         assert_eq!(id_of(&server, t).get(), i as u64 + 1);
     }
@@ -31,7 +31,7 @@ fn ids_survive_a_clean_restart() {
     assert!(server.wait_exit().success());
     drop(server);
 
-    let mut server = Server::start_at("127.0.0.1:0", &db, &[]);
+    let server = Server::start("127.0.0.1:0", &db, &[]);
     server.wait_for_log("3 ids");
     for (i, t) in tokens.iter().enumerate().rev() {
         assert_eq!(
@@ -51,14 +51,14 @@ fn ids_survive_a_clean_restart() {
 fn acknowledged_ids_survive_kill_9() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("registry.sqlite3");
-    let server = Server::start_at("127.0.0.1:0", &db, &[]);
+    let server = Server::start("127.0.0.1:0", &db, &[]);
     let peers = join_many(&server, 200);
     let last = Peer::join(&server);
     // SIGKILL the moment the last REGISTER_ACK arrived.
     server.signal(libc::SIGKILL);
     drop(server);
 
-    let server = Server::start_at("127.0.0.1:0", &db, &[]);
+    let server = Server::start("127.0.0.1:0", &db, &[]);
     for p in peers.iter().chain(std::iter::once(&last)) {
         assert_eq!(id_of(&server, &p.token), p.id, "id lost by kill -9");
     }
@@ -69,7 +69,7 @@ fn acknowledged_ids_survive_kill_9() {
 fn a_database_that_cannot_store_gives_internal_and_the_hot_path_is_unaffected() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("registry.sqlite3");
-    let server = Server::start_at("127.0.0.1:0", &db, &[]);
+    let server = Server::start("127.0.0.1:0", &db, &[]);
     let mut a = Peer::join(&server);
     let b = Peer::join(&server);
 

@@ -3,20 +3,20 @@
 //! (with its seq; a few notices, then silence), excess STUN is dropped,
 //! other sources behind the same IP are unaffected, service resumes.
 
-mod server_support;
+mod support;
 
 use std::time::Duration;
 
 use peerd_shared::wire::{self, ErrorCode, Packet};
 use peerd_shared::Seq;
-use server_support::*;
+use support::*;
 
 const QUIET: Duration = Duration::from_millis(300);
 
 /// Counts (served, rate_limited) answers until the socket goes quiet.
 fn tally(c: &Client) -> (usize, usize) {
     let (mut served, mut limited) = (0, 0);
-    while let Some(bytes) = c.recv_within(QUIET) {
+    for bytes in c.recv_burst(QUIET) {
         match wire::decode(&bytes) {
             Ok(Packet::Error {
                 code: ErrorCode::RateLimited,
@@ -40,7 +40,7 @@ const PROBE: &[u8] = br#"{"v":1,"type":"NOPE","seq":3}"#;
 
 #[test]
 fn per_source_limit_answers_rate_limited_and_recovers() {
-    let server = Server::start(&["--rate-limit", "20", "--rate-burst", "20"]);
+    let server = Server::fresh(&["--rate-limit", "20", "--rate-burst", "20"]);
     let noisy = server.client();
     for _ in 0..200 {
         noisy.send(PROBE);
@@ -71,7 +71,7 @@ fn per_source_limit_answers_rate_limited_and_recovers() {
 
 #[test]
 fn global_cap_limits_all_sources_together() {
-    let server = Server::start(&["--rate-limit", "0", "--global-rate-limit", "50"]);
+    let server = Server::fresh(&["--rate-limit", "0", "--global-rate-limit", "50"]);
     let clients: Vec<Client> = (0..5).map(|_| server.client()).collect();
     for _ in 0..40 {
         for c in &clients {
@@ -93,13 +93,13 @@ fn global_cap_limits_all_sources_together() {
 
 #[test]
 fn excess_stun_is_dropped() {
-    let server = Server::start(&["--rate-limit", "10", "--rate-burst", "10"]);
+    let server = Server::fresh(&["--rate-limit", "10", "--rate-burst", "10"]);
     let c = server.client();
     for i in 0..100u8 {
         c.send(&peerd_shared::stun::binding_request([i; 12]));
     }
     let mut answers = 0;
-    while let Some(bytes) = c.recv_within(QUIET) {
+    for bytes in c.recv_burst(QUIET) {
         peerd_shared::stun::parse_binding_response(&bytes).expect("only STUN answers");
         answers += 1;
     }
@@ -111,7 +111,7 @@ fn excess_stun_is_dropped() {
 
 #[test]
 fn rate_limit_zero_turns_it_off() {
-    let server = Server::start(&["--rate-limit", "0", "--global-rate-limit", "0"]);
+    let server = Server::fresh(&["--rate-limit", "0", "--global-rate-limit", "0"]);
     let c = server.client();
     let mut got = 0;
     for _ in 0..10 {

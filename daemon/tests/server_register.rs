@@ -2,15 +2,17 @@
 //! its id, a new address updates the registration, the log lines, flags,
 //! `--help` and a clean SIGTERM shutdown.
 
-mod server_support;
+mod support;
+
+use std::process::Command;
 
 use peerd_shared::wire::{ErrorCode, Packet};
 use peerd_shared::{PeerId, Seq};
-use server_support::*;
+use support::*;
 
 #[test]
 fn new_tokens_get_ids_from_one_and_the_same_token_keeps_its_id() {
-    let mut server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     assert!(
         server.db.exists(),
         "the database and its parent dirs are created"
@@ -46,7 +48,7 @@ fn new_tokens_get_ids_from_one_and_the_same_token_keeps_its_id() {
 
 #[test]
 fn register_from_a_new_address_moves_the_peer() {
-    let server = Server::start(&[]);
+    let server = Server::fresh(&[]);
     let mut a = Peer::join(&server);
     let mut watcher = Peer::join(&server);
 
@@ -71,7 +73,7 @@ fn register_from_a_new_address_moves_the_peer() {
 
 #[test]
 fn keepalive_flag_is_announced() {
-    let server = Server::start(&["--keepalive", "7"]);
+    let server = Server::fresh(&["--keepalive", "7"]);
     let c = server.client();
     let reply = c.call(&register_json(1, &new_token()));
     assert!(
@@ -81,12 +83,12 @@ fn keepalive_flag_is_announced() {
 
 #[test]
 fn help_explains_every_flag() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_peerd"))
-        .args(["server", "--help"])
-        .output()
-        .expect("run peerd server --help");
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = Proc::run(
+        "peerd server --help",
+        Command::new(peerd_bin()).args(["server", "--help"]),
+    );
+    assert!(out.success());
+    let text = out.stdout;
     for flag in [
         "--listen",
         "--db",
@@ -107,19 +109,18 @@ fn help_explains_every_flag() {
 #[test]
 fn bad_flags_are_refused() {
     for args in [["--keepalive", "0"], ["--listen", "nowhere"]] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_peerd"))
-            .arg("server")
-            .args(args)
-            .output()
-            .expect("run peerd server");
-        assert!(!out.status.success(), "{args:?} accepted");
+        let out = Proc::run(
+            "peerd server with a bad flag",
+            Command::new(peerd_bin()).arg("server").args(args),
+        );
+        assert!(!out.success(), "{args:?} accepted");
     }
 }
 
 #[test]
 fn sigterm_and_sigint_stop_the_server_cleanly() {
     for signal in [libc::SIGTERM, libc::SIGINT] {
-        let mut server = Server::start(&[]);
+        let mut server = Server::fresh(&[]);
         let _peer = Peer::join(&server);
         server.signal(signal);
         let status = server.wait_exit();
@@ -133,13 +134,16 @@ fn an_unusable_database_path_stops_the_server_with_a_clear_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, b"x").expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_peerd"))
-        .args(["server", "--listen", "127.0.0.1:0", "--db"])
-        .arg(file.join("registry.sqlite3"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run peerd server");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot create directory"), "{err}");
+    let out = Proc::run(
+        "peerd server with an unusable database path",
+        Command::new(peerd_bin())
+            .args(["server", "--listen", "127.0.0.1:0", "--db"])
+            .arg(file.join("registry.sqlite3")),
+    );
+    assert!(!out.success());
+    assert!(
+        out.stderr.contains("cannot create directory"),
+        "{}",
+        out.stderr
+    );
 }

@@ -4,17 +4,17 @@
 //! reflexive address. Without the tools the test is skipped, unless
 //! `CI=true`, where it fails.
 
-mod server_support;
+mod support;
 
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Command, Output};
+use std::net::SocketAddr;
+use std::process::Command;
 
-use server_support::*;
+use support::*;
 
 /// Runs `tool args`; `None` (skip) if it is not installed outside CI.
-fn run_tool(tool: &str, args: &[&str]) -> Option<Output> {
-    match Command::new(tool).args(args).output() {
-        Ok(out) => Some(out),
+fn run_tool(tool: &str, args: &[&str]) -> Option<Run> {
+    match Proc::start(tool, Command::new(tool).args(args)) {
+        Ok(proc) => Some(proc.finish()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("{tool} is not installed (CI=true): apt-get install stun-client coturn");
@@ -37,25 +37,17 @@ fn address_after(text: &str, label: &str) -> SocketAddr {
         .unwrap_or_else(|_| panic!("cannot read an address in {line:?}"))
 }
 
-fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("local addr").port()
-}
-
 #[test]
 fn debian_stun_client_prints_the_mapped_address() {
-    let server = Server::start_fresh("127.0.0.1:0", "info", &[]);
+    let server = Server::fresh_at("127.0.0.1:0", "info", &[]);
     let target = server.addr.to_string();
-    let port = free_udp_port();
+    // The tool binds this port itself: held until just before it runs.
+    let port = HeldPort::new().release().port();
     let port_text = port.to_string();
     let Some(out) = run_tool("stun", &[&target, "-v", "-p", &port_text]) else {
         return;
     };
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", out.stdout, out.stderr);
     let mapped = address_after(&text, "MappedAddress =");
     assert_eq!(
         mapped,
@@ -70,16 +62,12 @@ fn debian_stun_client_prints_the_mapped_address() {
 
 #[test]
 fn coturn_stunclient_prints_the_reflexive_address() {
-    let mut server = Server::start_fresh("127.0.0.1:0", "info,peerd::server=debug", &[]);
+    let server = Server::fresh_at("127.0.0.1:0", "info,peerd::server=debug", &[]);
     let port = server.addr.port().to_string();
     let Some(out) = run_tool("turnutils_stunclient", &["-p", &port, "127.0.0.1"]) else {
         return;
     };
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", out.stdout, out.stderr);
     let reflexive = address_after(&text, "UDP reflexive addr:");
     assert_eq!(reflexive.ip().to_string(), "127.0.0.1", "output:\n{text}");
     // The client's port is its own choice: the server logged it.

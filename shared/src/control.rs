@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{MsgId, PeerId};
 
+pub mod history;
+
 /// Longest line either side accepts, in bytes (without the newline).
 pub const MAX_LINE: usize = 64 * 1024;
 
@@ -163,7 +165,9 @@ pub enum ErrorKind {
     Unknown,
 }
 
-/// The result of a successful request, tagged by `kind`.
+/// The result of a successful request, tagged by `kind`: the name of the
+/// command it answers (`list` -> `list`, `peers` -> `peers`, `send` ->
+/// `send`, ...). The Rust names are older than that rule and kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Response {
@@ -173,10 +177,12 @@ pub enum Response {
     },
     Status(Status),
     /// Answer to `list`.
+    #[serde(rename = "list")]
     Peers {
         peers: Vec<ListedPeer>,
     },
     /// Answer to `send`.
+    #[serde(rename = "send")]
     Sent(SendOutcome),
     Outbox {
         messages: Vec<OutboxEntry>,
@@ -185,15 +191,33 @@ pub enum Response {
         messages: Vec<InboxEntry>,
     },
     /// Answer to `follow`; events follow.
+    #[serde(rename = "follow")]
     Following,
     /// Answer to `stop`; the daemon exits after it.
+    #[serde(rename = "stop")]
     Stopping,
-    /// Answer to `peers` (`kind` `paths`: `peers` is `list`'s answer).
+    /// Answer to `peers`.
+    #[serde(rename = "peers")]
     Paths {
         peers: Vec<PeerPathInfo>,
     },
     /// Answer to `ping`.
+    #[serde(rename = "ping")]
     Pong(PingOutcome),
+    /// Answer to `inbox_delete` ([`history::HistoryCommand`]).
+    InboxDelete(Deleted),
+    /// Answer to `inbox_prune`.
+    InboxPrune(Deleted),
+    /// Answer to `outbox_delete`.
+    OutboxDelete(Deleted),
+    /// Answer to `outbox_prune`.
+    OutboxPrune(Deleted),
+}
+
+/// How many stored messages a delete or prune request removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deleted {
+    pub deleted: u64,
 }
 
 /// How a peer is reached right now (`peers`).
@@ -372,66 +396,4 @@ pub enum Event {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_lines_are_flat_and_strict() {
-        let r: Request =
-            serde_json::from_str(r#"{"req":3,"cmd":"send","to":2,"text":"hi","wait":true}"#)
-                .unwrap();
-        assert_eq!(r.req, Some(3));
-        assert!(matches!(
-            r.command,
-            Command::Send {
-                wait: true,
-                ttl_secs: None,
-                ..
-            }
-        ));
-        let r: Request = serde_json::from_str(r#"{"cmd":"id"}"#).unwrap();
-        assert_eq!(r.command, Command::Id);
-        assert!(serde_json::from_str::<Request>(r#"{"cmd":"nope"}"#).is_err());
-        assert!(serde_json::from_str::<Request>(r#"{"cmd":"send","to":0,"text":""}"#).is_err());
-    }
-
-    #[test]
-    fn reply_shapes() {
-        let ok =
-            serde_json::to_string(&Reply::ok(None, Response::Id { id: PeerId::new(4) })).unwrap();
-        assert_eq!(ok, r#"{"ok":true,"result":{"kind":"id","id":4}}"#);
-        let err = serde_json::to_string(&Reply::err(Some(1), ErrorKind::UnknownPeer, "no peer 9"))
-            .unwrap();
-        assert_eq!(
-            err,
-            r#"{"req":1,"ok":false,"error":{"code":"unknown_peer","message":"no peer 9"}}"#
-        );
-        let r: Request = serde_json::from_str(r#"{"cmd":"ping","to":2}"#).unwrap();
-        assert_eq!(
-            r.command,
-            Command::Ping {
-                to: PeerId::new(2).unwrap()
-            }
-        );
-        let r: Request = serde_json::from_str(r#"{"cmd":"peers"}"#).unwrap();
-        assert_eq!(r.command, Command::Peers);
-        let paths = Response::Paths {
-            peers: vec![PeerPathInfo {
-                id: PeerId::new(2).unwrap(),
-                path: PathWord::None,
-                addr: None,
-                state: "waiting".into(),
-                rtt_ms: None,
-                last_seen_ms: None,
-                reason: Some("peer 2 is offline".into()),
-                queued: 1,
-            }],
-        };
-        assert_eq!(
-            serde_json::to_string(&paths).unwrap(),
-            r#"{"kind":"paths","peers":[{"id":2,"path":"none","state":"waiting","reason":"peer 2 is offline","queued":1}]}"#
-        );
-        let back: Reply = serde_json::from_str(&err).unwrap();
-        assert_eq!(back.into_result().unwrap_err().code, ErrorKind::UnknownPeer);
-    }
-}
+mod tests;

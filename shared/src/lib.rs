@@ -7,12 +7,14 @@
 //! - [`control`]: the JSON-lines protocol of the daemon's control socket.
 //! - [`paths`]: where data, sockets and config live.
 //! - [`proto`]: protocol version 2: keys, Noise handshakes, sessions, frames.
+//! - [`text`]: received text made safe for terminals and log lines.
 
 pub mod control;
 pub mod ids;
 pub mod paths;
 pub mod proto;
 pub mod stun;
+pub mod text;
 pub mod wire;
 
 pub use ids::{MsgId, PeerId, Seq, Token};

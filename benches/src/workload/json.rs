@@ -192,7 +192,7 @@ impl Workload for JsonWorkload {
     fn parse(&mut self, _peer: usize, datagram: &[u8]) -> Parsed<Packet> {
         // The server's own encoding decodes on a fast path to the same
         // packet (see `fast`); anything else goes through `wire::decode`.
-        match super::fast::decode(datagram).map_or_else(|| wire::decode(datagram), Ok) {
+        match wire::fast::decode_reply(datagram).map_or_else(|| wire::decode(datagram), Ok) {
             Ok(Packet::Intro { .. }) => Parsed::Push,
             Ok(packet) => match packet.seq() {
                 Some(seq) => Parsed::Reply {

@@ -1,6 +1,5 @@
 //! The loads the generator can apply; each implements
 //! [`crate::engine::Workload`].
 
-pub mod fast;
 pub mod json;
 pub mod stun;

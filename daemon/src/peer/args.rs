@@ -139,7 +139,7 @@ impl Config {
             socket: absolute(&socket),
             relay: args.relay.or(file.relay).unwrap_or_default(),
             path_keepalive: args.path_keepalive.map_or(
-                super::retry::KEEPALIVE_INTERVAL,
+                super::core::timing::KEEPALIVE_INTERVAL,
                 std::time::Duration::from_secs,
             ),
             detach: args.detach,

@@ -75,12 +75,23 @@ fn spawn_and_wait(config: &Config) -> Result<(), PeerError> {
         .spawn()
         .map_err(|e| PeerError::Detach(format!("cannot start the daemon: {e}")))?;
     let _ = log.flush();
+    wait_ready(&mut child, config, &log_path, start)
+}
+
+/// Polls until `child` answers on the control socket, exits, or takes too
+/// long; what it logged since `start` explains an exit.
+fn wait_ready(
+    child: &mut std::process::Child,
+    config: &Config,
+    log_path: &Path,
+    start: u64,
+) -> Result<(), PeerError> {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(PeerError::Detach(format!(
                 "the daemon exited ({status}):\n{}",
-                log_since(&log_path, start)
+                log_since(log_path, start)
             )));
         }
         if answering_pid(&config.socket) == Some(child.id()) {

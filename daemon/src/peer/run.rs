@@ -1,28 +1,86 @@
-//! Start-up and shutdown of the daemon: prepare the data dir, identity,
-//! control socket, store and UDP socket, start the actors inside an actix
-//! `System`, wait for SIGINT/SIGTERM or `stop`, and clean up.
+//! Start-up of the daemon: `peerd start`'s entry point, then the data dir,
+//! identity, control socket, store and UDP socket, the cores and the actors
+//! around them inside an actix `System`, which runs until the one shutdown
+//! path ([`super::lifecycle`]) stops it.
 
-use std::sync::atomic::AtomicBool;
+use std::process::ExitCode;
 use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
 
 use actix::prelude::*;
 use peerd_shared::PeerId;
 
-use super::args::Config;
-use super::commands::{begin_shutdown, finish_shutdown, Services};
-use super::control::{claim, ControlListener};
-use super::db::StoreHandle;
+use super::args::{Config, StartArgs};
+use super::control::{claim, ControlListener, DaemonInfo, Services, SocketFile};
+use super::core::delivery::Delivery;
+use super::core::registration::Registration;
+use super::core::transport::Transport;
 use super::error::PeerError;
-use super::identity;
 use super::inbox::Inbox;
+use super::lifecycle::{Lifecycle, Stop};
 use super::outbox::Outbox;
-use super::registry_link::RegistryLink;
-use super::shared::Shared;
-use super::socket::Socket;
-use super::store::Store;
+use super::registry_link::{Caller, RegistryLink};
+use super::store::{Store, StoreHandle};
+use super::{detach, identity, socket};
 
-/// Runs the daemon until it is told to stop.
-pub fn run(config: Config) -> Result<(), PeerError> {
+/// Entry point of `peerd start`: resolve the configuration, then run in the
+/// foreground (logs on stderr) or start in the background (`--detach`).
+pub fn main(args: StartArgs) -> ExitCode {
+    let config = match Config::resolve(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("peerd start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if config.detach {
+        return detach::detach(&config);
+    }
+    match &config.log_file {
+        Some(path) => {
+            if let Err(e) = crate::telemetry::init_file(path) {
+                eprintln!("peerd start: cannot open log file {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        None => crate::telemetry::init_stderr(),
+    }
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            // Also on stderr in plain words, whatever the log filter says.
+            eprintln!("peerd start: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
+fn runtime(e: impl std::fmt::Display) -> PeerError {
+    PeerError::Runtime(e.to_string())
+}
+
+/// What start-up prepares before the actors exist.
+struct Prepared {
+    listener: std::os::unix::net::UnixListener,
+    socket_file: SocketFile,
+    store: StoreHandle,
+    udp: std::net::UdpSocket,
+    sender: socket::Sender,
+    registration: Registration<Caller>,
+    delivery: Delivery,
+    info: Arc<DaemonInfo>,
+}
+
+/// The data dir, identity, control socket, store, UDP socket and cores.
+fn prepare(config: &Config) -> Result<(Prepared, JoinHandle<()>), PeerError> {
     identity::ensure_private_dir(&config.data_dir)?;
     let token = identity::load_or_create(&config.data_dir)?;
     let (listener, socket_file) = claim(&config.socket)?;
@@ -32,98 +90,91 @@ pub fn run(config: Config) -> Result<(), PeerError> {
         .and_then(|s| s.parse::<u64>().ok())
         .and_then(PeerId::new);
     store.set_meta("server", &config.server_text)?;
-    let (db, store_thread) =
-        StoreHandle::spawn(store).map_err(|e| PeerError::Runtime(e.to_string()))?;
-    let udp = bind_udp(config.listen).map_err(|source| PeerError::Udp {
+    let (store, store_thread) = StoreHandle::spawn(store).map_err(runtime)?;
+    let udp = socket::bind(config.listen).map_err(|source| PeerError::Udp {
         addr: config.listen,
         source,
     })?;
-    udp.set_nonblocking(true)
-        .map_err(|e| PeerError::Runtime(e.to_string()))?;
-    let sender = udp
-        .try_clone()
-        .map_err(|e| PeerError::Runtime(e.to_string()))?;
+    let sender = socket::Sender::new(&udp).map_err(runtime)?;
+    let local_addr = udp.local_addr().map_err(runtime)?;
+    // A random first seq keeps a restarted daemon from colliding with the
+    // server's replay cache of its previous run.
+    let first_seq = random_u64() as u32;
+    let transport = Transport::new(token, config.server, local_addr, id, first_seq);
+    let nonces = Box::new(random_u64);
+    let prepared = Prepared {
+        listener,
+        socket_file,
+        store,
+        udp,
+        sender,
+        registration: Registration::new(transport, config.server_text.clone()),
+        delivery: Delivery::new(id, config.relay, config.path_keepalive, nonces),
+        info: Arc::new(DaemonInfo {
+            server: config.server_text.clone(),
+            local_addr,
+            started: Instant::now(),
+        }),
+    };
+    Ok((prepared, store_thread))
+}
 
-    let sys = System::new();
-    let started = sys.block_on(async {
-        let udp =
-            tokio::net::UdpSocket::from_std(udp).map_err(|e| PeerError::Runtime(e.to_string()))?;
-        let listener = tokio::net::UnixListener::from_std(listener)
-            .map_err(|e| PeerError::Runtime(e.to_string()))?;
-        let shared = Arc::new(
-            Shared::new(
-                Arc::new(udp),
-                sender,
-                token,
-                config.server,
-                config.server_text.clone(),
-                id,
-            )
-            .map_err(|e| PeerError::Runtime(e.to_string()))?,
-        );
-        tracing::info!(
-            udp = %shared.local_addr,
-            socket = %socket_file.path().display(),
-            server = %config.server_text,
-            "peerd started"
-        );
-        let outbox_ctx = Context::<Outbox>::new();
-        let link = RegistryLink::new(shared.clone(), db.clone(), outbox_ctx.address()).start();
-        let outbox = outbox_ctx.run(Outbox::new(
-            shared.clone(),
-            db.clone(),
-            link.clone(),
-            config.relay,
-            config.path_keepalive,
-        ));
-        let inbox = Inbox::new(shared.clone(), db.clone(), link.clone()).start();
-        Socket::new(shared.clone(), link.clone(), outbox.clone(), inbox.clone()).start();
-        let services = Services {
-            shared,
-            store: db.clone(),
-            link,
-            outbox,
-            inbox,
-            stopping: Arc::new(AtomicBool::new(false)),
-        };
-        ControlListener::new(listener, services.clone()).start();
-        let on_signal = services.clone();
-        actix::spawn(async move {
-            wait_for_signal().await;
-            begin_shutdown(&on_signal).await;
-            finish_shutdown();
-        });
-        Ok::<_, PeerError>(services)
+/// Starts the actors (inside the actix system) and the signal watch.
+fn start(p: Prepared) -> Result<(), PeerError> {
+    let udp = tokio::net::UdpSocket::from_std(p.udp).map_err(runtime)?;
+    let listener = tokio::net::UnixListener::from_std(p.listener).map_err(runtime)?;
+    tracing::info!(
+        udp = %p.info.local_addr,
+        socket = %p.socket_file.path().display(),
+        server = %p.info.server,
+        "peerd started"
+    );
+    let (outbox_ctx, inbox_ctx) = (Context::<Outbox>::new(), Context::<Inbox>::new());
+    let (outbox_addr, inbox_addr) = (outbox_ctx.address(), inbox_ctx.address());
+    let link = RegistryLink::new(
+        p.registration,
+        udp,
+        p.sender,
+        outbox_addr,
+        inbox_addr,
+        p.store.clone(),
+    );
+    let link = link.start();
+    let outbox = outbox_ctx.run(Outbox::new(p.delivery, link.clone(), p.store.clone()));
+    let inbox = inbox_ctx.run(Inbox::new(p.store.clone(), link.clone()));
+    let (lifecycle, stopping) = Lifecycle::new(link.clone(), outbox.clone(), inbox.clone());
+    let lifecycle = lifecycle.start();
+    let services = Services {
+        info: p.info,
+        stopping,
+        store: p.store,
+        link,
+        outbox,
+        inbox,
+        lifecycle: lifecycle.clone(),
+    };
+    ControlListener::new(listener, p.socket_file, services).start();
+    actix::spawn(async move {
+        let why = wait_for_signal().await;
+        lifecycle.do_send(Stop { why, answer: None });
     });
-    let services = started?;
-    drop(services);
-    drop(db);
+    Ok(())
+}
+
+/// Runs the daemon until it is told to stop.
+pub fn run(config: Config) -> Result<(), PeerError> {
+    let (prepared, store_thread) = prepare(&config)?;
+    let sys = System::new();
+    sys.block_on(async { start(prepared) })?;
     let ran = sys.run();
     tracing::info!("stopped");
-    drop(socket_file);
+    // The actors are gone, and with them every handle of the store thread.
     let _ = store_thread.join();
-    ran.map_err(|e| PeerError::Runtime(e.to_string()))
+    ran.map_err(runtime)
 }
 
-/// Socket buffers asked for (the kernel may cap them at `rmem_max`/`wmem_max`).
-const UDP_BUFFER: usize = 4 << 20;
-
-/// Binds the daemon's UDP socket with large buffers, so bursts of messages
-/// and acknowledgements are not dropped by the kernel.
-fn bind_udp(addr: std::net::SocketAddr) -> std::io::Result<std::net::UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    if let Err(e) = socket.set_recv_buffer_size(UDP_BUFFER) {
-        tracing::debug!(error = %e, "cannot enlarge the UDP receive buffer");
-    }
-    if let Err(e) = socket.set_send_buffer_size(UDP_BUFFER) {
-        tracing::debug!(error = %e, "cannot enlarge the UDP send buffer");
-    }
-    socket.bind(&addr.into())?;
-    Ok(socket.into())
-}
-
-async fn wait_for_signal() {
+/// The first of SIGTERM and SIGINT.
+async fn wait_for_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -133,7 +184,7 @@ async fn wait_for_signal() {
         return std::future::pending().await;
     };
     tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM"),
-        _ = int.recv() => tracing::info!("SIGINT"),
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
     }
 }

@@ -1,4 +1,6 @@
-//! Command-line flags of `peerd server` and the settings derived from them.
+//! Command-line flags of `peerd server`. Every flag has an environment
+//! variable (`PEERD_SERVER_*`) and a key of the config file; how they are
+//! merged into the settings is in [`super::config`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,126 +8,122 @@ use std::time::Duration;
 
 use clap::Args;
 
-/// Flags of `peerd server`.
-#[derive(Debug, Clone, Args)]
+/// Flags of `peerd server`. `None` means "not given": the config file, then
+/// the default decide ([`super::config::ServerConfig::resolve`]).
+#[derive(Debug, Clone, Default, Args)]
 #[command(
     about = "Run the rendezvous server: registry, STUN, introductions and relay",
     long_about = "Run the rendezvous server. It speaks peerd wire protocol v2 (Noise over UDP; \
                   docs/protocol.md) and answers STUN Binding requests on the same port. The ids \
                   bound to peers' keys are kept in an SQLite database; online state lives in \
-                  memory. Its own key is kept beside the database (--key-file).\n\n\
+                  memory. The server's own key is kept beside the database (--key-file); it is \
+                  logged at start and printed by --print-key.\n\n\
                   Logs go to stderr, one line per request; RUST_LOG changes the level \
-                  (e.g. RUST_LOG=warn for benchmarks)."
+                  (e.g. RUST_LOG=warn for benchmarks).",
+    after_help = "Precedence: flag > environment variable > config file > default.\n\
+                  The config file is TOML; its keys are the flags' long names with `_` for `-` \
+                  (listen, db, key_file, keepalive, rate_limit, rate_burst, global_rate_limit, \
+                  handshake_limit, cookie_threshold, replay_cache, threads, metrics, log_format), \
+                  e.g.\n  \
+                  listen = \"[::]:8080\"\n  metrics = \"127.0.0.1:9185\"\n\
+                  Unknown keys are an error. A commented sample: contrib/server.toml."
 )]
 pub struct ServerArgs {
     /// UDP address to listen on, IPv4 or IPv6 (`[::]:8080` also serves IPv4
     /// where the system allows dual-stack sockets). Port 0 picks a free port;
-    /// the bound address is logged as `listening on ADDR`.
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
-    pub listen: SocketAddr,
+    /// the bound address is logged as `listening on ADDR` [default: 0.0.0.0:8080]
+    #[arg(long, env = "PEERD_SERVER_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
 
-    /// The registry database (SQLite, holding which token has which id).
-    /// Parent directories are created. The default is in the user's data
-    /// directory.
-    #[arg(long, value_name = "PATH", default_value_os_t = peerd_shared::paths::default_server_db())]
-    pub db: PathBuf,
+    /// The registry database (SQLite, holding which key has which id).
+    /// Parent directories are created [default: $STATE_DIRECTORY/registry.sqlite3
+    /// under systemd, else in the user's data directory, e.g.
+    /// ~/.local/share/peerd/server/registry.sqlite3]
+    #[arg(long, env = "PEERD_SERVER_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
 
     /// Registration refresh period in seconds, announced to peers in
     /// REGISTERED. A peer that does not refresh (KEEPALIVE) within 3 x this
-    /// period goes offline.
-    #[arg(long, value_name = "SECS", default_value_t = 25,
-          value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub keepalive: u64,
+    /// period goes offline [default: 25]
+    #[arg(long, env = "PEERD_SERVER_KEEPALIVE", value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(KEEPALIVE_RANGE))]
+    pub keepalive: Option<u64>,
 
-    /// Datagrams per second accepted from one source ip:port (protocol and STUN
-    /// alike); more are dropped (an authenticated request gets `rate_limited`).
-    /// 0 turns the per-source limit off. With `--threads` above 1, a
-    /// source's STUN may be served by a STUN thread with its own buckets:
-    /// its STUN and its other datagrams are then limited separately.
-    #[arg(long, value_name = "N", default_value_t = 500)]
-    pub rate_limit: u32,
+    /// Datagrams per second accepted from one source ip:port (protocol and
+    /// STUN alike); more are dropped (an authenticated request gets
+    /// `rate_limited`). 0 turns the per-source limit off. With `--threads`
+    /// above 1, a source's STUN may be served by a STUN thread with its own
+    /// buckets: its STUN and its other datagrams are then limited separately
+    /// [default: 500]
+    #[arg(long, env = "PEERD_SERVER_RATE_LIMIT", value_name = "N")]
+    pub rate_limit: Option<u32>,
 
     /// Bucket size per source: how many datagrams one source may send at
-    /// once before `--rate-limit` applies. Default: twice `--rate-limit`.
-    #[arg(long, value_name = "N")]
+    /// once before `--rate-limit` applies [default: twice `--rate-limit`]
+    #[arg(long, env = "PEERD_SERVER_RATE_BURST", value_name = "N")]
     pub rate_burst: Option<u32>,
 
     /// Datagrams per second the whole server accepts from all sources
     /// together (with a one-second burst); 0 turns the global cap off.
-    /// Each STUN thread (`--threads`) applies it to the STUN it serves.
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
-    pub global_rate_limit: u32,
+    /// Each STUN thread (`--threads`) applies it to the STUN it serves
+    /// [default: 1000000]
+    #[arg(long, env = "PEERD_SERVER_GLOBAL_RATE_LIMIT", value_name = "N")]
+    pub global_rate_limit: Option<u32>,
 
     /// How many recent CONNECT/UNREGISTER/RELAY replies are remembered for
-    /// idempotent retries (each for 30 s). When full, the oldest is forgotten.
-    #[arg(long, value_name = "N", default_value_t = 65_536,
+    /// idempotent retries (each for 30 s). When full, the oldest is
+    /// forgotten [default: 65536]
+    #[arg(long, env = "PEERD_SERVER_REPLAY_CACHE", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..))]
-    pub replay_cache: u32,
+    pub replay_cache: Option<u32>,
 
-    /// Threads serving the port: one owns the registry (and all protocol frames);
+    /// Threads serving the port: one owns the registry (and every protocol frame);
     /// the others answer STUN on their own sockets of the same port
-    /// (SO_REUSEPORT, steered by a BPF program). 0 = one per CPU core.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub threads: usize,
+    /// (SO_REUSEPORT, steered by a BPF program). 0 = one per CPU core
+    /// [default: 0]
+    #[arg(long, env = "PEERD_SERVER_THREADS", value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Serve Prometheus metrics on http://ADDR/metrics and a health check
+    /// on http://ADDR/healthz (TCP). Off unless given; keep ADDR private
+    /// (e.g. 127.0.0.1:9185)
+    #[arg(long, env = "PEERD_SERVER_METRICS", value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
 
     /// The server's private key file (created, mode 0600, when missing).
-    /// Every node of a cluster uses the same key. Default: `server.key`
-    /// beside the database.
-    #[arg(long, value_name = "PATH")]
+    /// Every node of a cluster uses the same key [default: `server.key`
+    /// beside the database]
+    #[arg(long, env = "PEERD_SERVER_KEY_FILE", value_name = "PATH")]
     pub key_file: Option<PathBuf>,
 
-    /// Print the server's public key (creating the key file when missing)
-    /// on stdout, its fingerprint on stderr, and exit.
+    /// Print the server's public key on stdout (its fingerprint on stderr),
+    /// creating the key file when missing, and exit
     #[arg(long)]
     pub print_key: bool,
 
     /// Handshakes (and key requests) per second accepted from one source IP
     /// address, with a burst of twice that; more are dropped. 0 turns the
-    /// limit off.
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    pub handshake_limit: u32,
+    /// limit off [default: 50]
+    #[arg(long, env = "PEERD_SERVER_HANDSHAKE_LIMIT", value_name = "N")]
+    pub handshake_limit: Option<u32>,
 
     /// Handshakes per second (with a good mac1) above which the server is
     /// under load and answers handshakes without a valid cookie with a
-    /// COOKIE_REPLY instead of computing. 0 never asks for cookies.
-    #[arg(long, value_name = "N", default_value_t = 1_000)]
-    pub cookie_threshold: u32,
+    /// COOKIE_REPLY instead of computing. 0 never asks for cookies
+    /// [default: 1000]
+    #[arg(long, env = "PEERD_SERVER_COOKIE_THRESHOLD", value_name = "N")]
+    pub cookie_threshold: Option<u32>,
+
+    /// Config file (TOML) to read instead of the default one
+    /// [default: $CONFIGURATION_DIRECTORY/server.toml under systemd, else
+    /// the user's, e.g. ~/.config/peerd/server.toml; a missing default file
+    /// is not an error]
+    #[arg(long, env = "PEERD_SERVER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
-impl ServerArgs {
-    /// `--threads`, with 0 resolved to the number of CPU cores (at most 16).
-    pub fn threads(&self) -> usize {
-        match self.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(16)),
-            n => n,
-        }
-    }
-
-    /// The key file: `--key-file`, else `server.key` beside the database.
-    pub fn key_path(&self) -> PathBuf {
-        self.key_file.clone().unwrap_or_else(|| {
-            self.db
-                .parent()
-                .map_or_else(|| PathBuf::from("server.key"), |d| d.join("server.key"))
-        })
-    }
-
-    /// The settings of the protocol core.
-    pub fn limits(&self) -> Limits {
-        Limits {
-            keepalive: Duration::from_secs(self.keepalive),
-            rate_per_source: self.rate_limit,
-            burst_per_source: self
-                .rate_burst
-                .unwrap_or_else(|| self.rate_limit.saturating_mul(2))
-                .max(1),
-            global_rate: self.global_rate_limit,
-            replay_capacity: self.replay_cache as usize,
-            handshake_rate: self.handshake_limit,
-            cookie_threshold: self.cookie_threshold,
-        }
-    }
-}
+/// Allowed `--keepalive`, seconds.
+pub const KEEPALIVE_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
 
 /// Settings of the protocol core ([`super::registry::Registry`]).
 #[derive(Debug, Clone, Copy)]

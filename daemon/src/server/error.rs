@@ -33,4 +33,9 @@ pub enum ServerError {
     Socket(std::io::Error),
     #[error("server key: {0}")]
     Key(#[from] peerd_shared::proto::keys::KeyError),
+    #[error("cannot serve metrics on TCP {addr}: {source}")]
+    Metrics {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }

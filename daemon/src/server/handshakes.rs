@@ -16,6 +16,7 @@ use tracing::{debug, info, warn};
 use super::ratelimit::Verdict;
 use super::registry::{random32, Pending, Registry, MAX_PENDING};
 use super::reply_buffer::{Persist, ReplyBuffer};
+use crate::metrics::Counter;
 
 impl Registry {
     /// A HANDSHAKE_INIT from `source`.
@@ -28,24 +29,25 @@ impl Registry {
         out: &mut ReplyBuffer,
     ) {
         if self.handshakes.check(source.ip(), now_ms) != Verdict::Accept {
-            return self.dropped("handshake rate limit of its IP", source, now_ms);
+            return self.handshake_dropped(out, "handshake rate limit of its IP", source, now_ms);
         }
         if !self.identity.mac1_ok(init.mac1_input, &init.mac1) {
-            return self.dropped("handshake with a bad mac1", source, now_ms);
+            return self.handshake_dropped(out, "handshake with a bad mac1", source, now_ms);
         }
         if self.load.record(now_ms) && !self.cookies.mac2_ok(source, init) {
             self.cookies.rotate(now, random32);
             let mut nonce = [0u8; 24];
             nonce.copy_from_slice(&random32()[..24]);
             out.raw(source, &self.cookies.reply(source, init, nonce));
+            out.tally.add(Counter::CookieReplies, 1);
             return debug!(%source, "under load: cookie reply");
         }
         let accepted = match accept(&self.identity, init) {
             Ok(a) => a,
-            Err(_) => return self.dropped("handshake that does not decrypt", source, now_ms),
+            Err(_) => return self.handshake_dropped(out, "handshake that does not decrypt", source, now_ms),
         };
         let InitPayload::Register { timestamp } = accepted.payload else {
-            return self.dropped("handshake that is not a REGISTER", source, now_ms);
+            return self.handshake_dropped(out, "handshake that is not a REGISTER", source, now_ms);
         };
         let key = accepted.initiator;
         match self.peers.id_of(&key) {
@@ -58,14 +60,26 @@ impl Registry {
                         ts: timestamp,
                     };
                 }
-                Some(_) => self.dropped("replayed handshake", source, now_ms),
+                Some(_) => self.handshake_dropped(out, "replayed handshake", source, now_ms),
                 None if timestamp <= self.peers.last_ts(id) => {
-                    self.dropped("replayed handshake", source, now_ms);
+                    self.handshake_dropped(out, "replayed handshake", source, now_ms);
                 }
                 None => self.complete(id, accepted, source, timestamp, false, now_ms, out),
             },
             None => self.register_new(accepted, source, timestamp, now_ms, out),
         }
+    }
+
+    /// Counts and logs (rate-limited) a dropped HANDSHAKE_INIT.
+    fn handshake_dropped(
+        &mut self,
+        out: &mut ReplyBuffer,
+        reason: &'static str,
+        source: SocketAddr,
+        now_ms: u64,
+    ) {
+        out.tally.add(Counter::HandshakesDropped, 1);
+        self.dropped(reason, source, now_ms);
     }
 
     /// A key the server has never seen: the next id, answered once stored.
@@ -123,6 +137,7 @@ impl Registry {
                 self.peers.set_last_ts(id, ts);
                 self.peers.refresh(id, source, now_ms);
                 out.raw(source, &bytes);
+                out.tally.add(Counter::Handshakes, 1);
                 if !new {
                     out.persist.push(Persist::Timestamp { id, ts });
                 }
@@ -161,6 +176,7 @@ impl Registry {
             return self.dropped("handshake rate limit of its IP", source, now_ms);
         }
         out.raw(source, &key_reply(&self.identity.public));
+        out.tally.add(Counter::KeyReplies, 1);
         debug!(%source, "KEY_REQUEST answered");
     }
 }

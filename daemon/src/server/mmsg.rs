@@ -6,11 +6,15 @@
 //!
 //! Both functions are plain non-blocking calls on the raw descriptor; the
 //! caller wraps them in tokio's `try_io` so readiness is tracked as usual.
+//! socket2 writes and reads the socket addresses (`SockAddr`); what is left
+//! unsafe is the two system calls and the hand-over of what the kernel wrote.
 
 use std::io;
-use std::mem::{size_of, zeroed};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::mem::zeroed;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::RawFd;
+
+use socket2::{SockAddr, SockAddrStorage};
 
 /// Datagrams per system call, at most.
 pub const BATCH: usize = 32;
@@ -22,8 +26,10 @@ const SLOT: usize = 65_536;
 /// Receive buffers for one `recvmmsg`.
 pub struct RecvBatch {
     bufs: Vec<u8>,
-    addrs: Vec<libc::sockaddr_storage>,
+    addrs: Vec<SockAddrStorage>,
+    /// Bytes of each datagram, and of its source address.
     lens: [usize; BATCH],
+    name_lens: [libc::socklen_t; BATCH],
     count: usize,
 }
 
@@ -32,9 +38,9 @@ impl RecvBatch {
     pub fn new() -> Self {
         Self {
             bufs: vec![0; BATCH * SLOT],
-            // SAFETY: sockaddr_storage is plain old data; all zeroes is valid.
-            addrs: vec![unsafe { zeroed() }; BATCH],
+            addrs: (0..BATCH).map(|_| SockAddrStorage::zeroed()).collect(),
             lens: [0; BATCH],
+            name_lens: [0; BATCH],
             count: 0,
         }
     }
@@ -65,8 +71,8 @@ impl RecvBatch {
                 iovs[i].iov_base = base.add(i * SLOT).cast();
                 iovs[i].iov_len = SLOT;
                 let h = &mut hdrs[i].msg_hdr;
+                h.msg_namelen = self.addrs[i].size_of();
                 h.msg_name = std::ptr::from_mut(&mut self.addrs[i]).cast();
-                h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
                 h.msg_iov = &mut iovs[i];
                 h.msg_iovlen = 1;
             }
@@ -81,8 +87,9 @@ impl RecvBatch {
                 return Err(io::Error::last_os_error());
             }
             let n = usize::try_from(n).unwrap_or(0).min(BATCH);
-            for (len, h) in self.lens.iter_mut().zip(&hdrs[..n]) {
-                *len = (h.msg_len as usize).min(SLOT);
+            for (i, h) in hdrs[..n].iter().enumerate() {
+                self.lens[i] = (h.msg_len as usize).min(SLOT);
+                self.name_lens[i] = h.msg_hdr.msg_namelen;
             }
             n
         };
@@ -99,7 +106,7 @@ impl RecvBatch {
     /// (a source that is not IPv4/IPv6 is skipped).
     pub fn datagrams(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> + '_ {
         (0..self.count).filter_map(move |i| {
-            let from = from_storage(&self.addrs[i])?;
+            let from = from_storage(&self.addrs[i], self.name_lens[i])?;
             Some((&self.bufs[i * SLOT..i * SLOT + self.lens[i]], from))
         })
     }
@@ -123,7 +130,8 @@ pub fn on_socket(to: SocketAddr, v6: bool) -> SocketAddr {
     }
 }
 
-/// A destination in the form `sendmmsg` takes.
+/// A destination in the form `sendmmsg` takes (plain data, so a batch of
+/// them is an array).
 #[derive(Clone, Copy)]
 pub struct Dest {
     addr: libc::sockaddr_storage,
@@ -131,34 +139,15 @@ pub struct Dest {
 }
 
 impl Dest {
-    /// `to` as a socket address.
+    /// `to` as a socket address, written by socket2.
     pub fn new(to: SocketAddr) -> Self {
-        // SAFETY: sockaddr_storage is plain old data, large and aligned
-        // enough for sockaddr_in and sockaddr_in6, which are written whole.
-        unsafe {
-            let mut addr: libc::sockaddr_storage = zeroed();
-            let len = match to {
-                SocketAddr::V4(v4) => {
-                    let sin = &mut *std::ptr::from_mut(&mut addr).cast::<libc::sockaddr_in>();
-                    sin.sin_family = libc::AF_INET as libc::sa_family_t;
-                    sin.sin_port = v4.port().to_be();
-                    sin.sin_addr.s_addr = u32::from_ne_bytes(v4.ip().octets());
-                    size_of::<libc::sockaddr_in>()
-                }
-                SocketAddr::V6(v6) => {
-                    let sin6 = &mut *std::ptr::from_mut(&mut addr).cast::<libc::sockaddr_in6>();
-                    sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-                    sin6.sin6_port = v6.port().to_be();
-                    sin6.sin6_flowinfo = v6.flowinfo();
-                    sin6.sin6_addr.s6_addr = v6.ip().octets();
-                    sin6.sin6_scope_id = v6.scope_id();
-                    size_of::<libc::sockaddr_in6>()
-                }
-            };
-            Self {
-                addr,
-                len: len as libc::socklen_t,
-            }
+        let written = SockAddr::from(to);
+        // SAFETY: socket2's storage is repr(transparent) over
+        // `sockaddr_storage`, which is plain data.
+        let addr = unsafe { std::ptr::read(written.as_ptr().cast::<libc::sockaddr_storage>()) };
+        Self {
+            addr,
+            len: written.len(),
         }
     }
 }
@@ -202,31 +191,13 @@ fn send_flags(fd: RawFd, items: &[(Dest, &[u8])], flags: libc::c_int) -> io::Res
     }
 }
 
-/// The address the kernel wrote, if it is IPv4 or IPv6.
-fn from_storage(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    match i32::from(s.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a sockaddr_in.
-            let sin = unsafe { &*std::ptr::from_ref(s).cast::<libc::sockaddr_in>() };
-            let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-            Some(SocketAddrV4::new(ip, u16::from_be(sin.sin_port)).into())
-        }
-        libc::AF_INET6 => {
-            // SAFETY: the family says the storage holds a sockaddr_in6.
-            let sin6 = unsafe { &*std::ptr::from_ref(s).cast::<libc::sockaddr_in6>() };
-            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-            Some(
-                SocketAddrV6::new(
-                    ip,
-                    u16::from_be(sin6.sin6_port),
-                    sin6.sin6_flowinfo,
-                    sin6.sin6_scope_id,
-                )
-                .into(),
-            )
-        }
-        _ => None,
-    }
+/// The address the kernel wrote (`len` bytes of `s`), if it is IPv4 or IPv6.
+fn from_storage(s: &SockAddrStorage, len: libc::socklen_t) -> Option<SocketAddr> {
+    // SAFETY: `recvmmsg` wrote a socket address of `len` bytes into `s`
+    // (plain data, repr(transparent) over `sockaddr_storage`); the copy is
+    // handed to socket2, which reads it by its family.
+    let addr = unsafe { SockAddr::new(std::ptr::read(s), len) };
+    addr.as_socket()
 }
 
 #[cfg(test)]
@@ -245,7 +216,11 @@ mod tests {
             "[2001:db8::7]:1",
         ] {
             let a: SocketAddr = s.parse().expect("test address");
-            assert_eq!(from_storage(&Dest::new(a).addr), Some(a));
+            let d = Dest::new(a);
+            let mut storage = SockAddrStorage::zeroed();
+            // SAFETY: a `sockaddr_storage` view of socket2's storage.
+            unsafe { *storage.view_as::<libc::sockaddr_storage>() = d.addr };
+            assert_eq!(from_storage(&storage, d.len), Some(a));
         }
     }
 

@@ -1,15 +1,17 @@
 //! The rendezvous server (`peerd server`): wire protocol v2 (Noise) over
 //! UDP, STUN on the same port, a persistent registry of ids bound to keys.
 //!
-//! - [`args`]: flags and limits.
-//! - [`registry`] (+ `handshakes`, `requests`, `peers`, `reply_buffer`, `replay`,
-//!   `ratelimit`, `load`): the pure protocol core, no I/O.
+//! - [`args`]: flags and limits; [`config`]: flags, environment, config
+//!   file and defaults merged.
+//! - [`registry`] (+ `handshakes`, `requests`, `peers`, `reply_buffer`,
+//!   `replay`, `ratelimit`, `load`): the pure protocol core, no I/O.
 //! - [`store`]: the SQLite database and its writer thread.
 //! - [`udp`] (+ `mmsg`, `reuseport`, `stun_threads`): the event loop of
 //!   the registry's thread around its UDP socket, reading and writing
 //!   datagrams in batches, and the STUN threads sharing its port.
 
 pub mod args;
+pub mod config;
 mod error;
 mod handshakes;
 mod load;
@@ -37,18 +39,36 @@ use peerd_shared::proto::{Identity, SecretKey};
 use tracing::{error, info};
 
 pub use args::{Limits, ServerArgs};
+pub use config::{ConfigError, ServerConfig};
 
 /// Datagrams the STUN threads may queue for the registry's thread.
 const HANDOFF_QUEUE: usize = 1024;
 pub use error::ServerError;
 pub use registry::Registry;
 
-/// Entry point of `peerd server`: logs to stderr, runs until Ctrl-C or SIGTERM.
+use crate::metrics::{Board, MetricsServer};
+use crate::{notify, telemetry};
+
+/// Entry point of `peerd server`: resolves the settings, logs to stderr,
+/// runs until Ctrl-C or SIGTERM. Exit code 2 for bad settings.
 pub fn main(args: ServerArgs) -> ExitCode {
+    let config = match ServerConfig::resolve(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("peerd server: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if args.print_key {
-        return print_key(&args);
+        return print_key(&config);
     }
-    crate::telemetry::init_stderr();
+    if let Some(format) = config.log_format {
+        telemetry::choose_format(format);
+    }
+    telemetry::init_stderr();
+    if let Some(path) = &config.config_file {
+        info!("config file {}", path.display());
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -61,7 +81,7 @@ pub fn main(args: ServerArgs) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let shutdown = shutdown_signal()?;
-        run(args, shutdown).await
+        run(config, shutdown).await
     });
     match result {
         Ok(()) => {
@@ -70,6 +90,7 @@ pub fn main(args: ServerArgs) -> ExitCode {
         }
         Err(e) => {
             error!("{e}");
+            notify::status(&format!("failed: {e}"));
             ExitCode::FAILURE
         }
     }
@@ -77,8 +98,8 @@ pub fn main(args: ServerArgs) -> ExitCode {
 
 /// `peerd server --print-key`: the public key on stdout, its fingerprint
 /// on stderr.
-fn print_key(args: &ServerArgs) -> ExitCode {
-    match load_identity(args) {
+fn print_key(config: &ServerConfig) -> ExitCode {
+    match load_identity(config) {
         Ok((identity, _)) => {
             println!("{}", identity.public);
             eprintln!("fingerprint {}", identity.public.fingerprint());
@@ -93,24 +114,30 @@ fn print_key(args: &ServerArgs) -> ExitCode {
 
 /// The server's key pair, from its key file (created when missing, in a
 /// directory created when missing).
-fn load_identity(args: &ServerArgs) -> Result<(Identity, bool), ServerError> {
-    let path = args.key_path();
+fn load_identity(config: &ServerConfig) -> Result<(Identity, bool), ServerError> {
+    let path = &config.key_file;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| ServerError::CreateDir {
             path: dir.to_path_buf(),
             source,
         })?;
     }
-    let (secret, created) = SecretKey::load_or_create(&path)?;
+    let (secret, created) = SecretKey::load_or_create(path)?;
     Ok((Identity::new(secret), created))
 }
 
-/// Runs the server with `args` until `shutdown` completes; the database is
-/// closed when this returns.
-pub async fn run(args: ServerArgs, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
-    let path = args.db.clone();
+/// Runs the server with `config` until `shutdown` completes; the database
+/// is closed when this returns. Tells systemd (when it started the server)
+/// `READY=1` once the port is bound and the key and registry loaded, pings its
+/// watchdog from the registry's event loop, and says `STOPPING=1` when
+/// `shutdown` completes.
+pub async fn run(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let path = config.db.clone();
     let (conn, loaded) = store::open(&path)?;
-    let (identity, created) = load_identity(&args)?;
+    let (identity, created) = load_identity(&config)?;
     info!(
         "server key {} (fingerprint {}){}",
         identity.public,
@@ -120,30 +147,53 @@ pub async fn run(args: ServerArgs, shutdown: impl Future<Output = ()>) -> Result
     let known = loaded.rows.len();
     let registry = Registry::new(
         identity,
-        args.limits(),
+        config.limits(),
         loaded.rows,
         loaded.reserved,
         Instant::now(),
     );
     let writer = store::Writer::start(conn, path.clone())?;
-    let (socket, stun_sockets) = udp::bind(args.listen, args.threads())?;
+    let (socket, stun_sockets) = udp::bind(config.listen, config.threads())?;
     let local = socket.local_addr().map_err(ServerError::Socket)?;
-    let (handoff, handed) = tokio::sync::mpsc::channel(HANDOFF_QUEUE);
     let threads = 1 + stun_sockets.len();
-    let stun = stun_threads::StunThreads::start(stun_sockets, args.limits(), handoff)
-        .map_err(ServerError::Socket)?;
+    let board = config.metrics.map(|_| Board::new(threads));
+    let metrics = match (config.metrics, &board) {
+        (Some(addr), Some(board)) => Some(
+            MetricsServer::start(addr, board.clone())
+                .map_err(|source| ServerError::Metrics { addr, source })?,
+        ),
+        _ => None,
+    };
+    let (handoff, handed) = tokio::sync::mpsc::channel(HANDOFF_QUEUE);
+    let stun =
+        stun_threads::StunThreads::start(stun_sockets, config.limits(), handoff, board.as_ref())
+            .map_err(ServerError::Socket)?;
     info!(
         "registry {}: {known} ids; keepalive {} s",
         path.display(),
-        args.keepalive
+        config.keepalive
     );
     info!(
         "{threads} threads: 1 for the registry, {} for STUN",
         threads - 1
     );
     info!("listening on {local}");
-    let served = udp::serve(socket, registry, writer, handed, shutdown).await;
+    notify::ready(&format!(
+        "listening on {local}; {known} ids in the registry"
+    ));
+    let shutdown = async {
+        shutdown.await;
+        notify::stopping("stopping");
+    };
+    let publisher = board.map(|b| b.publisher(0));
+    let served = tokio::select! {
+        served = udp::serve(socket, registry, writer, handed, publisher, shutdown) => served,
+        () = notify::watchdog() => Ok(()),
+    };
     stun.stop();
+    if let Some(m) = metrics {
+        m.stop();
+    }
     served
 }
 

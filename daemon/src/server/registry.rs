@@ -28,6 +28,7 @@ use super::ratelimit::{RateLimiter, Verdict};
 use super::replay::ReplayCache;
 use super::reply_buffer::ReplyBuffer;
 use super::stun_port as stun;
+use crate::metrics::Counter;
 
 /// A new key's REGISTER, waiting for its id to be on disk.
 #[derive(Debug)]
@@ -158,7 +159,10 @@ impl Registry {
             Ok(Frame::Transport(t)) if verdict != Verdict::Drop => {
                 self.on_transport(&t, verdict, source, now_ms, out);
             }
-            _ if verdict != Verdict::Accept => self.dropped("rate limited", source, now_ms),
+            _ if verdict != Verdict::Accept => {
+                out.tally.add(Counter::RateLimitedDropped, 1);
+                self.dropped("rate limited", source, now_ms);
+            }
             Ok(Frame::Init(init)) => self.on_init(&init, source, now, now_ms, out),
             Ok(Frame::KeyRequest) => self.on_key_request(source, now_ms, out),
             Ok(Frame::Legacy) => self.on_legacy(datagram, source, now_ms, out),
@@ -213,6 +217,7 @@ impl Registry {
                 continue;
             };
             if stored {
+                out.tally.add(Counter::Registrations, 1);
                 self.peers.confirm(id);
                 self.complete(id, p.accepted, p.source, p.ts, true, now_ms, out);
             } else {
@@ -273,6 +278,11 @@ impl Registry {
     pub(super) fn forget_later(&mut self, id: PeerId, now_ms: u64) {
         self.unregistered
             .push_back((id, now_ms + UNREGISTER_GRACE_MS));
+    }
+
+    /// Ids held: registered, pending, or reserved for protocol v1 tokens.
+    pub fn known_ids(&self) -> usize {
+        self.peers.assigned()
     }
 
     /// Peers online now (expired ones count until the next sweep).

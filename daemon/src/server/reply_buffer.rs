@@ -16,6 +16,7 @@ use peerd_shared::proto::{Body, PublicKey, MAX_DATAGRAM};
 use peerd_shared::PeerId;
 
 use super::peers::ServerSession;
+use crate::metrics::{Counter, Counters};
 
 /// What the database must store before (new keys) or after (timestamps)
 /// the core answers.
@@ -36,6 +37,9 @@ pub struct ReplyBuffer {
     /// Plaintext of the payload being sealed.
     scratch: Vec<u8>,
     pub persist: Vec<Persist>,
+    /// What this thread has done so far, for the metrics ([`crate::metrics`]);
+    /// kept across [`ReplyBuffer::clear`].
+    pub tally: Counters,
 }
 
 impl ReplyBuffer {
@@ -46,6 +50,7 @@ impl ReplyBuffer {
             items: Vec::with_capacity(8),
             scratch: Vec::with_capacity(MAX_DATAGRAM),
             persist: Vec::new(),
+            tally: Counters::default(),
         }
     }
 
@@ -108,6 +113,14 @@ impl ReplyBuffer {
         session: &mut ServerSession,
         body: &Body<'_>,
     ) -> Result<(), SealError> {
+        match body {
+            Body::Error { code, .. } => self.tally.add(Counter::error(*code), 1),
+            Body::Relayed { data, .. } => {
+                self.tally.add(Counter::RelayedDatagrams, 1);
+                self.tally.add(Counter::RelayedBytes, data.len() as u64);
+            }
+            _ => {}
+        }
         self.scratch.clear();
         body.encode(&mut self.scratch);
         self.seal_scratch(to, session)

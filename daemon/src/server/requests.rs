@@ -18,6 +18,7 @@ use super::ratelimit::Verdict;
 use super::registry::Registry;
 use super::replay::Cached;
 use super::reply_buffer::ReplyBuffer;
+use crate::metrics::Counter;
 
 /// The asker of a request: its id, the session the request came on, and
 /// where it came from.
@@ -85,7 +86,12 @@ impl Registry {
         let seq_at_1 = peerd_shared::proto::codec::Reader::new(payload.get(1..).unwrap_or(&[]))
             .u32()
             .map_or(Seq(0), Seq);
-        let body = match Body::decode(payload) {
+        let decoded = Body::decode(payload);
+        out.tally.add(
+            decoded.as_ref().map_or(Counter::RequestInvalid, Counter::request),
+            1,
+        );
+        let body = match decoded {
             Ok(b) if b.is_request() => b,
             Ok(other) => {
                 let msg = format!("{} is not a request the server serves", other.name());

@@ -11,14 +11,21 @@ pub use peerd_shared::stun::{answer, is_stun, ANSWER_BUF};
 
 use super::ratelimit::Verdict;
 use super::reply_buffer::ReplyBuffer;
+use crate::metrics::Counter;
 
 /// Answers the STUN `datagram` from `source` (canonical form) when the
 /// rate limiter's `verdict` accepts it; excess STUN is dropped, never
 /// answered with an error.
 pub fn serve(datagram: &[u8], source: SocketAddr, verdict: Verdict, out: &mut ReplyBuffer) {
-    if verdict == Verdict::Accept && datagram.len() <= MAX_DATAGRAM {
+    if verdict != Verdict::Accept {
+        out.tally.add(Counter::RateLimitedDropped, 1);
+        return;
+    }
+    if datagram.len() <= MAX_DATAGRAM {
         let before = out.len();
         out.with_space(source, ANSWER_BUF, |buf| answer(datagram, source, buf));
-        debug!(%source, answered = out.len() > before, "STUN");
+        let answered = out.len() > before;
+        out.tally.add(Counter::StunAnswers, u64::from(answered));
+        debug!(%source, answered, "STUN");
     }
 }

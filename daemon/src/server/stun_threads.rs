@@ -23,6 +23,7 @@ use super::mmsg::{self, Dest, RecvBatch};
 use super::ratelimit::RateLimiter;
 use super::reply_buffer::ReplyBuffer;
 use super::stun_port as stun;
+use crate::metrics::{Board, Counter, Publisher};
 
 /// A datagram for the registry's thread: bytes and source.
 pub type Handed = (Vec<u8>, SocketAddr);
@@ -39,11 +40,13 @@ pub struct StunThreads {
 }
 
 impl StunThreads {
-    /// One thread per socket.
+    /// One thread per socket; with `metrics`, thread `i` publishes its
+    /// counts to slot `i + 1` of the board once per batch.
     pub fn start(
         sockets: Vec<UdpSocket>,
         limits: Limits,
         handoff: mpsc::Sender<Handed>,
+        metrics: Option<&std::sync::Arc<Board>>,
     ) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::with_capacity(sockets.len());
@@ -51,10 +54,11 @@ impl StunThreads {
             socket.set_nonblocking(false)?;
             socket.set_read_timeout(Some(WAKE_EVERY))?;
             let (stop, handoff) = (stop.clone(), handoff.clone());
+            let publisher = metrics.map(|b| b.publisher(i + 1));
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("stun-{}", i + 1))
-                    .spawn(move || serve(&socket, limits, &handoff, &stop))?,
+                    .spawn(move || serve(&socket, limits, &handoff, publisher, &stop))?,
             );
         }
         Ok(Self { stop, threads })
@@ -71,7 +75,13 @@ impl StunThreads {
     }
 }
 
-fn serve(socket: &UdpSocket, limits: Limits, handoff: &mpsc::Sender<Handed>, stop: &AtomicBool) {
+fn serve(
+    socket: &UdpSocket,
+    limits: Limits,
+    handoff: &mpsc::Sender<Handed>,
+    metrics: Option<Publisher>,
+    stop: &AtomicBool,
+) {
     let fd = socket.as_raw_fd();
     let v6 = socket.local_addr().is_ok_and(|a| a.is_ipv6());
     let mut limiter = RateLimiter::new(
@@ -106,20 +116,28 @@ fn serve(socket: &UdpSocket, limits: Limits, handoff: &mpsc::Sender<Handed>, sto
             }
         }
         out.clear();
+        let mut received = 0;
         for (datagram, from) in batch.datagrams() {
+            received += 1;
             let source = canonical(from);
             if datagram.is_empty() {
                 continue;
             }
             if !stun::is_stun(datagram) {
                 if handoff.try_send((datagram.to_vec(), from)).is_err() {
+                    out.tally.add(Counter::HandoffDropped, 1);
                     debug!(%source, "registry thread busy: datagram dropped");
                 }
                 continue;
             }
             stun::serve(datagram, source, limiter.check(source, now_ms), &mut out);
         }
+        out.tally.add(Counter::DatagramsReceived, received);
+        out.tally.add(Counter::DatagramsSent, out.len() as u64);
         send_all(fd, v6, &out);
+        if let Some(m) = &metrics {
+            m.publish(&out.tally);
+        }
     }
 }
 

@@ -24,6 +24,7 @@ use super::reply_buffer::{Persist, ReplyBuffer};
 use super::reuseport;
 use super::store::Writer;
 use super::stun_threads::Handed;
+use crate::metrics::{Counter, Gauge, Publisher};
 
 /// `recvmmsg` calls per wake-up before the loop looks at its other inputs.
 const RECV_ROUNDS: usize = 4;
@@ -67,12 +68,14 @@ pub fn bind(
     Ok((main, stun))
 }
 
-/// Serves until `shutdown` completes.
+/// Serves until `shutdown` completes. With `metrics`, the loop's counts
+/// are published once per wake-up and the gauges once a second.
 pub async fn serve(
     socket: UdpSocket,
     mut registry: Registry,
     mut writer: Writer,
     mut handed: mpsc::Receiver<Handed>,
+    metrics: Option<Publisher>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let v6 = socket.local_addr().map_err(ServerError::Socket)?.is_ipv6();
@@ -90,15 +93,23 @@ pub async fn serve(
             Some(done) = writer.stored.recv() => {
                 out.clear();
                 registry.on_durable(&done.ids, done.ok, Instant::now(), &mut out);
-                send_all(&socket, fd, v6, &out, &mut dests).await;
+                send_all(&socket, fd, v6, &mut out, &mut dests).await;
             }
-            _ = sweep.tick() => registry.sweep(Instant::now()),
+            _ = sweep.tick() => {
+                let now = Instant::now();
+                registry.sweep(now);
+                if let Some(m) = &metrics {
+                    m.set(Gauge::OnlinePeers, registry.online_count() as u64);
+                    m.set(Gauge::KnownIds, registry.known_ids() as u64);
+                    m.beat(now);
+                }
+            }
             Some((datagram, source)) = handed.recv() => {
                 // From a STUN thread: looked like STUN but was not.
                 out.clear();
                 registry.handle(&datagram, source, Instant::now(), &mut out);
                 persist(&mut registry, &writer, &mut out);
-                send_all(&socket, fd, v6, &out, &mut dests).await;
+                send_all(&socket, fd, v6, &mut out, &mut dests).await;
             }
             ready = socket.readable() => {
                 ready.map_err(ServerError::Socket)?;
@@ -125,16 +136,22 @@ pub async fn serve(
                     // One clock reading and one sendmmsg per batch.
                     let now = Instant::now();
                     out.clear();
+                    let mut received = 0;
                     for (datagram, source) in batch.datagrams() {
                         registry.handle(datagram, source, now, &mut out);
                         persist(&mut registry, &writer, &mut out);
+                        received += 1;
                     }
-                    send_all(&socket, fd, v6, &out, &mut dests).await;
+                    out.tally.add(Counter::DatagramsReceived, received);
+                    send_all(&socket, fd, v6, &mut out, &mut dests).await;
                     if drained {
                         break;
                     }
                 }
             }
+        }
+        if let Some(m) = &metrics {
+            m.publish(&out.tally);
         }
     }
     info!("shutting down: {} peers online", registry.online_count());
@@ -169,9 +186,10 @@ async fn send_all(
     socket: &UdpSocket,
     fd: RawFd,
     v6: bool,
-    out: &ReplyBuffer,
+    out: &mut ReplyBuffer,
     dests: &mut Vec<(Dest, SocketAddr)>,
 ) {
+    out.tally.add(Counter::DatagramsSent, out.len() as u64);
     dests.clear();
     dests.extend(
         out.datagrams()

@@ -2,6 +2,8 @@
 
 use std::io;
 
+use crate::support::Timeout;
+
 /// Everything that can go wrong while building or driving a lab.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
@@ -26,6 +28,15 @@ pub enum LabError {
     /// Something did not happen before its deadline.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// A daemon's control socket failed or refused a request.
+    #[error("control request failed: {0}")]
+    Control(#[from] peerctl::ClientError),
+}
+
+impl From<Timeout> for LabError {
+    fn from(t: Timeout) -> Self {
+        Self::Timeout(t.0)
+    }
 }
 
 impl LabError {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::error::{LabError, Result};
 use super::netns::Netns;
-use super::process::Spawned;
+use crate::support::Proc;
 
 /// The iptables chain (in routers and public hosts) holding the loss rule.
 const LOSS_CHAIN: &str = "LAB_LOSS";
@@ -74,11 +74,11 @@ impl Host {
 
     /// Spawns `program args` on this host; killed when the guard drops (and
     /// in any case when the lab drops).
-    pub fn spawn(&self, program: impl AsRef<Path>, args: &[&str]) -> Result<Spawned> {
+    pub fn spawn(&self, program: impl AsRef<Path>, args: &[&str]) -> Result<Proc> {
         let mut cmd = self.command(program.as_ref());
         cmd.args(args);
         let name = format!("{} on {}", program.as_ref().display(), self.ns.name());
-        Spawned::start(cmd, &name)
+        Proc::start(&name, &mut cmd).map_err(|e| LabError::io(format!("cannot spawn {name}"), e))
     }
 
     /// Drops a random fraction `p` of the datagrams on the host's uplink,
@@ -183,18 +183,7 @@ impl Router {
     pub fn install_hairpin(&self, loop_ns: &Netns) -> Result<()> {
         let (wan, ns) = (self.wan_ip.to_string(), &self.ns);
         for (mine, theirs, net) in [("hp0", "xa", "169.254.1"), ("hp1", "xb", "169.254.2")] {
-            ns.ip(&[
-                "link",
-                "add",
-                mine,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                theirs,
-                "netns",
-                loop_ns.name(),
-            ])?;
+            ns.add_veth(mine, theirs, loop_ns)?;
             ns.ip(&["addr", "add", &format!("{net}.1/30"), "dev", mine])?;
             ns.ip(&["link", "set", mine, "up"])?;
             loop_ns.ip(&["addr", "add", &format!("{net}.2/30"), "dev", theirs])?;
@@ -248,40 +237,12 @@ impl Router {
             Kind::Cone => format!("{wan}:{}", super::topology::CONE_PORTS),
             _ => wan.clone(),
         };
-        let mut rule = vec![
-            "-t",
-            "nat",
-            "-A",
-            "POSTROUTING",
-            "-o",
-            "hp0",
-            "-p",
-            "udp",
-            "-j",
-            "SNAT",
-            "--to-source",
-            &snat,
-        ];
+        let mut rule = vec!["-p", "udp", "-j", "SNAT", "--to-source", &snat];
         if self.kind != Kind::Cone {
             rule.push("--random");
         }
-        ns.iptables(&rule)?;
-        for chain in ["FORWARD", "INPUT"] {
-            ns.iptables(&[
-                "-A",
-                chain,
-                "-i",
-                "hp1",
-                "-p",
-                "udp",
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "NEW",
-                "-j",
-                "DROP",
-            ])?;
-        }
+        source_nat(ns, "hp0", &rule)?;
+        drop_new_udp(ns, "hp1")?;
         Ok(())
     }
 
@@ -289,6 +250,36 @@ impl Router {
     pub fn conntrack_table(&self) -> Result<String> {
         self.ns.exec("conntrack", &["-L"])
     }
+}
+
+/// Appends `iptables -t nat -A POSTROUTING -o IFACE RULE...`: source NAT
+/// of what leaves through `iface`.
+pub(super) fn source_nat(ns: &Netns, iface: &str, rule: &[&str]) -> Result<()> {
+    let mut args = vec!["-t", "nat", "-A", "POSTROUTING", "-o", iface];
+    args.extend_from_slice(rule);
+    ns.iptables(&args).map(drop)
+}
+
+/// Drops new inbound UDP arriving on `iface` (the firewall of a router),
+/// whether it would be forwarded or is for the router itself.
+pub(super) fn drop_new_udp(ns: &Netns, iface: &str) -> Result<()> {
+    for chain in ["FORWARD", "INPUT"] {
+        ns.iptables(&[
+            "-A",
+            chain,
+            "-i",
+            iface,
+            "-p",
+            "udp",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-j",
+            "DROP",
+        ])?;
+    }
+    Ok(())
 }
 
 /// Creates the loss chain and jumps to it from each `"CHAIN -i/-o IFACE"` hook.

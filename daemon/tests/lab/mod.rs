@@ -8,9 +8,12 @@
 //! namespace doing iptables NAT. Everything the lab creates (namespaces,
 //! veths, processes) is removed when the `Lab` is dropped, panics included.
 //!
-//! Each test binary includes this module with `mod lab;` and uses a subset
-//! of it, hence the `dead_code` allowance (and `unused_imports` on the
-//! re-exports).
+//! The lab is built on the integration tests' harness (`tests/support/`):
+//! processes in a namespace are the harness's `Proc`s, the server and the
+//! daemons its `Server` and `Daemon` run under `ip netns exec`, and every
+//! wait polls with the harness's deadlines. Each test binary includes both
+//! with `mod support; mod lab;` and uses a subset, hence the `dead_code`
+//! allowance (and `unused_imports` on the re-exports).
 #![allow(dead_code)]
 
 mod daemon;
@@ -19,21 +22,21 @@ mod machines;
 mod netns;
 mod precheck;
 mod probe;
-mod process;
 mod rendezvous;
 mod server;
 mod topology;
 
 #[allow(unused_imports)]
 pub use self::{
-    daemon::{control, peerctl_path, PeerDaemon},
+    daemon::PeerDaemon,
     error::LabError,
     machines::{Host, Kind, Router},
     netns::{list_all as list_namespaces, Netns},
     precheck::{lab_or_skip, preflight},
-    probe::{force_recv_buffer, mapped_address, recv_matching, Reflector, StunTx},
-    process::Spawned,
+    probe::{force_recv_buffer, mapped_address, Reflector, StunTx},
     rendezvous::{next_seq, register, request},
-    server::PeerdServer,
+    server::start_server,
     topology::{Lab, SERVER_IP},
 };
+#[allow(unused_imports)]
+pub use crate::support::recv_matching;

@@ -13,9 +13,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::error::{LabError, Result};
+use crate::support::wait_until;
 
 /// Where `ip netns add` puts the namespace handles.
 pub const NETNS_DIR: &str = "/run/netns";
@@ -50,6 +51,14 @@ impl Netns {
         let mut all = vec!["-n", self.name()];
         all.extend_from_slice(args);
         run("ip", &all)
+    }
+
+    /// Adds a veth pair: `mine` here, `theirs` in the namespace `other`.
+    pub fn add_veth(&self, mine: &str, theirs: &str, other: &Netns) -> Result<()> {
+        let link = ["link", "add", mine, "type", "veth", "peer", "name", theirs];
+        let mut args = link.to_vec();
+        args.extend(["netns", other.name()]);
+        self.ip(&args).map(drop)
     }
 
     /// Runs `ip netns exec NAME PROGRAM ARGS...` to completion, returning its stdout.
@@ -116,18 +125,15 @@ impl Netns {
 
     /// Kills every process in the namespace and waits (up to 5 s) until none is left.
     pub fn kill_all(&self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
+        let what = format!("the processes of {} to die", self.name);
+        let _ = wait_until(what, Duration::from_secs(5), || {
             let pids = self.pids();
-            if pids.is_empty() || Instant::now() > deadline {
-                return;
-            }
-            for pid in pids {
+            for &pid in &pids {
                 // SAFETY: plain kill(2) on a pid that lives in our namespace.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
-            std::thread::sleep(Duration::from_millis(20)); // poll interval
-        }
+            pids.is_empty().then_some(())
+        });
     }
 
     /// Kills the processes in the namespace and deletes it.

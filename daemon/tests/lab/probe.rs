@@ -5,7 +5,6 @@
 //! Only the Binding method is spoken: a 20-byte request, and a success
 //! response carrying XOR-MAPPED-ADDRESS (or the classic MAPPED-ADDRESS).
 
-use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::error::{LabError, Result};
 use super::machines::Host;
+use crate::support::{recv_matching, DEADLINE};
 
 const MAGIC_COOKIE: u32 = 0x2112_A442;
 const BINDING_REQUEST: u16 = 0x0001;
@@ -118,68 +118,23 @@ impl Default for StunTx {
 }
 
 /// Asks the STUN server at `server` which address `sock` has from its side
-/// (resending every 200 ms, for at most 3 s).
+/// (resending every 200 ms, until the harness's deadline).
 pub fn mapped_address(sock: &UdpSocket, server: SocketAddr) -> Result<SocketAddr> {
     let tx = StunTx::new();
-    let deadline = Instant::now() + Duration::from_secs(3);
-    sock.set_read_timeout(Some(STUN_RETRY))
-        .map_err(|e| LabError::io("set_read_timeout", e))?;
-    let mut buf = [0u8; 1500];
+    let deadline = Instant::now() + DEADLINE;
     while Instant::now() < deadline {
         sock.send_to(&tx.request(), server)
             .map_err(|e| LabError::io(format!("send STUN request to {server}"), e))?;
-        let resend_at = Instant::now() + STUN_RETRY;
-        while Instant::now() < resend_at {
-            match sock.recv_from(&mut buf) {
-                Ok((n, from)) if from == server => {
-                    if let Some(mapped) = tx.parse_response(&buf[..n]) {
-                        return Ok(mapped);
-                    }
-                }
-                Ok(_) => {}
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
-                Err(e) => {
-                    return Err(LabError::io(
-                        format!("receive STUN answer from {server}"),
-                        e,
-                    ))
-                }
-            }
+        let answer = recv_matching(sock, STUN_RETRY, |buf, from| {
+            (from == server).then(|| tx.parse_response(buf)).flatten()
+        });
+        if let Ok(mapped) = answer {
+            return Ok(mapped);
         }
     }
     Err(LabError::Timeout(format!(
-        "no STUN answer from {server} within 3 s"
+        "no STUN answer from {server} within {DEADLINE:?}"
     )))
-}
-
-/// Receives on `sock` until `pick` accepts a datagram (returns its value)
-/// or `timeout` passes.
-pub fn recv_matching<T>(
-    sock: &UdpSocket,
-    timeout: Duration,
-    mut pick: impl FnMut(&[u8], SocketAddr) -> Option<T>,
-) -> Result<T> {
-    let deadline = Instant::now() + timeout;
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(LabError::Timeout(format!(
-                "no matching datagram within {timeout:?}"
-            )));
-        }
-        sock.set_read_timeout(Some(left))
-            .map_err(|e| LabError::io("set_read_timeout", e))?;
-        match sock.recv_from(&mut buf) {
-            Ok((n, from)) => {
-                if let Some(v) = pick(&buf[..n], from) {
-                    return Ok(v);
-                }
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) => return Err(LabError::io("recv_from", e)),
-        }
-    }
 }
 
 /// Gives `sock` a receive buffer of `bytes` (`SO_RCVBUFFORCE`, root only),

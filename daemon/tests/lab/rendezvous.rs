@@ -1,21 +1,15 @@
-//! A minimal client of `peerd server` for probing the lab from raw sockets:
-//! one request, resent every 250 ms (at most 5 tries, protocol.md 2) until
-//! the reply with the same `seq` comes back.
+//! Requests to `peerd server` from the lab's raw sockets, through the
+//! harness's UDP [`Client`]: resent like a protocol client (protocol.md 2)
+//! until the reply with the same `seq` comes back.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
-use peerd_shared::wire::{self, Packet};
+use peerd_shared::wire::Packet;
 use peerd_shared::{PeerId, Seq, Token};
 
 use super::error::{LabError, Result};
-use super::probe::recv_matching;
-
-/// Time to wait for a reply before resending.
-const RETRY: Duration = Duration::from_millis(250);
-/// Tries per request.
-const TRIES: u32 = 5;
+use crate::support::Client;
 
 static NEXT_SEQ: AtomicU32 = AtomicU32::new(1);
 
@@ -27,26 +21,10 @@ pub fn next_seq() -> Seq {
 /// Sends `packet` (a request carrying `seq`) from `sock` to `server` and
 /// returns the server's reply with that `seq` (an ERROR included).
 pub fn request(sock: &UdpSocket, server: SocketAddr, packet: &Packet) -> Result<Packet> {
-    let seq = packet
-        .seq()
-        .ok_or_else(|| LabError::Unavailable("request() needs a packet with a seq".into()))?;
-    let bytes = wire::encode(packet)
-        .map_err(|e| LabError::Unavailable(format!("cannot encode {:?}: {e}", packet.kind())))?;
-    for _ in 0..TRIES {
-        sock.send_to(&bytes, server)
-            .map_err(|e| LabError::io(format!("send to {server}"), e))?;
-        let reply = recv_matching(sock, RETRY, |buf, from| {
-            let reply = wire::decode(buf).ok()?;
-            (from == server && reply.seq() == Some(seq)).then_some(reply)
-        });
-        if let Ok(reply) = reply {
-            return Ok(reply);
-        }
-    }
-    Err(LabError::Timeout(format!(
-        "no reply from {server} to {:?} after {TRIES} tries",
-        packet.kind()
-    )))
+    let sock = sock
+        .try_clone()
+        .map_err(|e| LabError::io("clone a probe socket", e))?;
+    Ok(Client::on(sock, server).request(packet)?)
 }
 
 /// REGISTERs `token`; returns the id and the address the server observed.

@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::error::{LabError, Result};
-use super::machines::{install_loss_chain, Host, Kind, Router};
+use super::machines::{drop_new_udp, install_loss_chain, source_nat, Host, Kind, Router};
 use super::netns::{self, Netns};
 use super::precheck::preflight;
-use super::server::PeerdServer;
+use super::server::start_server;
+use crate::support::Server;
 
 /// Every namespace a lab creates is named `PREFIX-<pid>-<n>-<role>`.
 pub const PREFIX: &str = "peerdlab";
@@ -64,7 +65,7 @@ pub struct Lab {
     next_public: AtomicU8,
     next_home: AtomicU8,
     server_host: Host,
-    server: Mutex<Option<PeerdServer>>,
+    server: Mutex<Option<Server>>,
     server_db: tempfile::TempDir,
     // Declared last: dropped after the server process is gone.
     namespaces: Namespaces,
@@ -172,48 +173,13 @@ impl Lab {
             Kind::Cone => &["MASQUERADE", "--to-ports", CONE_PORTS],
             _ => &["MASQUERADE", "--random"],
         };
-        let mut rule = vec![
-            "-t",
-            "nat",
-            "-A",
-            "POSTROUTING",
-            "-o",
-            "wan",
-            "-p",
-            "udp",
-            "-j",
-        ];
-        rule.extend_from_slice(udp_map);
-        ns.iptables(&rule)?;
-        ns.iptables(&[
-            "-t",
-            "nat",
-            "-A",
-            "POSTROUTING",
-            "-o",
-            "wan",
-            "-j",
-            "MASQUERADE",
-        ])?;
+        let mut udp = vec!["-p", "udp", "-j"];
+        udp.extend_from_slice(udp_map);
+        source_nat(&ns, "wan", &udp)?;
+        source_nat(&ns, "wan", &["-j", "MASQUERADE"])?;
         install_loss_chain(&ns, &["FORWARD -i wan", "FORWARD -o wan"])?;
-        // New inbound UDP is dropped silently, whether it would be
-        // forwarded (cone filtering) or hit the router itself.
-        for chain in ["FORWARD", "INPUT"] {
-            ns.iptables(&[
-                "-A",
-                chain,
-                "-i",
-                "wan",
-                "-p",
-                "udp",
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "NEW",
-                "-j",
-                "DROP",
-            ])?;
-        }
+        // New inbound UDP is dropped silently (cone filtering).
+        drop_new_udp(&ns, "wan")?;
         Ok(Router {
             ns,
             wan_ip,
@@ -242,18 +208,7 @@ impl Lab {
         }
         let ns = self.new_ns(&format!("h{}-{k}", router.home))?;
         let port = format!("l{k}");
-        router.ns.ip(&[
-            "link",
-            "add",
-            &port,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            ns.name(),
-        ])?;
+        router.ns.add_veth(&port, "eth0", &ns)?;
         router
             .ns
             .ip(&["link", "set", &port, "master", "brlan", "up"])?;
@@ -276,11 +231,11 @@ impl Lab {
     pub fn start_server(&self, keepalive: Option<u64>) -> Result<SocketAddr> {
         let mut slot = self.server.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = slot.as_ref() {
-            return Ok(s.addr());
+            return Ok(s.addr);
         }
         let db = self.server_db.path().join("server.db");
-        let server = PeerdServer::start(&self.server_host, SERVER_PORT, &db, keepalive)?;
-        let addr = server.addr();
+        let server = start_server(&self.server_host, SERVER_PORT, &db, keepalive)?;
+        let addr = server.addr;
         *slot = Some(server);
         Ok(addr)
     }
@@ -294,7 +249,7 @@ impl Lab {
     /// Log lines of the running server, if any.
     pub fn server_log(&self) -> Vec<String> {
         let slot = self.server.lock().unwrap_or_else(|e| e.into_inner());
-        slot.as_ref().map(PeerdServer::lines).unwrap_or_default()
+        slot.as_ref().map(Server::logs).unwrap_or_default()
     }
 
     /// Where [`Lab::start_server`] runs the server.
@@ -338,18 +293,7 @@ impl Namespaces {
 /// 198.51.100.`octet` on its interface `wan`.
 fn attach_public(core: &Netns, ns: &Netns, octet: u8) -> Result<Ipv4Addr> {
     let port = format!("p{octet}");
-    core.ip(&[
-        "link",
-        "add",
-        &port,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "wan",
-        "netns",
-        ns.name(),
-    ])?;
+    core.add_veth(&port, "wan", ns)?;
     core.ip(&["link", "set", &port, "master", "br0", "up"])?;
     let ip = Ipv4Addr::new(198, 51, 100, octet);
     ns.ip(&["addr", "add", &format!("{ip}/24"), "dev", "wan"])?;

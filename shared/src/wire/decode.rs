@@ -3,13 +3,34 @@
 //! and become a [`Packet`], or the first failure becomes a [`DecodeError`]
 //! that carries the `seq` whenever one could be read.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use serde_json::value::RawValue;
 
 use super::fields::{Field, Fields};
-use super::{canonical, DecodeError, ErrorCode, Kind, Packet, MAX_DATAGRAM, MAX_TEXT, VERSION};
+use super::{canonical, ErrorCode, Kind, Packet, MAX_DATAGRAM, MAX_TEXT, VERSION};
 use crate::ids::{MsgId, PeerId, Seq, Token, MAX_SAFE_INTEGER};
+
+/// Why a datagram is not a valid message: the ERROR a server answers with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct DecodeError {
+    /// The request's `seq`, when one could be read (an ERROR then echoes it).
+    pub seq: Option<Seq>,
+    pub code: ErrorCode,
+    pub message: Cow<'static, str>,
+}
+
+impl DecodeError {
+    fn new(seq: Option<Seq>, code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            seq,
+            code,
+            message: message.into(),
+        }
+    }
+}
 
 /// Decodes one datagram, checking fields in protocol.md's order.
 ///
@@ -47,25 +68,48 @@ pub fn decode_data(data: &RawValue) -> Result<Packet, DecodeError> {
 }
 
 impl<'a> Fields<'a> {
-    fn into_packet(self, seq: Option<Seq>) -> Result<Packet, DecodeError> {
-        let read_seq = seq;
+    fn into_packet(self, read: Option<Seq>) -> Result<Packet, DecodeError> {
+        let (kind, seq) = self.header(read)?;
+        // Peer and server-push messages carry no seq: echo only one the input had.
+        let echo = if kind.has_seq() { seq } else { read };
+        let e = |message: &'static str| DecodeError::new(echo, ErrorCode::BadRequest, message);
+        let seq = seq.unwrap_or(Seq(0));
+        match kind {
+            Kind::Register | Kind::List | Kind::Connect | Kind::Unregister | Kind::Relay => {
+                self.request(kind, seq)
+            }
+            Kind::RegisterAck
+            | Kind::ListAck
+            | Kind::ConnectAck
+            | Kind::UnregisterAck
+            | Kind::RelayAck
+            | Kind::Error => self.reply(kind, seq),
+            Kind::Intro
+            | Kind::Relayed
+            | Kind::Punch
+            | Kind::PunchAck
+            | Kind::Message
+            | Kind::MessageAck => self.peer_message(kind),
+        }
+        .map_err(e)
+    }
+
+    /// `v`, `type`, `seq` and duplicates, in protocol.md's order: the kind,
+    /// and the `seq` when the kind has one.
+    fn header(&self, seq: Option<Seq>) -> Result<(Kind, Option<Seq>), DecodeError> {
         let bad = |message: &'static str| DecodeError::new(seq, ErrorCode::BadRequest, message);
+        let unsupported =
+            |message: String| DecodeError::new(seq, ErrorCode::UnsupportedVersion, message);
         match self.v {
             Field::UInt(VERSION) => {}
             Field::UInt(n) => {
-                return Err(DecodeError::new(
-                    seq,
-                    ErrorCode::UnsupportedVersion,
-                    format!(
-                        "protocol version {n} is not supported; this peer speaks version {VERSION}"
-                    ),
-                ))
+                return Err(unsupported(format!(
+                    "protocol version {n} is not supported; this peer speaks version {VERSION}"
+                )))
             }
             Field::NegInt => {
-                return Err(DecodeError::new(
-                    seq,
-                    ErrorCode::UnsupportedVersion,
-                    "protocol version is not supported; this peer speaks version 1",
+                return Err(unsupported(
+                    "protocol version is not supported; this peer speaks version 1".into(),
                 ))
             }
             Field::Absent => return Err(bad("missing field v")),
@@ -74,130 +118,147 @@ impl<'a> Fields<'a> {
         let kind = match &self.kind {
             Field::Str(s) => Kind::parse(s).ok_or_else(|| {
                 let shown: String = s.chars().take(40).collect();
-                DecodeError::new(
-                    seq,
-                    ErrorCode::UnknownType,
-                    format!("unknown message type {shown:?}"),
-                )
+                let message = format!("unknown message type {shown:?}");
+                DecodeError::new(seq, ErrorCode::UnknownType, message)
             })?,
             Field::Absent => return Err(bad("missing field type")),
             _ => return Err(bad("field type must be a string")),
         };
-        let seq = if kind.has_seq() {
-            match self.seq {
-                Field::Absent => return Err(bad("missing field seq")),
-                _ => seq.ok_or_else(|| bad("field seq must be an integer in 0..2^32-1"))?,
-            }
-        } else {
-            Seq(0)
+        let seq = match (kind.has_seq(), &self.seq) {
+            (false, _) => None,
+            (true, Field::Absent) => return Err(bad("missing field seq")),
+            (true, _) => Some(seq.ok_or_else(|| bad("field seq must be an integer in 0..2^32-1"))?),
         };
         if self.duplicate {
             return Err(bad("a field appears more than once"));
         }
-        // Peer and server-push messages carry no seq: echo only one the input had.
-        let echo = if kind.has_seq() { Some(seq) } else { read_seq };
-        let e = |message: &'static str| DecodeError::new(echo, ErrorCode::BadRequest, message);
-        let packet = match kind {
+        Ok((kind, seq))
+    }
+
+    /// The fields of a request to the server.
+    fn request(self, kind: Kind, seq: Seq) -> Result<Packet, &'static str> {
+        let id = || peer_id(&self.id, "id");
+        let token = || token(&self.token);
+        Ok(match kind {
             Kind::Register => Packet::Register {
                 seq,
-                token: token(&self.token).map_err(e)?,
+                token: token()?,
             },
             Kind::List => Packet::List {
                 seq,
-                id: peer_id(&self.id, "id").map_err(e)?,
-                token: token(&self.token).map_err(e)?,
-                after: after(&self.after).map_err(e)?,
+                id: id()?,
+                token: token()?,
+                after: after(&self.after)?,
             },
             Kind::Connect => Packet::Connect {
                 seq,
-                id: peer_id(&self.id, "id").map_err(e)?,
-                token: token(&self.token).map_err(e)?,
-                target: peer_id(&self.target, "target").map_err(e)?,
+                id: id()?,
+                token: token()?,
+                target: peer_id(&self.target, "target")?,
             },
             Kind::Unregister => Packet::Unregister {
                 seq,
-                id: peer_id(&self.id, "id").map_err(e)?,
-                token: token(&self.token).map_err(e)?,
+                id: id()?,
+                token: token()?,
             },
-            Kind::Relay => Packet::Relay {
+            _ => Packet::Relay {
                 seq,
-                id: peer_id(&self.id, "id").map_err(e)?,
-                token: token(&self.token).map_err(e)?,
-                target: peer_id(&self.target, "target").map_err(e)?,
-                data: object(self.data).map_err(e)?,
+                id: id()?,
+                token: token()?,
+                target: peer_id(&self.target, "target")?,
+                data: object(self.data)?,
             },
+        })
+    }
+
+    /// The fields of a reply from the server.
+    fn reply(self, kind: Kind, seq: Seq) -> Result<Packet, &'static str> {
+        Ok(match kind {
             Kind::RegisterAck => Packet::RegisterAck {
                 seq,
-                id: peer_id(&self.id, "id").map_err(e)?,
-                addr: addr(&self.addr).map_err(e)?,
-                keepalive: uint(&self.keepalive, "keepalive").map_err(e)?,
+                id: peer_id(&self.id, "id")?,
+                addr: addr(&self.addr)?,
+                keepalive: uint(&self.keepalive, "keepalive")?,
             },
             Kind::ListAck => Packet::ListAck {
                 seq,
                 peers: self
                     .peers
                     .and_then(|raw| serde_json::from_str(raw.get()).ok())
-                    .ok_or_else(|| e("field peers must be an array of {id, addr}"))?,
+                    .ok_or("field peers must be an array of {id, addr}")?,
                 more: match self.more {
                     Field::Other(b) => b,
-                    _ => return Err(e("field more must be a boolean")),
+                    _ => return Err("field more must be a boolean"),
                 },
             },
             Kind::ConnectAck => Packet::ConnectAck {
                 seq,
-                target: peer_id(&self.target, "target").map_err(e)?,
-                addr: addr(&self.addr).map_err(e)?,
+                target: peer_id(&self.target, "target")?,
+                addr: addr(&self.addr)?,
             },
             Kind::UnregisterAck => Packet::UnregisterAck { seq },
             Kind::RelayAck => Packet::RelayAck { seq },
-            Kind::Error => Packet::Error {
+            _ => Packet::Error {
                 seq,
                 code: match &self.code {
                     Field::Str(s) => ErrorCode::parse(s),
-                    _ => return Err(e("field code must be a string")),
+                    _ => return Err("field code must be a string"),
                 },
                 message: match self.message {
                     Field::Str(s) => s.into_owned(),
                     Field::Absent => String::new(),
-                    _ => return Err(e("field message must be a string")),
+                    _ => return Err("field message must be a string"),
                 },
             },
-            Kind::Intro => Packet::Intro {
-                from: peer_id(&self.from, "from").map_err(e)?,
-                addr: addr(&self.addr).map_err(e)?,
-            },
-            Kind::Relayed => Packet::Relayed {
-                from: peer_id(&self.from, "from").map_err(e)?,
-                data: object(self.data).map_err(e)?,
-            },
-            Kind::Punch | Kind::PunchAck => {
-                let from = peer_id(&self.from, "from").map_err(e)?;
-                let to = peer_id(&self.to, "to").map_err(e)?;
-                let nonce = uint(&self.nonce, "nonce").map_err(e)?;
-                if kind == Kind::Punch {
-                    Packet::Punch { from, to, nonce }
-                } else {
-                    Packet::PunchAck { from, to, nonce }
+        })
+    }
+
+    /// The fields of a message between peers, or pushed by the server.
+    fn peer_message(self, kind: Kind) -> Result<Packet, &'static str> {
+        if let Kind::Intro | Kind::Relayed = kind {
+            let from = peer_id(&self.from, "from")?;
+            return Ok(if kind == Kind::Intro {
+                Packet::Intro {
+                    from,
+                    addr: addr(&self.addr)?,
                 }
-            }
+            } else {
+                Packet::Relayed {
+                    from,
+                    data: object(self.data)?,
+                }
+            });
+        }
+        let from = peer_id(&self.from, "from")?;
+        let to = peer_id(&self.to, "to")?;
+        Ok(match kind {
+            Kind::Punch => Packet::Punch {
+                from,
+                to,
+                nonce: uint(&self.nonce, "nonce")?,
+            },
+            Kind::PunchAck => Packet::PunchAck {
+                from,
+                to,
+                nonce: uint(&self.nonce, "nonce")?,
+            },
             Kind::Message => Packet::Message {
-                from: peer_id(&self.from, "from").map_err(e)?,
-                to: peer_id(&self.to, "to").map_err(e)?,
-                msg: MsgId(uint(&self.msg, "msg").map_err(e)?),
+                from,
+                to,
+                msg: MsgId(uint(&self.msg, "msg")?),
                 text: match self.text {
                     Field::Str(s) if s.len() <= MAX_TEXT => s.into_owned(),
-                    Field::Str(_) => return Err(e("field text exceeds 1000 bytes")),
-                    _ => return Err(e("field text must be a string")),
+                    Field::Str(_) => return Err("field text exceeds 1000 bytes"),
+                    _ => return Err("field text must be a string"),
                 },
-                ts: uint(&self.ts, "ts").map_err(e)?,
+                ts: uint(&self.ts, "ts")?,
             },
-            Kind::MessageAck => Packet::MessageAck {
-                from: peer_id(&self.from, "from").map_err(e)?,
-                to: peer_id(&self.to, "to").map_err(e)?,
-                msg: MsgId(uint(&self.msg, "msg").map_err(e)?),
+            _ => Packet::MessageAck {
+                from,
+                to,
+                msg: MsgId(uint(&self.msg, "msg")?),
             },
-        };
-        Ok(packet)
+        })
     }
 }
 

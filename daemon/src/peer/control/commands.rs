@@ -1,0 +1,230 @@
+//! What each control command does, in terms of the actors: the one place
+//! that turns a [`Command`] into a [`Response`] or a [`ControlError`].
+//! `follow` and `stop` also involve the session's writer; see
+//! [`super::session`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::Addr;
+use peerd_shared::control::{
+    Command, ControlError, ErrorKind, MsgStatus, Response, Status, DEFAULT_TTL_SECS,
+};
+use peerd_shared::wire::{self, EncodeError, Packet, MAX_DATAGRAM, MAX_TEXT};
+use peerd_shared::{MsgId, PeerId};
+use tokio::sync::oneshot;
+
+use crate::peer::core::registration::LinkError;
+use crate::peer::inbox::Inbox;
+use crate::peer::lifecycle::Lifecycle;
+use crate::peer::outbox::{Enqueue, ListPaths, Outbox, Ping};
+use crate::peer::registry_link::{GetLinkStatus, ListPeers, RegistryLink};
+use crate::peer::store::{StoreError, StoreHandle};
+
+/// What does not change while the daemon runs, for `status`.
+#[derive(Debug)]
+pub struct DaemonInfo {
+    /// The server as configured.
+    pub server: String,
+    /// The UDP socket's bound address.
+    pub local_addr: SocketAddr,
+    /// When the daemon started.
+    pub started: Instant,
+}
+
+/// Handles to everything a control session needs.
+#[derive(Clone)]
+pub struct Services {
+    pub info: Arc<DaemonInfo>,
+    /// Turns `true` when shutdown begins ([`Lifecycle`]'s announcement).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+    pub store: StoreHandle,
+    pub link: Addr<RegistryLink>,
+    pub outbox: Addr<Outbox>,
+    pub inbox: Addr<Inbox>,
+    pub lifecycle: Addr<Lifecycle>,
+}
+
+fn error(code: ErrorKind, message: impl Into<String>) -> ControlError {
+    ControlError {
+        code,
+        message: message.into(),
+    }
+}
+
+fn storage(e: StoreError) -> ControlError {
+    error(ErrorKind::Storage, e.to_string())
+}
+
+fn gone<E: std::fmt::Display>(e: E) -> ControlError {
+    error(
+        ErrorKind::ShuttingDown,
+        format!("the daemon is stopping ({e})"),
+    )
+}
+
+/// Checks a text against the protocol's limits before anything is stored.
+pub fn check_text(text: &str) -> Result<(), ControlError> {
+    if text.len() > MAX_TEXT {
+        return Err(error(
+            ErrorKind::TextTooLong,
+            format!(
+                "text of {} bytes exceeds the limit of {MAX_TEXT} bytes",
+                text.len()
+            ),
+        ));
+    }
+    // The largest header any MESSAGE can have, so the real one fits too.
+    let big = PeerId::new(peerd_shared::ids::MAX_SAFE_INTEGER).expect("max id is valid");
+    let probe = Packet::Message {
+        from: big,
+        to: big,
+        msg: MsgId(u64::MAX),
+        text: text.to_owned(),
+        ts: u64::MAX,
+    };
+    match wire::encode(&probe) {
+        Ok(_) => Ok(()),
+        Err(EncodeError::TooLarge { len }) | Err(EncodeError::TextTooLong { len }) => Err(error(
+            ErrorKind::TextTooLong,
+            format!(
+                "the encoded message would be {len} bytes, over the {MAX_DATAGRAM}-byte datagram \
+                 limit (escaped characters count more); the text limit is {MAX_TEXT} bytes"
+            ),
+        )),
+    }
+}
+
+/// Runs one command other than `follow` and `stop`.
+pub async fn execute(s: &Services, cmd: Command) -> Result<Response, ControlError> {
+    if *s.stopping.borrow() {
+        return Err(error(ErrorKind::ShuttingDown, "the daemon is stopping"));
+    }
+    match cmd {
+        Command::Id => {
+            let link = s.link.send(GetLinkStatus).await.map_err(gone)?;
+            Ok(Response::Id { id: link.id })
+        }
+        Command::Status => status(s).await.map(Response::Status),
+        Command::List => match s.link.send(ListPeers).await.map_err(gone)? {
+            Ok(peers) => Ok(Response::Peers { peers }),
+            Err(LinkError::NotRegistered(reason)) => Err(error(
+                ErrorKind::NotRegistered,
+                format!("not registered with the server: {reason}"),
+            )),
+            Err(LinkError::Stopping) => {
+                Err(error(ErrorKind::ShuttingDown, "the daemon is stopping"))
+            }
+            Err(e) => Err(error(ErrorKind::Internal, e.to_string())),
+        },
+        Command::Send {
+            to,
+            text,
+            ttl_secs,
+            wait,
+        } => send(s, to, text, ttl_secs, wait).await,
+        Command::Outbox { limit } => s
+            .store
+            .read(move |st| st.outbox(limit))
+            .await
+            .map(|messages| Response::Outbox { messages })
+            .map_err(storage),
+        Command::Inbox { from, limit } => s
+            .store
+            .read(move |st| st.inbox(from, limit))
+            .await
+            .map(|rows| Response::Inbox {
+                messages: rows.into_iter().map(|(_, e)| e).collect(),
+            })
+            .map_err(storage),
+        Command::Peers => s
+            .outbox
+            .send(ListPaths)
+            .await
+            .map(|peers| Response::Paths { peers })
+            .map_err(gone),
+        Command::Ping { to } => {
+            let (reply, rx) = oneshot::channel();
+            s.outbox.do_send(Ping { to, reply });
+            rx.await.map_err(gone)?.map(Response::Pong)
+        }
+        Command::Follow { .. } | Command::Stop => Err(error(
+            ErrorKind::Internal,
+            "follow and stop are served by the session",
+        )),
+    }
+}
+
+async fn status(s: &Services) -> Result<Status, ControlError> {
+    let link = s.link.send(GetLinkStatus).await.map_err(gone)?;
+    let counts = s.store.read(|st| st.counts()).await.map_err(storage)?;
+    Ok(Status {
+        id: link.id,
+        server: s.info.server.clone(),
+        state: link.state,
+        reason: link.reason,
+        public_addr: link.public_addr.map(|a| a.to_string()),
+        local_addr: s.info.local_addr.to_string(),
+        uptime_secs: s.info.started.elapsed().as_secs(),
+        inbox: counts.inbox,
+        outbox_queued: counts.queued,
+        outbox_delivered: counts.delivered,
+        outbox_failed: counts.failed,
+        pid: Some(std::process::id()),
+    })
+}
+
+async fn send(
+    s: &Services,
+    to: PeerId,
+    text: String,
+    ttl_secs: Option<u64>,
+    wait: bool,
+) -> Result<Response, ControlError> {
+    check_text(&text)?;
+    let ttl = ttl_secs.unwrap_or(DEFAULT_TTL_SECS);
+    if ttl == 0 {
+        return Err(error(ErrorKind::BadRequest, "ttl_secs must be at least 1"));
+    }
+    let (reply, accepted) = oneshot::channel();
+    s.outbox.do_send(Enqueue {
+        to,
+        text,
+        ttl: Duration::from_secs(ttl),
+        wait,
+        reply,
+    });
+    let accepted = accepted.await.map_err(gone)??;
+    let outcome = match accepted.delivered {
+        Some(rx) => rx.await.unwrap_or(accepted.queued),
+        None => accepted.queued,
+    };
+    if outcome.status == MsgStatus::Failed {
+        return Err(error(
+            ErrorKind::Expired,
+            format!(
+                "message {} to {to} failed: {}",
+                outcome.msg,
+                outcome.note.unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(Response::Sent(outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_limits_name_the_limit() {
+        assert!(check_text(&"a".repeat(MAX_TEXT)).is_ok());
+        let e = check_text(&"a".repeat(MAX_TEXT + 1)).unwrap_err();
+        assert_eq!(e.code, ErrorKind::TextTooLong);
+        assert!(e.message.contains("1000"), "{}", e.message);
+        let e = check_text(&"\"".repeat(MAX_TEXT)).unwrap_err();
+        assert_eq!(e.code, ErrorKind::TextTooLong);
+        assert!(e.message.contains("1200"), "{}", e.message);
+    }
+}

@@ -1,0 +1,15 @@
+//! The control socket `peerctl` talks to: the [`listener`] (the socket file
+//! and the actor accepting connections), one [`session`] actor per client
+//! reading request [`lines`], its [`writer`] answering in order (and
+//! streaming `follow` events), and the [`commands`] that turn a request
+//! into a reply.
+
+pub mod commands;
+pub mod lines;
+pub mod listener;
+pub mod session;
+mod writer;
+
+pub use commands::{DaemonInfo, Services};
+pub use listener::{claim, ControlListener, SocketFile};
+pub use session::Session;

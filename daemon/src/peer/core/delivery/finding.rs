@@ -1,0 +1,166 @@
+//! How the outbox finds its peers: CONNECT lookups and their answers,
+//! introductions (INTRO), refused RELAYs, and the registration coming and
+//! going (peers waiting to be looked up again are looked up at once when
+//! the daemon registers).
+
+use std::net::SocketAddr;
+
+use peerd_shared::wire::ErrorCode;
+use peerd_shared::PeerId;
+
+use super::{Action, Delivery, LookupAnswer};
+use crate::peer::core::clock::Now;
+use crate::peer::core::path::PathState;
+use crate::peer::core::registration::LinkError;
+
+impl Delivery {
+    /// The answer to a lookup of `peer` ([`Action::Lookup`]).
+    pub fn looked_up(
+        &mut self,
+        peer: PeerId,
+        result: Result<SocketAddr, LinkError>,
+        upgrade: bool,
+        now: Now,
+    ) {
+        if upgrade {
+            self.upgraded(peer, result, now);
+            return self.settle(now);
+        }
+        let answer = match result {
+            Ok(addr) => {
+                self.known.insert(peer);
+                self.introduce(peer, addr, now, "its PUNCH came first");
+                if self.path(peer).route().is_some() {
+                    self.flush(peer, now);
+                }
+                LookupAnswer::Found
+            }
+            Err(LinkError::UnknownPeer(_)) => {
+                self.path(peer).forget();
+                let reason = format!("peer {peer} was never registered");
+                self.fail_all(peer, &reason, now);
+                self.fail_pings(peer, &reason);
+                LookupAnswer::Unknown
+            }
+            Err(LinkError::PeerOffline(_)) => {
+                self.known.insert(peer);
+                let reason = format!("peer {peer} is offline");
+                self.unreachable(peer, reason.clone(), now);
+                LookupAnswer::Offline(reason)
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                self.unreachable(peer, reason.clone(), now);
+                LookupAnswer::Unreachable(reason)
+            }
+        };
+        self.out.push(Action::Found { peer, answer });
+        self.settle(now);
+    }
+
+    /// The answer to a lookup made to turn a relayed path direct: a punch
+    /// starts while the relay keeps carrying messages.
+    fn upgraded(&mut self, peer: PeerId, result: Result<SocketAddr, LinkError>, now: Now) {
+        self.upgrading.remove(&peer);
+        let relayed = matches!(self.path(peer).state(), PathState::Relayed { .. });
+        match result {
+            Ok(addr) if relayed => {
+                if self.introduce(peer, addr, now, "upgraded from relay") {
+                    self.flush(peer, now);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(%peer, error = %e, "upgrade lookup failed"),
+        }
+    }
+
+    /// The server introduced `peer` at `addr` (INTRO): punch it.
+    pub fn introduced(&mut self, peer: PeerId, addr: SocketAddr, now: Now) {
+        tracing::debug!(%peer, %addr, "introduced");
+        self.known.insert(peer);
+        self.introduce(peer, addr, now, "its PUNCH came first");
+        if self.path(peer).route().is_some() {
+            self.flush(peer, now);
+        }
+        self.settle(now);
+    }
+
+    /// Starts punching `addr` with a fresh nonce; true when the path
+    /// became direct at once (the peer's PUNCH had come first).
+    fn introduce(&mut self, peer: PeerId, addr: SocketAddr, now: Now, why: &str) -> bool {
+        let nonce = (self.nonces)();
+        let policy = self.policy;
+        let direct = self.path(peer).introduce(addr, nonce, now.at, policy);
+        if direct {
+            tracing::info!(%peer, "direct path ({why})");
+        }
+        direct
+    }
+
+    /// The server refused a RELAY to `target`.
+    pub fn relay_refused(&mut self, target: PeerId, code: ErrorCode, message: &str, now: Now) {
+        match code {
+            ErrorCode::PeerOffline => {
+                self.unreachable(target, format!("peer {target} is offline"), now);
+            }
+            ErrorCode::UnknownPeer => {
+                self.fail_all(target, &format!("peer {target} was never registered"), now);
+            }
+            _ => {
+                let reason = format!("relay refused: {code}: {message}");
+                for id in self.queue.ids_of(target) {
+                    if let Some(m) = self.queue.get_mut(id) {
+                        m.last_error = Some(reason.clone());
+                    }
+                }
+            }
+        }
+        self.settle(now);
+    }
+
+    /// The daemon (re)registered as `id`: peers waiting with messages are
+    /// looked up again now.
+    pub fn link_up(&mut self, id: PeerId, now: Now) {
+        self.me = Some(id);
+        self.registered = true;
+        let waiting: Vec<PeerId> = self
+            .paths
+            .iter()
+            .filter(|(peer, p)| p.waiting().is_some() && self.queue.has_pending(**peer))
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in waiting {
+            self.path(peer).forget();
+            self.lookup(peer);
+        }
+        self.settle(now);
+    }
+
+    /// The daemon is no longer registered.
+    pub fn link_down(&mut self) {
+        self.registered = false;
+    }
+
+    /// Sends CONNECT for `peer` unless one is out.
+    pub(super) fn lookup(&mut self, peer: PeerId) {
+        if self.path(peer).connecting() {
+            self.out.push(Action::Lookup {
+                peer,
+                upgrade: false,
+            });
+        }
+    }
+
+    /// Looks a relayed peer up again (CONNECT) without leaving the relay:
+    /// the introduction starts a punch that makes the path direct if it
+    /// succeeds.
+    pub(super) fn try_upgrade(&mut self, peer: PeerId) {
+        if self.upgrading.insert(peer) {
+            tracing::debug!(%peer, "relayed path: trying a direct one again");
+            self.out.push(Action::Lookup {
+                peer,
+                upgrade: true,
+            });
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Paths: the punch window and the fall-back to relay at 3 s, the relay
+//! policies, an early PUNCH, keepalives and re-punching of a silent direct
+//! path, and the upgrade of a relayed path to direct.
+
+use peerd_shared::MsgId;
+
+use super::{peer_addr, Bench};
+use crate::peer::args::RelayPolicy;
+use crate::peer::core::delivery::{Action, Change};
+use crate::peer::core::transport::{PeerPacket, Route};
+
+fn direct() -> Route {
+    Route::Direct(peer_addr())
+}
+
+#[test]
+fn punches_every_200_ms_for_3_s_then_relays() {
+    let mut b = Bench::new(RelayPolicy::Auto);
+    b.queue(1, 0, 60_000);
+    assert_eq!(b.lookups(0), [(0, false)]);
+    b.found(50, false);
+    b.run_until(3_100);
+    let probes: Vec<(u64, Route)> = (0..15).map(|k| (50 + 200 * k, direct())).collect();
+    assert_eq!(b.punches(0), probes, "from the introduction to 2850 ms");
+    assert_eq!(
+        b.messages(0),
+        [(3_050, (MsgId(1), Route::Relayed))],
+        "nothing before the punch window ends, then over the relay"
+    );
+    let info = b.core.paths(b.at(3_100));
+    assert_eq!(info[0].state, "relayed");
+    assert_eq!(info[0].reason.as_deref(), Some("punch timed out after 3 s"));
+}
+
+#[test]
+fn relay_never_waits_and_looks_the_peer_up_again() {
+    let mut b = Bench::new(RelayPolicy::Never);
+    b.queue(1, 0, 60_000);
+    b.found(0, false);
+    b.run_until(3_000);
+    assert_eq!(b.messages(0), [], "never relayed");
+    let noted = b.logged(0, |a| match a {
+        Action::Record {
+            change: Change::Noted { error, .. },
+            ..
+        } => Some(error.clone()),
+        _ => None,
+    });
+    let why = "punch timed out after 3 s (relay disabled)".to_owned();
+    assert_eq!(noted, [(3_000, why)]);
+    b.run_until(5_000);
+    assert_eq!(b.lookups(1), [(4_000, false)], "after the lookup backoff");
+}
+
+#[test]
+fn relay_always_never_punches_nor_answers_a_direct_punch() {
+    let mut b = Bench::new(RelayPolicy::Always);
+    b.queue(1, 0, 60_000);
+    b.found(10, false);
+    assert_eq!(b.messages(0), [(10, (MsgId(1), Route::Relayed))]);
+    b.punched(20, 7, false);
+    b.run_until(3_000);
+    assert_eq!(b.punches(0), [], "no probes");
+    let answers = b.logged(0, |a| match a {
+        Action::Transmit {
+            packet: PeerPacket::PunchAck { .. },
+            ..
+        } => Some(()),
+        _ => None,
+    });
+    assert_eq!(answers, [], "a PUNCH_ACK would let the peer record a path");
+}
+
+#[test]
+fn a_punch_before_the_introduction_makes_the_path_direct_when_it_comes() {
+    let mut b = Bench::new(RelayPolicy::Auto);
+    b.punched(0, 9, false);
+    let answered = b.logged(0, |a| match a {
+        Action::Transmit {
+            packet: PeerPacket::PunchAck { nonce },
+            route,
+            ..
+        } => Some((*nonce, *route)),
+        _ => None,
+    });
+    assert_eq!(answered, [(0, (9, direct()))]);
+    b.queue(1, 10, 60_000);
+    assert_eq!(b.messages(0), [], "no path yet");
+    b.found(20, false);
+    assert_eq!(b.messages(0), [(20, (MsgId(1), direct()))]);
+}
+
+#[test]
+fn keepalives_hold_a_direct_path_in_use_and_a_silent_one_is_punched_again() {
+    let mut b = Bench::direct();
+    b.queue(1, 0, 60_000);
+    b.acked(1, 0, direct());
+    b.run_until(45_000);
+    assert_eq!(
+        b.punches(1),
+        [(15_000, direct()), (30_000, direct())],
+        "a PUNCH every 15 s"
+    );
+    assert_eq!(b.lookups(0), [(40_000, false)], "silent for 2 x 15 + 10 s");
+    // A path that carries nothing is left alone.
+    let mut idle = Bench::direct();
+    idle.run_until(200_000);
+    assert_eq!(idle.punches(0), []);
+    assert_eq!(idle.lookups(0), []);
+}
+
+#[test]
+fn a_relayed_path_in_use_tries_every_30_s_to_become_direct() {
+    let mut b = Bench::new(RelayPolicy::Auto);
+    b.queue(1, 0, 600_000);
+    b.found(0, false);
+    b.run_until(3_000);
+    b.acked(1, 3_010, Route::Relayed);
+    b.run_until(33_005);
+    assert_eq!(
+        b.lookups(1),
+        [(33_000, true)],
+        "relayed since 3 s, tried at 33 s"
+    );
+    b.found(33_010, true);
+    b.queue(2, 33_100, 600_000);
+    assert_eq!(
+        b.messages(33_100),
+        [(33_100, (MsgId(2), Route::Relayed))],
+        "the relay carries messages while the punch runs"
+    );
+    // The peer answers a probe with the new introduction's nonce (102).
+    b.run_until(33_200);
+    b.punched(33_200, 102, true);
+    assert_eq!(
+        b.messages(33_200),
+        [(33_200, (MsgId(2), direct()))],
+        "direct now: the pending message goes again, direct"
+    );
+    let info = b.core.paths(b.at(33_300));
+    assert_eq!(info[0].state, "direct");
+    assert!(info[0].rtt_ms.is_some(), "the probe's round trip");
+}

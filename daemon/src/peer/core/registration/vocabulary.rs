@@ -1,0 +1,84 @@
+//! What the registration takes and gives: the purposes of requests, the
+//! answers callers get, the actions the registry link carries out.
+
+use std::net::SocketAddr;
+
+use peerd_shared::control::{ListedPeer, RegState};
+use peerd_shared::PeerId;
+
+use crate::peer::core::transport::Datagram;
+
+/// Why a request to the server did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("peer {0} was never registered with the server")]
+    UnknownPeer(PeerId),
+    #[error("peer {0} is offline")]
+    PeerOffline(PeerId),
+    #[error("not registered with the server: {0}")]
+    NotRegistered(String),
+    #[error("the server refused: {0}")]
+    Refused(String),
+    #[error("the daemon is stopping")]
+    Stopping,
+}
+
+/// What a request to the server is for, with whoever waits for its answer.
+#[derive(Debug)]
+pub enum Purpose<C> {
+    Register,
+    /// One page of LIST; `acc` holds the pages before it. `reauth`: an
+    /// `unauthorized` answer re-registers and asks once more.
+    List {
+        after: u64,
+        acc: Vec<ListedPeer>,
+        caller: C,
+        reauth: bool,
+    },
+    Connect {
+        target: PeerId,
+        caller: C,
+        reauth: bool,
+    },
+    Unregister {
+        caller: C,
+    },
+}
+
+/// A successful answer to a caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// LIST, every page.
+    Peers(Vec<ListedPeer>),
+    /// CONNECT: the target's address.
+    Addr(SocketAddr),
+    /// UNREGISTER done (or not needed, or given up).
+    Unregistered,
+}
+
+/// What the registry link must do.
+#[derive(Debug)]
+pub enum Action<C> {
+    /// Put this datagram on the socket.
+    Send(Datagram),
+    /// Answer a caller.
+    Answer {
+        caller: C,
+        result: Result<Answer, LinkError>,
+    },
+    /// Registered (again, or at a new address): tell the outbox.
+    Up { id: PeerId },
+    /// No longer registered: tell the outbox.
+    Down { reason: String },
+    /// The server gave this daemon a new id: store it.
+    RememberId(PeerId),
+}
+
+/// The state for `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkStatus {
+    pub id: Option<PeerId>,
+    pub state: RegState,
+    pub reason: Option<String>,
+    pub public_addr: Option<SocketAddr>,
+}

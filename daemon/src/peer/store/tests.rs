@@ -1,0 +1,111 @@
+//! The store on a temporary database: dedup, listing order, outbox ids
+//! and statuses, batched writes committed before they answer.
+
+use peerd_shared::control::{InboxEntry, PathKind};
+use peerd_shared::{MsgId, PeerId};
+
+use super::{Store, StoreHandle};
+
+fn entry(from: u64, msg: u64) -> InboxEntry {
+    InboxEntry {
+        from: PeerId::new(from).unwrap(),
+        msg: MsgId(msg),
+        text: format!("m{msg}"),
+        addr: "127.0.0.1:9".into(),
+        path: PathKind::Direct,
+        sent_ms: 1,
+        received_ms: 2,
+    }
+}
+
+#[test]
+fn inbox_dedups_and_lists_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.receive(&entry(1, 1)).unwrap().is_some());
+    assert!(store.receive(&entry(1, 1)).unwrap().is_none());
+    assert!(store.receive(&entry(2, 1)).unwrap().is_some());
+    assert!(store.receive(&entry(1, u64::MAX)).unwrap().is_some());
+    let all = store.inbox(None, None).unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[2].1.msg, MsgId(u64::MAX));
+    let last = store.inbox(PeerId::new(1), Some(1)).unwrap();
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].1.msg, MsgId(u64::MAX));
+    assert_eq!(store.counts().unwrap().inbox, 3);
+}
+
+#[test]
+fn listing_orders_each_sender_by_msg_keeping_the_interleaving() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for (from, msg) in [(1, 2), (2, 7), (1, 1), (1, 3), (2, 5)] {
+        assert!(store.receive(&entry(from, msg)).unwrap().is_some());
+    }
+    let got: Vec<(u64, u64)> = store
+        .inbox(None, None)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| (e.from.get(), e.msg.0))
+        .collect();
+    assert_eq!(got, [(1, 1), (2, 5), (1, 2), (1, 3), (2, 7)]);
+    let one: Vec<u64> = store
+        .inbox(PeerId::new(1), None)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.msg.0)
+        .collect();
+    assert_eq!(one, [1, 2, 3]);
+}
+
+#[test]
+fn outbox_ids_survive_reopen_and_statuses_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let to = PeerId::new(2).unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let a = store.queue(to, "a", 1, 100, None).unwrap();
+    let b = store.queue(to, "b", 1, 100, None).unwrap();
+    assert_ne!(a, b);
+    store.delivered(a, PathKind::Relayed, 5, 2).unwrap();
+    drop(store);
+    let mut store = Store::open(dir.path()).unwrap();
+    let c = store.queue(to, "c", 1, 100, Some("x")).unwrap();
+    assert!(c.0 > b.0);
+    store.failed(c, "expired", 3).unwrap();
+    let queued = store.queued().unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].msg, b);
+    let c2 = store.counts().unwrap();
+    assert_eq!((c2.queued, c2.delivered, c2.failed), (1, 1, 1));
+    let out = store.outbox(Some(2)).unwrap();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[1].last_error.as_deref(), Some("expired"));
+    assert_eq!(store.outbox(None).unwrap()[0].path, Some(PathKind::Relayed));
+}
+
+#[test]
+fn jobs_commit_before_they_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (handle, join) = StoreHandle::spawn(store).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let to = PeerId::new(2).unwrap();
+    let ids = rt.block_on(async {
+        let calls = (0..50).map(|i| {
+            let h = handle.clone();
+            async move {
+                h.call(move |s| s.queue(to, &format!("{i}"), 0, 1, None))
+                    .await
+            }
+        });
+        futures_util::future::join_all(calls).await
+    });
+    assert!(ids.iter().all(Result::is_ok));
+    // A second connection sees every row: they were committed.
+    let other = Store::open(dir.path()).unwrap();
+    assert_eq!(other.counts().unwrap().queued, 50);
+    drop(handle);
+    join.join().unwrap();
+}
