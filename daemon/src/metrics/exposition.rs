@@ -117,7 +117,9 @@ mod tests {
         for line in [
             "# TYPE peerd_server_requests_total counter",
             "peerd_server_requests_total{type=\"list\"} 3",
-            "peerd_server_requests_total{type=\"register\"} 0",
+            "peerd_server_requests_total{type=\"keepalive\"} 0",
+            "# TYPE peerd_server_handshakes_total counter",
+            "# TYPE peerd_server_cookie_replies_total counter",
             "peerd_server_errors_total{code=\"unauthorized\"} 2",
             "peerd_server_relayed_bytes_total 640",
             "peerd_server_online_peers 9",
