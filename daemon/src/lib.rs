@@ -6,12 +6,13 @@
 //!   shell completions.
 //! - [`telemetry`]: tracing set-up shared by both; [`notify`]: systemd
 //!   readiness, status and watchdog; [`metrics`]: the server's Prometheus
-//!   metrics.
+//!   metrics; [`ratelimit`]: token buckets both use.
 
 pub mod cli;
 pub mod manual;
 pub mod metrics;
 pub mod notify;
 pub mod peer;
+pub mod ratelimit;
 pub mod server;
 pub mod telemetry;

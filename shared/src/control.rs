@@ -158,6 +158,9 @@ pub enum ErrorKind {
     /// `ping`: no path to the peer, or no answer in time (the message says
     /// why).
     Unreachable,
+    /// The server gave another key for the peer than the one pinned: the
+    /// peer is refused until the user trusts the new key.
+    KeyChanged,
     /// Anything else; the message says what.
     Internal,
     /// A code this client does not know (received only).

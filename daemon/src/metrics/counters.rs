@@ -348,7 +348,14 @@ mod tests {
             (Body::List { seq, after: 0 }, "list"),
             (Body::Connect { seq, target }, "connect"),
             (Body::Unregister { seq }, "unregister"),
-            (Body::Relay { seq, target, data: b"x" }, "relay"),
+            (
+                Body::Relay {
+                    seq,
+                    target,
+                    data: b"x",
+                },
+                "relay",
+            ),
             (Body::Probe { nonce: 1 }, "other"),
         ] {
             assert_eq!(

@@ -11,6 +11,8 @@ use super::error::PeerError;
 
 /// Default rendezvous server.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:8080";
+/// The server's port when `--server` names none.
+pub const DEFAULT_PORT: u16 = 8080;
 /// Default UDP address: all interfaces, an ephemeral port.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:0";
 
@@ -31,13 +33,19 @@ pub enum RelayPolicy {
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(
     after_help = "Precedence: flag > environment variable > config file > default.\n\
-The config file is TOML with the keys server, listen, data_dir, socket and relay, e.g.\n  \
-server = \"rendezvous.example.net:8080\"\n  data_dir = \"/var/lib/peerd\""
+The config file is TOML with the keys server, server_key, listen, data_dir, socket and relay, \
+e.g.\n  server = \"rendezvous.example.net:8080\"\n  data_dir = \"/var/lib/peerd\""
 )]
 pub struct StartArgs {
-    /// The rendezvous server, HOST:PORT (host names are resolved) [default: 127.0.0.1:8080]
-    #[arg(long, env = "PEERD_SERVER", value_name = "HOST:PORT")]
+    /// The rendezvous server, HOST[:PORT] (host names are resolved; the port
+    /// defaults to 8080) [default: 127.0.0.1:8080]
+    #[arg(long, env = "PEERD_SERVER", value_name = "HOST[:PORT]")]
     pub server: Option<String>,
+    /// The server's public key (base64, as `peerd server --print-key` prints
+    /// it). Without it the key is learned on first contact and pinned in
+    /// DIR/server.pub; given, it replaces the pinned one
+    #[arg(long, env = "PEERD_SERVER_KEY", value_name = "KEY")]
+    pub server_key: Option<String>,
     /// Local UDP address to send and receive on [default: 0.0.0.0:0, an ephemeral port]
     #[arg(long, env = "PEERD_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
@@ -74,6 +82,7 @@ pub struct StartArgs {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     server: Option<String>,
+    server_key: Option<String>,
     listen: Option<String>,
     #[serde(alias = "data-dir")]
     data_dir: Option<PathBuf>,
@@ -88,6 +97,8 @@ pub struct Config {
     pub server_text: String,
     /// The server address the daemon talks to.
     pub server: SocketAddr,
+    /// The server's key, when given (else pinned or learned).
+    pub server_key: Option<peerd_shared::proto::PublicKey>,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub socket: PathBuf,
@@ -124,6 +135,14 @@ impl Config {
             .or(file.server)
             .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
         let server = resolve_server(&server_text, listen)?;
+        let server_key = match args.server_key.clone().or(file.server_key) {
+            Some(text) => Some(text.parse().map_err(|e| {
+                PeerError::Config(format!(
+                    "--server-key: {e}; `peerd server --print-key` prints it"
+                ))
+            })?),
+            None => None,
+        };
         let explicit_dir = args.data_dir.clone().or(file.data_dir);
         let data_dir = explicit_dir
             .clone()
@@ -134,6 +153,7 @@ impl Config {
         Ok(Self {
             server_text,
             server,
+            server_key,
             listen,
             data_dir: absolute(&data_dir),
             socket: absolute(&socket),
@@ -171,16 +191,25 @@ fn read_file(path: &Path, required: bool) -> Result<FileConfig, PeerError> {
     })
 }
 
-/// Resolves `HOST:PORT`, preferring an address of the listen socket's family.
+/// Resolves `HOST[:PORT]` (port 8080 when none is given), preferring an
+/// address of the listen socket's family.
 fn resolve_server(text: &str, listen: SocketAddr) -> Result<SocketAddr, PeerError> {
     let err = |message: String| PeerError::Resolve {
         server: text.to_owned(),
         message,
     };
-    let addrs: Vec<SocketAddr> = text
-        .to_socket_addrs()
-        .map_err(|e| err(e.to_string()))?
-        .collect();
+    let addrs: Vec<SocketAddr> = match text.to_socket_addrs() {
+        Ok(found) => found.collect(),
+        Err(first) => {
+            // No port (a host name, an IPv4 address, or an IPv6 one with or
+            // without brackets): the default port.
+            let host = text.trim_start_matches('[').trim_end_matches(']');
+            (host, DEFAULT_PORT)
+                .to_socket_addrs()
+                .map_err(|_| err(first.to_string()))?
+                .collect()
+        }
+    };
     addrs
         .iter()
         .find(|a| a.is_ipv4() == listen.is_ipv4())
@@ -231,7 +260,23 @@ mod tests {
         args.listen = Some("nope".into());
         assert!(Config::resolve(&args).is_err());
         args.listen = None;
-        args.server = Some("no-port".into());
+        args.server = Some("no-such-host.invalid".into());
         assert!(Config::resolve(&args).is_err());
+        args.server = Some("127.0.0.1:99999".into());
+        assert!(Config::resolve(&args).is_err());
+        args.server = None;
+        args.server_key = Some("not a key".into());
+        let e = Config::resolve(&args).expect_err("bad key");
+        assert!(e.to_string().contains("--server-key"), "{e}");
+    }
+
+    #[test]
+    fn a_server_without_a_port_means_8080() {
+        let (_dir, mut args) = args_with_config("");
+        for text in ["127.0.0.1", "localhost", "[::1]", "::1"] {
+            args.server = Some(text.into());
+            let c = Config::resolve(&args).expect(text);
+            assert_eq!(c.server.port(), 8080, "{text}");
+        }
     }
 }

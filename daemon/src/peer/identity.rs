@@ -1,18 +1,29 @@
-//! The daemon's identity: the secret token, created on first start and kept
-//! in `<data dir>/token` (mode 0600, the directory 0700). The same data dir
-//! always comes back with the same token, hence the same id from the server.
+//! The daemon's identity: its X25519 key pair, created on first start and
+//! kept in `<data dir>/identity.key` (mode 0600, written atomically, the
+//! directory 0700). The same data dir always comes back with the same key,
+//! hence the same id from the server. The private key is never logged or
+//! shown; its public key and fingerprint are.
+//!
+//! A data dir of protocol v1 holds a `token` instead: it is retired (renamed
+//! `token.v1`) and a key is created; the server gives the new key a new id,
+//! and the old id stays reserved for the old token forever.
+//!
+//! Beside it, `server.pub` holds the server's pinned public key.
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::DirBuilder;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 
-use peerd_shared::Token;
+use peerd_shared::proto::{Identity, PublicKey, SecretKey};
 
 use super::error::PeerError;
 
-/// File name of the token inside the data dir.
-pub const TOKEN_FILE: &str = "token";
+/// File name of the private key inside the data dir.
+pub const KEY_FILE: &str = "identity.key";
+/// File name of protocol v1's token inside the data dir.
+pub const V1_TOKEN_FILE: &str = "token";
+/// File name of the pinned server key inside the data dir.
+pub const SERVER_KEY_FILE: &str = "server.pub";
 
 /// Creates `dir` (and its parents) with mode 0700 when it does not exist.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), PeerError> {
@@ -29,44 +40,86 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), PeerError> {
         })
 }
 
-/// Reads the token from the data dir, or creates it on first start.
-pub fn load_or_create(data_dir: &Path) -> Result<Token, PeerError> {
-    let path = data_dir.join(TOKEN_FILE);
+/// What loading the identity found.
+#[derive(Debug)]
+pub struct Loaded {
+    pub identity: Identity,
+    /// The key was created now.
+    pub created: bool,
+    /// A protocol v1 token was retired now.
+    pub retired_token: bool,
+}
+
+/// Reads the key from the data dir, or creates it on first start (and
+/// retires a protocol v1 token).
+pub fn load_or_create(data_dir: &Path) -> Result<Loaded, PeerError> {
+    let path = data_dir.join(KEY_FILE);
     let err = |message: String| PeerError::Identity {
         path: path.clone(),
         message,
     };
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let token = Token::parse(text.trim())
-                .map_err(|e| err(format!("{e}; delete the file to get a new identity")))?;
-            let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
-            if meta.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(path = %path.display(), "identity file was readable by others; setting mode 0600");
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                    .map_err(|e| err(e.to_string()))?;
-            }
-            Ok(token)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let token = Token::generate().map_err(|e| err(e.to_string()))?;
-            let tmp = data_dir.join(format!("{TOKEN_FILE}.tmp"));
-            let _ = std::fs::remove_file(&tmp);
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(|e| err(e.to_string()))?;
-            file.write_all(format!("{}\n", token.to_hex()).as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(|e| err(e.to_string()))?;
-            std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))?;
-            tracing::info!(path = %path.display(), "created a new identity");
-            Ok(token)
-        }
-        Err(e) => Err(err(e.to_string())),
+    let (secret, created) = SecretKey::load_or_create(&path).map_err(|e| {
+        err(format!(
+            "{e}; move the file away to get a new identity (and a new id)"
+        ))
+    })?;
+    let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), "identity key was readable by others; setting mode 0600");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| err(e.to_string()))?;
     }
+    let token = data_dir.join(V1_TOKEN_FILE);
+    let retired_token = created && token.exists();
+    if retired_token {
+        let to = data_dir.join(format!("{V1_TOKEN_FILE}.v1"));
+        std::fs::rename(&token, &to)
+            .map_err(|e| err(format!("cannot retire {}: {e}", token.display())))?;
+    }
+    let identity = Identity::new(secret);
+    if created {
+        tracing::info!(
+            path = %path.display(),
+            fingerprint = %identity.public.fingerprint(),
+            "created a new identity key"
+        );
+    }
+    if retired_token {
+        tracing::warn!(
+            "this data directory held a protocol v1 token: it is retired (token.v1); \
+             the server gives the new key a new id, and the old id stays reserved"
+        );
+    }
+    Ok(Loaded {
+        identity,
+        created,
+        retired_token,
+    })
+}
+
+/// The server key pinned in the data dir, if any.
+pub fn pinned_server_key(data_dir: &Path) -> Result<Option<PublicKey>, PeerError> {
+    let path = data_dir.join(SERVER_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text.parse().map(Some).map_err(|e| PeerError::Identity {
+            path,
+            message: format!("{e}; remove the file to learn the server's key again"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(PeerError::Identity {
+            path,
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Pins `key` as the server's in the data dir (written atomically).
+pub fn pin_server_key(data_dir: &Path, key: &PublicKey) -> std::io::Result<()> {
+    let path = data_dir.join(SERVER_KEY_FILE);
+    let tmp = data_dir.join(format!("{SERVER_KEY_FILE}.tmp"));
+    std::fs::write(&tmp, format!("{key}\n"))?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, &path)
 }
 
 #[cfg(test)]
@@ -74,20 +127,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_is_created_private_and_kept() {
+    fn the_key_is_created_private_kept_and_a_v1_token_retired() {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("a").join("b");
         ensure_private_dir(&data).expect("dir");
         let mode = std::fs::metadata(&data).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
-        let t1 = load_or_create(&data).expect("create");
-        let mode = std::fs::metadata(data.join(TOKEN_FILE))
+        std::fs::write(
+            data.join(V1_TOKEN_FILE),
+            "00112233445566778899aabbccddeeff\n",
+        )
+        .unwrap();
+        let first = load_or_create(&data).expect("create");
+        assert!(first.created && first.retired_token);
+        assert!(data.join("token.v1").exists() && !data.join(V1_TOKEN_FILE).exists());
+        let mode = std::fs::metadata(data.join(KEY_FILE))
             .expect("meta")
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-        assert_eq!(load_or_create(&data).expect("load"), t1);
-        std::fs::write(data.join(TOKEN_FILE), "garbage").expect("write");
+        let again = load_or_create(&data).expect("load");
+        assert!(!again.created && !again.retired_token);
+        assert_eq!(again.identity.public, first.identity.public);
+        assert_eq!(pinned_server_key(&data).unwrap(), None);
+        pin_server_key(&data, &first.identity.public).unwrap();
+        assert_eq!(
+            pinned_server_key(&data).unwrap(),
+            Some(first.identity.public)
+        );
+        std::fs::write(data.join(KEY_FILE), "garbage").expect("write");
         assert!(load_or_create(&data).is_err());
     }
 }

@@ -1,21 +1,26 @@
 //! The registry link: the actor that owns the daemon's UDP socket and its
-//! [`Registration`] core (which owns the transport). Every datagram comes
-//! in here and is opened by the core, which answers server replies itself
-//! and hands back the rest, routed here to the outbox or the inbox. Every
+//! [`Registration`] core (which owns the transport, hence every key and
+//! session). Every datagram comes in here and is opened (authenticated and
+//! decrypted) by the core, which answers the server's replies itself and
+//! hands back the rest, routed here to the outbox or the inbox. Every
 //! datagram goes out from here: the outbox and the inbox send peer packets
 //! as [`Transmit`], sealed by the core for their route. It also serves
-//! LIST, CONNECT (the outbox's lookups) and UNREGISTER, and tells the
-//! outbox when the registration comes ([`LinkEvent::Up`]) and goes
-//! ([`LinkEvent::Down`]).
+//! LIST, CONNECT (the outbox's lookups), UNREGISTER, `key` and `trust`,
+//! keeps what must survive a restart (the pinned keys, the last handshake
+//! timestamp, own id), and tells the outbox when the registration comes
+//! ([`LinkEvent::Up`]) and goes ([`LinkEvent::Down`]).
+
+use std::path::PathBuf;
 
 use actix::prelude::*;
 use peerd_shared::control::ListedPeer;
-use peerd_shared::{MsgId, PeerId};
+use peerd_shared::proto::PublicKey;
+use peerd_shared::PeerId;
 use tokio::sync::oneshot;
 
 use super::alarm::{now, Alarm};
 use super::core::registration::{Action, Answer, LinkError, LinkStatus, Registration};
-use super::core::transport::{Inbound, PeerPacket, Route, SealError};
+use super::core::transport::{Inbound, PeerKey, PeerPacket, Route, SealError};
 use super::inbox::{Inbox, MessageReceived};
 use super::outbox::{LinkEvent, Outbox};
 use super::socket::{self, Received};
@@ -57,6 +62,17 @@ pub struct Unregister;
 #[rtype(result = "LinkStatus")]
 pub struct GetLinkStatus;
 
+/// A peer's pinned key, and another the server offered (`peerctl key`).
+#[derive(Message)]
+#[rtype(result = "Option<PeerKey>")]
+pub struct GetPeerKey(pub PeerId);
+
+/// The user trusts the key the server now offers for a peer (`peerctl
+/// trust`); answered with that key, or `None` when none was offered.
+#[derive(Message)]
+#[rtype(result = "Option<PublicKey>")]
+pub struct Trust(pub PeerId);
+
 /// Who waits for a request to the server.
 pub enum Caller {
     List(oneshot::Sender<Result<Vec<ListedPeer>, LinkError>>),
@@ -73,6 +89,8 @@ pub struct RegistryLink {
     outbox: Addr<Outbox>,
     inbox: Addr<Inbox>,
     store: StoreHandle,
+    /// The data directory (the pinned server key lives there).
+    data_dir: PathBuf,
     alarm: Alarm,
 }
 
@@ -86,6 +104,7 @@ impl RegistryLink {
         outbox: Addr<Outbox>,
         inbox: Addr<Inbox>,
         store: StoreHandle,
+        data_dir: PathBuf,
     ) -> Self {
         Self {
             core,
@@ -94,6 +113,7 @@ impl RegistryLink {
             outbox,
             inbox,
             store,
+            data_dir,
             alarm: Alarm::default(),
         }
     }
@@ -107,6 +127,19 @@ impl RegistryLink {
                 Action::Up { id } => self.outbox.do_send(LinkEvent::Up { id }),
                 Action::Down { reason } => self.outbox.do_send(LinkEvent::Down { reason }),
                 Action::RememberId(id) => self.remember(id),
+                Action::RememberTimestamp(ts) => {
+                    self.keep("the handshake timestamp", move |s| s.set_last_timestamp(ts))
+                }
+                Action::PinPeerKey { peer, key } => {
+                    let at = now().unix_ms;
+                    tracing::info!(%peer, fingerprint = %key.fingerprint(), "pinned the peer's key");
+                    self.keep("a peer's key", move |s| s.pin_key(peer, &key, at));
+                }
+                Action::PinServerKey(key) => {
+                    if let Err(e) = super::identity::pin_server_key(&self.data_dir, &key) {
+                        tracing::error!(error = %e, "cannot pin the server's key");
+                    }
+                }
             }
         }
         let at = self.core.poll_timeout();
@@ -115,7 +148,7 @@ impl RegistryLink {
 
     fn wake(&mut self, ctx: &mut Context<Self>) {
         self.alarm.rang();
-        self.core.handle_timeout(now().at);
+        self.core.handle_timeout(now());
         self.carry_out(ctx);
     }
 
@@ -148,13 +181,23 @@ impl RegistryLink {
         }
     }
 
-    /// Stores own id (from the first REGISTER_ACK, or a new one).
+    /// Stores own id (from the first REGISTERED, or a new one).
     fn remember(&self, id: PeerId) {
+        let text = id.to_string();
+        self.keep("own id", move |s| s.set_meta("id", &text));
+    }
+
+    /// Writes `what` in the store (in the background; a failure is logged).
+    fn keep<F>(&self, what: &'static str, write: F)
+    where
+        F: FnOnce(&mut super::store::Store) -> Result<(), super::store::StoreError>
+            + Send
+            + 'static,
+    {
         let store = self.store.clone();
         actix::spawn(async move {
-            let text = id.to_string();
-            if let Err(e) = store.call(move |s| s.set_meta("id", &text)).await {
-                tracing::error!(error = %e, "cannot remember own id");
+            if let Err(e) = store.call(write).await {
+                tracing::error!(error = %e, "cannot keep {what}");
             }
         });
     }
@@ -164,6 +207,25 @@ impl RegistryLink {
         match inbound {
             Inbound::Intro { peer, addr } => {
                 self.outbox.do_send(LinkEvent::Introduced { peer, addr });
+            }
+            Inbound::KeyChanged {
+                peer,
+                pinned,
+                offered,
+            } => {
+                let reason = SealError::KeyChanged {
+                    peer,
+                    pinned: pinned.fingerprint(),
+                    offered: offered.fingerprint(),
+                }
+                .to_string();
+                self.outbox.do_send(LinkEvent::KeyChanged { peer, reason });
+            }
+            Inbound::PathProof { peer, src } => {
+                self.outbox.do_send(LinkEvent::PathProof { peer, src });
+            }
+            Inbound::SessionReady { peer } => {
+                self.outbox.do_send(LinkEvent::SessionReady { peer });
             }
             Inbound::Peer {
                 origin,
@@ -187,13 +249,19 @@ impl RegistryLink {
                 message,
             }),
             // Handled by the core.
-            Inbound::Reply(_) => {}
+            Inbound::Reply(_)
+            | Inbound::Registered { .. }
+            | Inbound::RegisterRefused { .. }
+            | Inbound::CookieStored
+            | Inbound::ServerKey(_)
+            | Inbound::KeyPinned { .. } => {}
         }
     }
 
-    /// Seals and sends one packet; a MESSAGE that cannot be sealed for its
-    /// route fails (the outbox hears why).
-    fn transmit(&mut self, out: Outgoing, now: std::time::Instant) {
+    /// Seals and sends one packet. Without a session it waits for the
+    /// handshake the core started (the outbox retransmits; the session's
+    /// readiness flushes it); a MESSAGE that can never be sealed fails.
+    fn transmit(&mut self, out: Outgoing, now: super::core::clock::Now) {
         let msg = match &out.packet {
             PeerPacket::Message { msg, .. } => Some(*msg),
             _ => None,
@@ -202,16 +270,13 @@ impl RegistryLink {
             self.core.transmit(out.peer, out.route, out.packet, now),
             msg,
         ) {
-            (Ok(()), _) => {}
-            (Err(e @ SealError::TooLargeToRelay { .. }), Some(msg)) => {
-                self.unsendable(msg, e.to_string());
+            (Ok(()) | Err(SealError::Handshaking(_)), _) => {}
+            (Err(e @ SealError::Seal(_)), Some(msg)) => {
+                let reason = e.to_string();
+                self.outbox.do_send(LinkEvent::Unsendable { msg, reason });
             }
             (Err(e), _) => tracing::debug!(peer = %out.peer, error = %e, "not sent"),
         }
-    }
-
-    fn unsendable(&self, msg: MsgId, reason: String) {
-        self.outbox.do_send(LinkEvent::Unsendable { msg, reason });
     }
 }
 
@@ -222,14 +287,14 @@ impl Actor for RegistryLink {
         if let Some(udp) = self.udp.take() {
             ctx.add_stream(socket::received(udp));
         }
-        self.core.start(now().at);
+        self.core.start(now());
         self.carry_out(ctx);
     }
 }
 
 impl StreamHandler<Received> for RegistryLink {
     fn handle(&mut self, d: Received, ctx: &mut Self::Context) {
-        if let Some(inbound) = self.core.receive(d.src, &d.bytes, now().at) {
+        for inbound in self.core.receive(d.src, &d.bytes, now()) {
             self.route(inbound);
         }
         self.carry_out(ctx);
@@ -245,7 +310,7 @@ impl Handler<Transmit> for RegistryLink {
     type Result = ();
 
     fn handle(&mut self, Transmit(packets): Transmit, ctx: &mut Self::Context) {
-        let at = now().at;
+        let at = now();
         for out in packets {
             self.transmit(out, at);
         }
@@ -258,7 +323,7 @@ impl Handler<ListPeers> for RegistryLink {
 
     fn handle(&mut self, _: ListPeers, ctx: &mut Self::Context) -> Self::Result {
         let (reply, rx) = oneshot::channel();
-        self.core.list(Caller::List(reply), now().at);
+        self.core.list(Caller::List(reply), now());
         self.carry_out(ctx);
         Box::pin(async move { rx.await.unwrap_or(Err(LinkError::Stopping)) })
     }
@@ -272,7 +337,7 @@ impl Handler<Lookup> for RegistryLink {
             peer: m.peer,
             upgrade: m.upgrade,
         };
-        self.core.connect(m.peer, caller, now().at);
+        self.core.connect(m.peer, caller, now());
         self.carry_out(ctx);
     }
 }
@@ -282,7 +347,7 @@ impl Handler<Unregister> for RegistryLink {
 
     fn handle(&mut self, _: Unregister, ctx: &mut Self::Context) -> Self::Result {
         let (reply, rx) = oneshot::channel();
-        self.core.unregister(Caller::Unregister(reply), now().at);
+        self.core.unregister(Caller::Unregister(reply), now());
         self.carry_out(ctx);
         Box::pin(async move {
             let _ = rx.await;
@@ -295,5 +360,26 @@ impl Handler<GetLinkStatus> for RegistryLink {
 
     fn handle(&mut self, _: GetLinkStatus, _ctx: &mut Self::Context) -> Self::Result {
         MessageResult(self.core.status())
+    }
+}
+
+impl Handler<GetPeerKey> for RegistryLink {
+    type Result = MessageResult<GetPeerKey>;
+
+    fn handle(&mut self, GetPeerKey(peer): GetPeerKey, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.core.peer_key(peer))
+    }
+}
+
+impl Handler<Trust> for RegistryLink {
+    type Result = MessageResult<Trust>;
+
+    fn handle(&mut self, Trust(peer): Trust, ctx: &mut Self::Context) -> Self::Result {
+        let key = self.core.trust(peer);
+        if key.is_some() {
+            self.outbox.do_send(LinkEvent::Trusted { peer });
+        }
+        self.carry_out(ctx);
+        MessageResult(key)
     }
 }

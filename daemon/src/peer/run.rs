@@ -77,19 +77,28 @@ struct Prepared {
     registration: Registration<Caller>,
     delivery: Delivery,
     info: Arc<DaemonInfo>,
+    data_dir: std::path::PathBuf,
 }
 
 /// The data dir, identity, control socket, store, UDP socket and cores.
 fn prepare(config: &Config) -> Result<(Prepared, JoinHandle<()>), PeerError> {
     identity::ensure_private_dir(&config.data_dir)?;
-    let token = identity::load_or_create(&config.data_dir)?;
+    let loaded = identity::load_or_create(&config.data_dir)?;
     let (listener, socket_file) = claim(&config.socket)?;
     let store = Store::open(&config.data_dir)?;
+    if loaded.created {
+        // A new key is a new identity: an id stored by an earlier one
+        // (a protocol v1 token) is not ours any more.
+        store.set_meta("id", "")?;
+    }
     let id = store
         .meta("id")?
         .and_then(|s| s.parse::<u64>().ok())
         .and_then(PeerId::new);
     store.set_meta("server", &config.server_text)?;
+    let server_key = server_key(config)?;
+    let pins = store.pinned_keys()?;
+    let last_ts = store.last_timestamp()?;
     let (store, store_thread) = StoreHandle::spawn(store).map_err(runtime)?;
     let udp = socket::bind(config.listen).map_err(|source| PeerError::Udp {
         addr: config.listen,
@@ -97,10 +106,18 @@ fn prepare(config: &Config) -> Result<(Prepared, JoinHandle<()>), PeerError> {
     })?;
     let sender = socket::Sender::new(&udp).map_err(runtime)?;
     let local_addr = udp.local_addr().map_err(runtime)?;
-    // A random first seq keeps a restarted daemon from colliding with the
-    // server's replay cache of its previous run.
-    let first_seq = random_u64() as u32;
-    let transport = Transport::new(token, config.server, local_addr, id, first_seq);
+    // A random seed (first seq, session indices) keeps a restarted daemon
+    // from colliding with the server's replay cache of its previous run.
+    let transport = Transport::new(
+        loaded.identity,
+        (config.server, server_key),
+        local_addr,
+        id,
+        pins,
+        last_ts,
+        random_u64(),
+        Instant::now(),
+    );
     let nonces = Box::new(random_u64);
     let prepared = Prepared {
         listener,
@@ -115,8 +132,31 @@ fn prepare(config: &Config) -> Result<(Prepared, JoinHandle<()>), PeerError> {
             local_addr,
             started: Instant::now(),
         }),
+        data_dir: config.data_dir.clone(),
     };
     Ok((prepared, store_thread))
+}
+
+/// The server's key: given (and then pinned, replacing an older pin), or
+/// pinned by an earlier run, or not known yet (learned on first contact).
+fn server_key(config: &Config) -> Result<Option<peerd_shared::proto::PublicKey>, PeerError> {
+    let pinned = identity::pinned_server_key(&config.data_dir)?;
+    match (config.server_key, pinned) {
+        (Some(given), Some(old)) if given != old => {
+            tracing::warn!(
+                old = %old.fingerprint(),
+                new = %given.fingerprint(),
+                "re-pinning the server's key (--server-key)"
+            );
+            identity::pin_server_key(&config.data_dir, &given).map_err(runtime)?;
+            Ok(Some(given))
+        }
+        (Some(given), None) => {
+            identity::pin_server_key(&config.data_dir, &given).map_err(runtime)?;
+            Ok(Some(given))
+        }
+        (given, pinned) => Ok(given.or(pinned)),
+    }
 }
 
 /// Starts the actors (inside the actix system) and the signal watch.
@@ -138,6 +178,7 @@ fn start(p: Prepared) -> Result<(), PeerError> {
         outbox_addr,
         inbox_addr,
         p.store.clone(),
+        p.data_dir,
     );
     let link = link.start();
     let outbox = outbox_ctx.run(Outbox::new(p.delivery, link.clone(), p.store.clone()));

@@ -13,10 +13,10 @@ use peerd_shared::proto::{ErrorCode, InitPayload, RespPayload};
 use peerd_shared::PeerId;
 use tracing::{debug, info, warn};
 
-use super::ratelimit::Verdict;
 use super::registry::{random32, Pending, Registry, MAX_PENDING};
 use super::reply_buffer::{Persist, ReplyBuffer};
 use crate::metrics::Counter;
+use crate::ratelimit::Verdict;
 
 impl Registry {
     /// A HANDSHAKE_INIT from `source`.
@@ -44,7 +44,14 @@ impl Registry {
         }
         let accepted = match accept(&self.identity, init) {
             Ok(a) => a,
-            Err(_) => return self.handshake_dropped(out, "handshake that does not decrypt", source, now_ms),
+            Err(_) => {
+                return self.handshake_dropped(
+                    out,
+                    "handshake that does not decrypt",
+                    source,
+                    now_ms,
+                )
+            }
         };
         let InitPayload::Register { timestamp } = accepted.payload else {
             return self.handshake_dropped(out, "handshake that is not a REGISTER", source, now_ms);

@@ -4,7 +4,7 @@
 //! - [`args`]: flags and limits; [`config`]: flags, environment, config
 //!   file and defaults merged.
 //! - [`registry`] (+ `handshakes`, `requests`, `peers`, `reply_buffer`,
-//!   `replay`, `ratelimit`, `load`): the pure protocol core, no I/O.
+//!   `replay`, `load`; the rate limiter is [`crate::ratelimit`]): the pure protocol core, no I/O.
 //! - [`store`]: the SQLite database and its writer thread.
 //! - [`udp`] (+ `mmsg`, `reuseport`, `stun_threads`): the event loop of
 //!   the registry's thread around its UDP socket, reading and writing
@@ -17,7 +17,6 @@ mod handshakes;
 mod load;
 mod mmsg;
 mod peers;
-mod ratelimit;
 pub mod registry;
 mod replay;
 pub mod reply_buffer;

@@ -24,11 +24,11 @@ use tracing::{debug, info};
 use super::args::Limits;
 use super::load::{LoadMeter, LogLimiter};
 use super::peers::{Peers, Row};
-use super::ratelimit::{RateLimiter, Verdict};
 use super::replay::ReplayCache;
 use super::reply_buffer::ReplyBuffer;
 use super::stun_port as stun;
 use crate::metrics::Counter;
+use crate::ratelimit::{RateLimiter, Verdict};
 
 /// A new key's REGISTER, waiting for its id to be on disk.
 #[derive(Debug)]

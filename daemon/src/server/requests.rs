@@ -14,11 +14,11 @@ use peerd_shared::proto::{Body, ErrorCode, REJECT_AFTER};
 use peerd_shared::{PeerId, Seq};
 use tracing::info;
 
-use super::ratelimit::Verdict;
 use super::registry::Registry;
 use super::replay::Cached;
 use super::reply_buffer::ReplyBuffer;
 use crate::metrics::Counter;
+use crate::ratelimit::Verdict;
 
 /// The asker of a request: its id, the session the request came on, and
 /// where it came from.
@@ -88,7 +88,9 @@ impl Registry {
             .map_or(Seq(0), Seq);
         let decoded = Body::decode(payload);
         out.tally.add(
-            decoded.as_ref().map_or(Counter::RequestInvalid, Counter::request),
+            decoded
+                .as_ref()
+                .map_or(Counter::RequestInvalid, Counter::request),
             1,
         );
         let body = match decoded {

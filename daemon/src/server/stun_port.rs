@@ -9,9 +9,9 @@ use tracing::debug;
 
 pub use peerd_shared::stun::{answer, is_stun, ANSWER_BUF};
 
-use super::ratelimit::Verdict;
 use super::reply_buffer::ReplyBuffer;
 use crate::metrics::Counter;
+use crate::ratelimit::Verdict;
 
 /// Answers the STUN `datagram` from `source` (canonical form) when the
 /// rate limiter's `verdict` accepts it; excess STUN is dropped, never

@@ -20,10 +20,10 @@ use tracing::{debug, warn};
 
 use super::args::Limits;
 use super::mmsg::{self, Dest, RecvBatch};
-use super::ratelimit::RateLimiter;
 use super::reply_buffer::ReplyBuffer;
 use super::stun_port as stun;
 use crate::metrics::{Board, Counter, Publisher};
+use crate::ratelimit::RateLimiter;
 
 /// A datagram for the registry's thread: bytes and source.
 pub type Handed = (Vec<u8>, SocketAddr);

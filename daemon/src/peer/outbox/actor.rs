@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use peerd_shared::control::{ControlError, PeerPathInfo, PingOutcome, SendOutcome};
-use peerd_shared::wire::ErrorCode;
+use peerd_shared::proto::ErrorCode;
 use peerd_shared::{MsgId, PeerId};
 use tokio::sync::oneshot;
 
@@ -46,8 +46,16 @@ pub struct Accepted {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub enum LinkEvent {
-    /// A PUNCH, PUNCH_ACK or MESSAGE_ACK arrived (directly or relayed).
+    /// A PROBE, PROBE_ACK or MESSAGE_ACK arrived (directly or relayed).
     Packet { origin: Origin, packet: PeerPacket },
+    /// An authenticated datagram from `peer` came directly from `src`.
+    PathProof { peer: PeerId, src: SocketAddr },
+    /// A session with `peer` can send now.
+    SessionReady { peer: PeerId },
+    /// The server gave another key for a pinned peer.
+    KeyChanged { peer: PeerId, reason: String },
+    /// The user trusted the new key of `peer`.
+    Trusted { peer: PeerId },
     /// The server introduced a peer that wants to talk (INTRO).
     Introduced { peer: PeerId, addr: SocketAddr },
     /// The server refused a RELAY.
@@ -66,7 +74,7 @@ pub enum LinkEvent {
         result: Result<SocketAddr, LinkError>,
         upgrade: bool,
     },
-    /// A message could not be sealed for its route (too long to relay).
+    /// A message can never be sealed for its peer: it fails now.
     Unsendable { msg: MsgId, reason: String },
 }
 

@@ -15,12 +15,16 @@ impl Handler<LinkEvent> for Outbox {
         let core = &mut self.core;
         match event {
             LinkEvent::Packet { origin, packet } => match packet {
-                PeerPacket::Punch { nonce } => core.punched(origin, nonce, false, now),
-                PeerPacket::PunchAck { nonce } => core.punched(origin, nonce, true, now),
+                PeerPacket::Probe { nonce } => core.probed(origin, nonce, false, now),
+                PeerPacket::ProbeAck { nonce } => core.probed(origin, nonce, true, now),
                 PeerPacket::MessageAck { msg } => core.acked(origin, msg, now),
-                // The link gives MESSAGEs to the inbox.
-                PeerPacket::Message { .. } => {}
+                // The link gives MESSAGEs to the inbox; HELLOs are handshakes.
+                PeerPacket::Message { .. } | PeerPacket::Hello => {}
             },
+            LinkEvent::PathProof { peer, src } => core.proven(peer, src, now),
+            LinkEvent::SessionReady { peer } => core.session_ready(peer, now),
+            LinkEvent::KeyChanged { peer, reason } => core.key_changed(peer, reason, now),
+            LinkEvent::Trusted { peer } => core.trusted(peer, now),
             LinkEvent::Introduced { peer, addr } => core.introduced(peer, addr, now),
             LinkEvent::RelayRefused {
                 target,

@@ -1,7 +1,8 @@
 //! The daemon's embedded database (SQLite, like the server's) in
 //! `<data dir>/peerd.sqlite3`: the inbox (one row per `(from, msg)`), the
-//! outbox (one row per message this daemon sent, with its status) and a small
-//! key/value `meta` table (own id, next message id, server).
+//! outbox (one row per message this daemon sent, with its status), the
+//! peers' pinned keys, and a small key/value `meta` table (own id, next
+//! message id, server, last handshake timestamp).
 //!
 //! WAL with `synchronous=NORMAL`: a committed transaction survives the death
 //! of the process at any moment. All calls are blocking; the daemon runs them
@@ -86,6 +87,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status);
+CREATE TABLE IF NOT EXISTS peer_keys (
+    peer INTEGER PRIMARY KEY,
+    key BLOB NOT NULL,
+    pinned_ms INTEGER NOT NULL
+);
 ";
 
 pub(super) fn path_text(p: PathKind) -> &'static str {

@@ -1,11 +1,12 @@
 //! The daemon's store: the SQLite database ([`Store`]: [`database`],
-//! [`outbox_rows`], [`inbox_rows`]), the thread that is its only user and
+//! [`outbox_rows`], [`inbox_rows`], `key_rows`), the thread that is its only user and
 //! commits in groups ([`thread`]), and the batching of the actors' writes
 //! ([`batch`]).
 
 pub mod batch;
 pub mod database;
 mod inbox_rows;
+mod key_rows;
 mod outbox_rows;
 #[cfg(test)]
 mod tests;

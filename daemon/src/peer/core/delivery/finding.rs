@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use peerd_shared::wire::ErrorCode;
+use peerd_shared::proto::ErrorCode;
 use peerd_shared::PeerId;
 
 use super::{Action, Delivery, LookupAnswer};
@@ -29,11 +29,25 @@ impl Delivery {
         let answer = match result {
             Ok(addr) => {
                 self.known.insert(peer);
-                self.introduce(peer, addr, now, "its PUNCH came first");
+                self.introduce(peer, addr, now);
                 if self.path(peer).route().is_some() {
                     self.flush(peer, now);
                 }
                 LookupAnswer::Found
+            }
+            Err(LinkError::KeyChanged {
+                peer: p,
+                pinned,
+                offered,
+            }) => {
+                self.known.insert(peer);
+                let e = LinkError::KeyChanged {
+                    peer: p,
+                    pinned,
+                    offered,
+                };
+                self.block(peer, e.to_string(), now);
+                LookupAnswer::Unreachable(e.to_string())
             }
             Err(LinkError::UnknownPeer(_)) => {
                 self.path(peer).forget();
@@ -64,11 +78,7 @@ impl Delivery {
         self.upgrading.remove(&peer);
         let relayed = matches!(self.path(peer).state(), PathState::Relayed { .. });
         match result {
-            Ok(addr) if relayed => {
-                if self.introduce(peer, addr, now, "upgraded from relay") {
-                    self.flush(peer, now);
-                }
-            }
+            Ok(addr) if relayed => self.introduce(peer, addr, now),
             Ok(_) => {}
             Err(e) => tracing::debug!(%peer, error = %e, "upgrade lookup failed"),
         }
@@ -78,23 +88,41 @@ impl Delivery {
     pub fn introduced(&mut self, peer: PeerId, addr: SocketAddr, now: Now) {
         tracing::debug!(%peer, %addr, "introduced");
         self.known.insert(peer);
-        self.introduce(peer, addr, now, "its PUNCH came first");
+        self.introduce(peer, addr, now);
         if self.path(peer).route().is_some() {
             self.flush(peer, now);
         }
         self.settle(now);
     }
 
-    /// Starts punching `addr` with a fresh nonce; true when the path
-    /// became direct at once (the peer's PUNCH had come first).
-    fn introduce(&mut self, peer: PeerId, addr: SocketAddr, now: Now, why: &str) -> bool {
-        let nonce = (self.nonces)();
+    /// Starts punching `addr` (a relayed path keeps relaying meanwhile).
+    fn introduce(&mut self, peer: PeerId, addr: SocketAddr, now: Now) {
         let policy = self.policy;
-        let direct = self.path(peer).introduce(addr, nonce, now.at, policy);
-        if direct {
-            tracing::info!(%peer, "direct path ({why})");
+        self.path(peer).introduce(addr, now.at, policy);
+    }
+
+    /// The server gave another key for `peer` than the pinned one: the
+    /// peer is blocked, its messages stay queued with the reason, its
+    /// pings fail, and new sends are refused, until `trusted`.
+    pub fn key_changed(&mut self, peer: PeerId, reason: String, now: Now) {
+        self.block(peer, reason, now);
+        self.settle(now);
+    }
+
+    fn block(&mut self, peer: PeerId, reason: String, now: Now) {
+        tracing::warn!(%peer, "{reason}");
+        self.path(peer).block(reason.clone());
+        self.note_all(peer, &reason, now);
+        self.fail_pings(peer, &reason);
+    }
+
+    /// The user trusted the new key of `peer`: look it up again.
+    pub fn trusted(&mut self, peer: PeerId, now: Now) {
+        self.path(peer).forget();
+        if self.wanted(peer) {
+            self.lookup(peer);
         }
-        direct
+        self.settle(now);
     }
 
     /// The server refused a RELAY to `target`.

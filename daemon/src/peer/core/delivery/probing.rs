@@ -1,15 +1,17 @@
-//! Probes and the care of paths: PUNCH and PUNCH_ACK from peers (early
-//! PUNCHes remembered, round trips measured), the timed work of each path
-//! (punch probes, fall-back to relay, keepalives, re-punching, upgrade
+//! Probes and the care of paths: PROBE and PROBE_ACK from peers (round
+//! trips measured), path proofs and sessions becoming ready (from the
+//! transport), the timed work of each path (punch probes: new HELLO
+//! handshakes; fall-back to relay, keepalives, re-punching, upgrade
 //! tries), `ping` and `peers`.
 //!
-//! `ping` sends PUNCH probes with fresh nonces over the current path, one
-//! every `PING_TIMEOUT / PING_PROBES`, and answers with the round trip of
-//! the first PUNCH_ACK carrying one of them. Over a relayed path the PUNCH
-//! travels inside RELAY and the peer answers PUNCH_ACK inside RELAY (the
-//! round trip then includes the server twice); a relayed PUNCH never
-//! records a path. A peer without a path is looked up and punched first.
+//! `ping` sends PROBEs with fresh nonces over the current path, one every
+//! `PING_TIMEOUT / PING_PROBES`, and answers with the round trip of the
+//! first PROBE_ACK carrying one of them. Over a relayed path the PROBE
+//! travels inside RELAY and the peer answers inside RELAY (the round trip
+//! then includes the server twice); nothing relayed ever records a path. A
+//! peer without a path is looked up and punched first.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use peerd_shared::control::{ControlError, ErrorKind, PathKind, PeerPathInfo, PingOutcome};
@@ -40,8 +42,9 @@ fn unreachable(message: String) -> ControlError {
 }
 
 impl Delivery {
-    /// A PUNCH (`ack: false`) or PUNCH_ACK arrived, directly or relayed.
-    pub fn punched(&mut self, origin: Origin, nonce: u64, ack: bool, now: Now) {
+    /// A PROBE (`ack: false`) or PROBE_ACK arrived, directly or relayed,
+    /// authenticated: answered, matched with a ping, and heard.
+    pub fn probed(&mut self, origin: Origin, nonce: u64, ack: bool, now: Now) {
         let direct = matches!(origin.route, Route::Direct(_));
         if !ack && direct && self.policy == RelayPolicy::Always {
             // `--relay always`: no direct path either way, so no answer
@@ -50,30 +53,37 @@ impl Delivery {
         }
         let peer = origin.peer;
         if !ack {
-            self.transmit(peer, origin.route, PeerPacket::PunchAck { nonce });
+            self.transmit(peer, origin.route, PeerPacket::ProbeAck { nonce });
         }
-        if (ack && self.pong(peer, nonce, now.at)) || !direct {
-            // A relayed probe is only a ping's business: it never records a path.
-            return self.settle(now);
+        if ack && !self.pong(peer, nonce, now.at) && direct {
+            self.path(peer).probe_answered(now.at);
         }
-        let policy = self.policy;
+        if direct {
+            self.path(peer).heard(now.at);
+        }
+        self.settle(now);
+    }
+
+    /// An authenticated datagram from `peer` came directly from `src`: the
+    /// path is direct there (docs/protocol.md 6), unless relaying is forced.
+    pub fn proven(&mut self, peer: PeerId, src: SocketAddr, now: Now) {
+        if self.policy == RelayPolicy::Always || Some(peer) == self.me {
+            return;
+        }
         let path = self.path(peer);
-        if policy == RelayPolicy::Always {
-            return self.settle(now);
+        if path.blocked().is_some() {
+            return;
         }
-        if !path.punch_matches(origin.src, nonce, ack) {
-            if !ack {
-                // Maybe its introduction is still on the way (protocol.md 3
-                // needs one): matched when it arrives, within a window.
-                path.remember_punch(origin.src, now.at);
-            }
-            return self.settle(now);
+        if path.go_direct(src, now.at) {
+            tracing::info!(%peer, addr = %src, "direct path");
+            self.flush(peer, now);
         }
-        if ack {
-            path.probe_answered(now.at);
-        }
-        if path.go_direct(origin.src, now.at) {
-            tracing::info!(%peer, addr = %origin.src, "direct path");
+        self.settle(now);
+    }
+
+    /// A session with `peer` can send now: messages held for it go.
+    pub fn session_ready(&mut self, peer: PeerId, now: Now) {
+        if self.path(peer).route().is_some() {
             self.flush(peer, now);
         }
         self.settle(now);
@@ -87,8 +97,8 @@ impl Delivery {
         let path = self.path(peer);
         let had_route = path.route().is_some();
         match path.punch_tick(now.at, policy) {
-            PunchTick::Probe(addr, nonce) => {
-                self.transmit(peer, Route::Direct(addr), PeerPacket::Punch { nonce });
+            PunchTick::Probe(addr) => {
+                self.transmit(peer, Route::Direct(addr), PeerPacket::Hello);
             }
             // `--relay never` and the punch failed: tell waiting senders.
             PunchTick::TimedOut {
@@ -107,8 +117,9 @@ impl Delivery {
         }
         match self.path(peer).upkeep(now.at, policy, keepalive) {
             Upkeep::Nothing => {}
-            Upkeep::Keepalive(addr, nonce) => {
-                self.transmit(peer, Route::Direct(addr), PeerPacket::Punch { nonce });
+            Upkeep::Keepalive(addr) => {
+                let nonce = (self.nonces)();
+                self.transmit(peer, Route::Direct(addr), PeerPacket::Probe { nonce });
             }
             Upkeep::Repunch => {
                 tracing::info!(%peer, "direct path silent; looking the peer up again");
@@ -199,7 +210,7 @@ impl Delivery {
             match route {
                 Some(route) if due => {
                     let nonce = (self.nonces)();
-                    self.transmit(peer, route, PeerPacket::Punch { nonce });
+                    self.transmit(peer, route, PeerPacket::Probe { nonce });
                     let p = &mut self.pings[i];
                     p.sent.push((nonce, now.at, route));
                     p.next_probe = now.at + interval;

@@ -22,6 +22,12 @@ impl Delivery {
                 message: format!("peer {to} is this daemon itself"),
             });
         }
+        if let Some(reason) = self.paths.get(&to).and_then(|p| p.blocked()) {
+            return Admission::Refused(ControlError {
+                code: ErrorKind::KeyChanged,
+                message: reason.to_owned(),
+            });
+        }
         let waiting = self
             .paths
             .get(&to)
@@ -188,19 +194,24 @@ impl Delivery {
     /// again, and its messages carry the reason (waiting callers hear it).
     pub(super) fn unreachable(&mut self, peer: PeerId, reason: String, now: Now) {
         self.path(peer).wait(reason.clone(), now.at);
+        self.note_all(peer, &reason, now);
+    }
+
+    /// Every queued message of `peer` carries `reason` as its latest
+    /// problem; waiting `send` callers get it as their note.
+    pub(super) fn note_all(&mut self, peer: PeerId, reason: &str, _now: Now) {
         for id in self.queue.ids_of(peer) {
             let Some(m) = self.queue.get_mut(id) else {
                 continue;
             };
-            if !m.waiting && m.last_error.as_deref() == Some(reason.as_str()) {
+            if !m.waiting && m.last_error.as_deref() == Some(reason) {
                 continue;
             }
-            m.last_error = Some(reason.clone());
+            m.last_error = Some(reason.to_owned());
             m.waiting = false;
-            let note = format!("{reason}; queued until {}", format_ms(m.expires_ms));
-            let outcome = m.outcome(id, MsgStatus::Queued, None, Some(note));
+            let outcome = m.outcome(id, MsgStatus::Queued, None, Some(reason.to_owned()));
             let change = Change::Noted {
-                error: reason.clone(),
+                error: reason.to_owned(),
                 attempts: m.attempts,
             };
             self.out.push(Action::Record {

@@ -37,22 +37,19 @@ pub enum PathState {
         reason: String,
         retry_at: Instant,
     },
-}
-
-/// The introduction held for a peer (CONNECT_ACK or INTRO).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Intro {
-    pub(super) addr: SocketAddr,
-    /// The nonce this daemon puts in its PUNCH probes.
-    pub(super) nonce: u64,
+    /// The server gave another key for the peer than the pinned one:
+    /// nothing goes until the user trusts it (`peerctl trust`).
+    Blocked {
+        reason: String,
+    },
 }
 
 /// What a punching path needs now ([`PeerPath::punch_tick`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PunchTick {
     Nothing,
-    /// Send a PUNCH with the introduction's nonce to this address.
-    Probe(SocketAddr, u64),
+    /// Send a punch probe (a new HELLO) to this address.
+    Probe(SocketAddr),
     /// The punch window ran out: the path is now relayed, or waiting when
     /// relaying is disabled (with the reason).
     TimedOut {
@@ -64,9 +61,9 @@ pub enum PunchTick {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upkeep {
     Nothing,
-    /// Send a PUNCH to the direct address (keeps the NAT mappings open and
+    /// Send a PROBE to the direct address (keeps the NAT mappings open and
     /// measures the round trip).
-    Keepalive(SocketAddr, u64),
+    Keepalive(SocketAddr),
     /// Nothing heard on the direct path for [`path_silent`]: look the peer
     /// up and punch again.
     Repunch,
@@ -79,13 +76,12 @@ pub enum Upkeep {
 #[derive(Debug, Clone)]
 pub struct PeerPath {
     pub(super) state: PathState,
-    pub(super) intro: Option<Intro>,
+    /// The address the server last introduced (CONNECT_ACK or INTRO).
+    pub(super) intro: Option<SocketAddr>,
     /// Last datagram (ack or punch) from the peer.
     pub(super) last_heard: Option<Instant>,
     /// Delay before the next lookup while `Waiting`.
     pub(super) lookup: Backoff,
-    /// A PUNCH that matched no introduction (yet): its source and arrival.
-    pub(super) early_punch: Option<(SocketAddr, Instant)>,
     /// Round-trip time of the last answered probe (PUNCH/PUNCH_ACK).
     pub(super) rtt: Option<Duration>,
     /// The last probe sent with the introduction's nonce, for `rtt`.
@@ -105,7 +101,6 @@ impl Default for PeerPath {
             intro: None,
             last_heard: None,
             lookup: RETRY_DELAYS,
-            early_punch: None,
             rtt: None,
             probe_sent: None,
             last_sent: None,
@@ -181,10 +176,8 @@ impl PeerPath {
             PathState::Waiting { retry_at, .. } => return wanted.then_some(*retry_at),
             PathState::Direct { .. } => {
                 let silent = self.last_heard.map_or(now, |t| t + path_silent(keepalive));
-                let keep = self
-                    .intro
-                    .map(|_| self.last_sent.map_or(now, |t| t + keepalive));
-                keep.map_or(silent, |k| k.min(silent))
+                let keep = self.last_sent.map_or(now, |t| t + keepalive);
+                keep.min(silent)
             }
             PathState::Relayed { .. } if policy == RelayPolicy::Auto => self
                 .relayed_since
@@ -213,6 +206,9 @@ impl PeerPath {
                 (PathWord::None, None, "waiting", Some(reason.clone()))
             }
             PathState::Unknown => (PathWord::None, None, "unknown", None),
+            PathState::Blocked { reason } => {
+                (PathWord::None, None, "key changed", Some(reason.clone()))
+            }
         };
         PeerPathInfo {
             id: peer,

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::state::{Intro, PathState, PeerPath, PunchTick, Upkeep};
+use super::state::{PathState, PeerPath, PunchTick, Upkeep};
 use crate::peer::args::RelayPolicy;
 use crate::peer::core::timing::{path_silent, upgrade_interval, PUNCH_INTERVAL, PUNCH_WINDOW};
 
@@ -32,7 +32,8 @@ impl PeerPath {
     }
 
     /// Back to `Unknown`: the peer is looked up again before anything is
-    /// sent (the path stopped working, or the peer is not registered).
+    /// sent (the path stopped working, the peer is not registered, or its
+    /// new key was trusted).
     pub fn forget(&mut self) {
         self.state = PathState::Unknown;
     }
@@ -46,32 +47,20 @@ impl PeerPath {
         true
     }
 
-    /// An introduction arrived: start punching `addr` with a fresh nonce,
-    /// unless the path is already direct to that very address (or the
-    /// policy says to relay only). A relayed path keeps relaying while it
-    /// punches. A PUNCH from the introduced IP that arrived within the last
-    /// punch window, before this introduction, makes the path direct at
-    /// once (it was answered with PUNCH_ACK already): true when it did.
-    pub fn introduce(
-        &mut self,
-        addr: SocketAddr,
-        nonce: u64,
-        now: Instant,
-        policy: RelayPolicy,
-    ) -> bool {
-        self.intro = Some(Intro { addr, nonce });
+    /// An introduction arrived: start punching `addr`, unless the path is
+    /// already direct to that very address (or the policy says to relay
+    /// only). A relayed path keeps relaying while it punches.
+    pub fn introduce(&mut self, addr: SocketAddr, now: Instant, policy: RelayPolicy) {
+        self.intro = Some(addr);
         self.lookup.reset();
-        if policy == RelayPolicy::Always {
-            self.set_relayed("relay forced (--relay always)".into(), now);
-            return false;
+        if matches!(self.state, PathState::Blocked { .. }) {
+            return;
         }
-        if let Some((src, at)) = self.early_punch.take() {
-            if src.ip() == addr.ip() && now.saturating_duration_since(at) < PUNCH_WINDOW {
-                return self.go_direct(src, now);
-            }
+        if policy == RelayPolicy::Always {
+            return self.set_relayed("relay forced (--relay always)".into(), now);
         }
         if self.state == (PathState::Direct { addr }) {
-            return false;
+            return;
         }
         let relayed = match &self.state {
             PathState::Relayed { reason } => Some(reason.clone()),
@@ -84,28 +73,24 @@ impl PeerPath {
             next_probe: now,
             relayed,
         };
-        false
     }
 
-    /// A PUNCH that matched no introduction: remember it for one window.
-    pub fn remember_punch(&mut self, src: SocketAddr, now: Instant) {
-        self.early_punch = Some((src, now));
+    /// The peer's key changed: nothing goes until the user trusts it.
+    pub fn block(&mut self, reason: String) {
+        self.state = PathState::Blocked { reason };
     }
 
-    /// Whether a PUNCH (`ack == false`) or PUNCH_ACK from `src` makes the
-    /// path direct: it must match the introduction, and an ack must carry
-    /// our nonce.
-    pub fn punch_matches(&self, src: SocketAddr, nonce: u64, ack: bool) -> bool {
-        match self.intro {
-            Some(intro) => intro.addr.ip() == src.ip() && (!ack || intro.nonce == nonce),
-            None => false,
+    /// Whether the path is blocked (the peer's key changed).
+    pub fn blocked(&self) -> Option<&str> {
+        match &self.state {
+            PathState::Blocked { reason } => Some(reason),
+            _ => None,
         }
     }
 
     /// The path is direct to `addr`; true when it was not before.
     pub fn go_direct(&mut self, addr: SocketAddr, now: Instant) -> bool {
         self.last_heard = Some(now);
-        self.early_punch = None;
         self.relayed_since = None;
         let changed = self.state != (PathState::Direct { addr });
         self.state = PathState::Direct { addr };
@@ -149,10 +134,7 @@ impl PeerPath {
         let addr = *addr;
         self.probe_sent = Some(now);
         self.last_sent = Some(now);
-        match self.intro {
-            Some(i) => PunchTick::Probe(addr, i.nonce),
-            None => PunchTick::Nothing,
-        }
+        PunchTick::Probe(addr)
     }
 
     /// The punch got no answer within the window: relay (a failed upgrade
@@ -189,13 +171,12 @@ impl PeerPath {
                 let due = self
                     .last_sent
                     .is_none_or(|t| now.saturating_duration_since(t) >= keepalive);
-                match (due, self.intro) {
-                    (true, Some(intro)) => {
-                        self.last_sent = Some(now);
-                        self.probe_sent = Some(now);
-                        Upkeep::Keepalive(addr, intro.nonce)
-                    }
-                    _ => Upkeep::Nothing,
+                if due {
+                    self.last_sent = Some(now);
+                    self.probe_sent = Some(now);
+                    Upkeep::Keepalive(addr)
+                } else {
+                    Upkeep::Nothing
                 }
             }
             PathState::Relayed { .. } if policy == RelayPolicy::Auto => {

@@ -1,17 +1,19 @@
 //! The registration's state and its inputs: start, the callers' requests,
-//! datagrams to seal and datagrams that arrived, and the timer.
+//! packets to seal, datagrams that arrived, and the timer.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use peerd_shared::control::RegState;
-use peerd_shared::wire::{self, ErrorCode};
+use peerd_shared::proto::{ErrorCode, DEFAULT_KEEPALIVE};
 use peerd_shared::PeerId;
 
+use super::handshake::Rounds;
 use super::{Action, Answer, LinkError, LinkStatus, Purpose};
+use crate::peer::core::clock::Now;
 use crate::peer::core::requests::{Due, Requests};
-use crate::peer::core::timing::{Backoff, REQUEST_TRIES, RETRY_DELAYS};
-use crate::peer::core::transport::{Inbound, PeerPacket, Route, SealError, Transport};
+use crate::peer::core::timing::REQUEST_TRIES;
+use crate::peer::core::transport::{Inbound, PeerKey, PeerPacket, Route, SealError, Transport};
 
 /// The registration state machine and the transport it speaks through.
 pub struct Registration<C> {
@@ -26,14 +28,18 @@ pub struct Registration<C> {
     pub(super) requests: Requests<Purpose<C>>,
     /// Requests waiting for the registration to complete.
     pub(super) deferred: Vec<Purpose<C>>,
-    pub(super) backoff: Backoff,
-    pub(super) next_register: Option<Instant>,
+    /// REGISTER handshakes (or KEY_REQUESTs) under way, and their timing.
+    pub(super) rounds: Rounds,
+    /// The next KEEPALIVE (while registered).
+    pub(super) next_keepalive: Option<Instant>,
+    /// The next re-key of the server session (while registered).
+    pub(super) next_rekey: Option<Instant>,
     pub(super) stopping: bool,
     pub(super) out: Vec<Action<C>>,
 }
 
 impl<C> Registration<C> {
-    /// Not registered yet; [`Registration::start`] sends the first REGISTER.
+    /// Not registered yet; [`Registration::start`] begins.
     pub fn new(transport: Transport, server_text: String) -> Self {
         Self {
             transport,
@@ -41,11 +47,12 @@ impl<C> Registration<C> {
             state: RegState::Connecting,
             reason: None,
             public_addr: None,
-            keepalive: wire::DEFAULT_KEEPALIVE,
+            keepalive: DEFAULT_KEEPALIVE,
             requests: Requests::default(),
             deferred: Vec::new(),
-            backoff: RETRY_DELAYS,
-            next_register: None,
+            rounds: Rounds::default(),
+            next_keepalive: None,
+            next_rekey: None,
             stopping: false,
             out: Vec::new(),
         }
@@ -53,6 +60,9 @@ impl<C> Registration<C> {
 
     /// What to do, in order, since the last call.
     pub fn take_actions(&mut self) -> Vec<Action<C>> {
+        for d in self.transport.take_outgoing() {
+            self.out.push(Action::Send(d));
+        }
         std::mem::take(&mut self.out)
     }
 
@@ -60,19 +70,34 @@ impl<C> Registration<C> {
     pub fn status(&self) -> LinkStatus {
         LinkStatus {
             id: self.transport.id(),
+            key: self.transport.public_key(),
+            server_key: self.transport.server_key(),
             state: self.state,
             reason: self.reason.clone(),
             public_addr: self.public_addr,
         }
     }
 
-    /// Registers now.
-    pub fn start(&mut self, now: Instant) {
-        self.register_now(now);
+    /// A peer's pinned key (and one the server offered instead).
+    pub fn peer_key(&self, peer: PeerId) -> Option<PeerKey> {
+        self.transport.peer_key(peer)
+    }
+
+    /// The user trusts the key the server offered for `peer`.
+    pub fn trust(&mut self, peer: PeerId) -> Option<peerd_shared::proto::PublicKey> {
+        let key = self.transport.trust(peer)?;
+        self.out.push(Action::PinPeerKey { peer, key });
+        Some(key)
+    }
+
+    /// Registers now (asking the server for its key first when it is not
+    /// known).
+    pub fn start(&mut self, now: Now) {
+        self.begin_round(now);
     }
 
     /// Every online peer, all LIST pages.
-    pub fn list(&mut self, caller: C, now: Instant) {
+    pub fn list(&mut self, caller: C, now: Now) {
         let purpose = Purpose::List {
             after: 0,
             acc: Vec::new(),
@@ -83,7 +108,7 @@ impl<C> Registration<C> {
     }
 
     /// CONNECT: the target's address (the server also sends it INTRO).
-    pub fn connect(&mut self, target: PeerId, caller: C, now: Instant) {
+    pub fn connect(&mut self, target: PeerId, caller: C, now: Now) {
         let reauth = true;
         self.issue(
             Purpose::Connect {
@@ -96,9 +121,11 @@ impl<C> Registration<C> {
     }
 
     /// UNREGISTER and stop registering (shutdown).
-    pub fn unregister(&mut self, caller: C, now: Instant) {
+    pub fn unregister(&mut self, caller: C, now: Now) {
         self.stopping = true;
-        self.next_register = None;
+        self.rounds.stop();
+        self.next_keepalive = None;
+        self.next_rekey = None;
         if self.state == RegState::Registered {
             self.issue(Purpose::Unregister { caller }, now);
         } else {
@@ -107,55 +134,86 @@ impl<C> Registration<C> {
         }
     }
 
-    /// Seals `packet` for `to` over `route` and sends it. Relaying needs
-    /// the registration; the error says why nothing was sent.
+    /// Seals `packet` for `to` over `route` and sends it. Without a session
+    /// a handshake goes instead ([`SealError::Handshaking`]); relaying
+    /// needs the registration.
     pub fn transmit(
         &mut self,
         to: PeerId,
         route: Route,
         packet: PeerPacket,
-        now: Instant,
+        now: Now,
     ) -> Result<(), SealError> {
         let datagram = self.transport.seal_peer(to, route, packet, now)?;
         self.out.push(Action::Send(datagram));
         Ok(())
     }
 
-    /// A datagram arrived: server replies are handled here; anything else
-    /// accepted is returned for the other actors.
-    pub fn receive(&mut self, src: SocketAddr, bytes: &[u8], now: Instant) -> Option<Inbound> {
-        let inbound = self.transport.open(src, bytes, now)?;
-        match inbound {
-            Inbound::Reply(packet) => {
-                self.on_reply(packet, now);
-                None
+    /// A datagram arrived: what concerns the server is handled here; the
+    /// rest is returned for the other actors.
+    pub fn receive(&mut self, src: SocketAddr, bytes: &[u8], now: Now) -> Vec<Inbound> {
+        let mut rest = Vec::new();
+        for inbound in self.transport.open(src, bytes, now) {
+            match inbound {
+                Inbound::Reply(reply) => self.on_reply(reply, now),
+                Inbound::Registered {
+                    id,
+                    keepalive,
+                    addr,
+                } => {
+                    self.rounds.succeeded();
+                    self.registered(id, addr, keepalive, now);
+                    // Confirm the new session at once (docs/protocol.md 3).
+                    self.keepalive_now(now);
+                }
+                Inbound::RegisterRefused { code, message } => {
+                    let reason = format!("server refused REGISTER: {code}: {message}");
+                    self.rounds.failed(now.at);
+                    self.went_offline(reason, now);
+                }
+                Inbound::CookieStored => self.handshake_try(now),
+                Inbound::ServerKey(key) => self.server_key(key, now),
+                Inbound::KeyPinned { peer, key } => {
+                    self.out.push(Action::PinPeerKey { peer, key });
+                }
+                Inbound::RelayRefused {
+                    code: ErrorCode::Unauthorized,
+                    ..
+                } => {
+                    self.reauthorize(None, now);
+                    rest.push(inbound);
+                }
+                other => rest.push(other),
             }
-            Inbound::RelayRefused {
-                code: ErrorCode::Unauthorized,
-                ..
-            } => {
-                self.reauthorize(None, now);
-                Some(inbound)
-            }
-            other => Some(other),
         }
+        rest
     }
 
     /// When [`Registration::handle_timeout`] must run next.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        match (self.requests.next_deadline(), self.next_register) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.requests.next_deadline(),
+            self.rounds.next(),
+            self.next_keepalive,
+            self.next_rekey,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    /// Retransmits, gives up and re-registers as due at `now`.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if self.next_register.is_some_and(|at| at <= now) {
-            self.next_register = None;
-            self.register_now(now);
+    /// Retransmits, gives up, handshakes, refreshes and re-keys as due.
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.rounds_due(now);
+        if self.next_keepalive.is_some_and(|at| at <= now.at) {
+            self.keepalive_now(now);
         }
-        while let Some(due) = self.requests.pop_due(now) {
+        if self.next_rekey.is_some_and(|at| at <= now.at) {
+            self.next_rekey = None;
+            tracing::debug!("re-keying the session with the server");
+            self.begin_round(now);
+        }
+        while let Some(due) = self.requests.pop_due(now.at) {
             match due {
                 Due::Resend(datagram) => self.out.push(Action::Send(datagram)),
                 Due::GaveUp(purpose) => {
@@ -163,14 +221,10 @@ impl<C> Registration<C> {
                         "server {} did not answer ({REQUEST_TRIES} tries)",
                         self.server_text
                     );
-                    match purpose {
-                        Purpose::Register => self.went_offline(reason, now),
-                        other => {
-                            self.fail(other, LinkError::NotRegistered(reason));
-                            // The server may have restarted or gone: check by registering.
-                            self.register_now(now);
-                        }
-                    }
+                    self.fail(purpose, LinkError::NotRegistered(reason.clone()));
+                    // The server may have restarted (and lost its sessions)
+                    // or gone: handshake again.
+                    self.server_silent(reason, now);
                 }
             }
         }

@@ -1,55 +1,142 @@
-//! The registration's transitions: issuing, deferring and failing
-//! requests, going offline, registering, re-authorizing, and reading the
-//! server's replies.
+//! The registration's transitions: handshake rounds and the server's key,
+//! issuing, deferring and failing requests, going offline, registering,
+//! re-authorizing, and reading the server's replies.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
 use peerd_shared::control::{ListedPeer, RegState};
-use peerd_shared::wire::{self, ErrorCode, Packet};
+use peerd_shared::proto::codec::canonical;
+use peerd_shared::proto::{ErrorCode, PublicKey, REKEY_AFTER};
 use peerd_shared::PeerId;
 
+use super::handshake::Step;
 use super::{Action, Answer, LinkError, Purpose, Registration};
-use crate::peer::core::transport::ServerRequest;
+use crate::peer::core::clock::Now;
+use crate::peer::core::transport::{KeyCheck, SealError, ServerReply, ServerRequest};
 
 impl<C> Registration<C> {
-    fn registering(&self) -> bool {
-        self.requests.any(|p| matches!(p, Purpose::Register))
+    /// Starts a handshake round now unless one is under way (or stopping).
+    pub(super) fn begin_round(&mut self, now: Now) {
+        if !self.stopping && self.rounds.begin(now.at) {
+            self.handshake_try(now);
+        }
     }
 
-    /// Sends REGISTER now unless one is out (or the daemon is stopping).
-    pub(super) fn register_now(&mut self, now: Instant) {
-        if self.stopping || self.registering() {
-            return;
+    /// One try: a REGISTER INIT, or a KEY_REQUEST while the key is unknown.
+    pub(super) fn handshake_try(&mut self, now: Now) {
+        if self.transport.server_key().is_none() {
+            if self.state != RegState::Registered {
+                self.reason = Some("asking the server for its key (first contact)".into());
+            }
+            let d = self.transport.key_request(now.at);
+            return self.out.push(Action::Send(d));
         }
-        self.next_register = None;
-        self.issue(Purpose::Register, now);
+        match self.transport.register_init(now) {
+            Ok(d) => {
+                self.out.push(Action::Send(d));
+                let ts = self.transport.last_timestamp();
+                self.out.push(Action::RememberTimestamp(ts));
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot start a REGISTER handshake"),
+        }
+    }
+
+    /// What the rounds need at `now`.
+    pub(super) fn rounds_due(&mut self, now: Now) {
+        match self.rounds.due(now.at) {
+            Some(Step::Try) => self.handshake_try(now),
+            Some(Step::Unanswered) => {
+                let reason = format!("server {} did not answer", self.server_text);
+                if self.state != RegState::Registered {
+                    self.went_offline(reason, now);
+                }
+                // Does the server present another key than the pinned one?
+                if self.transport.server_key().is_some() {
+                    let d = self.transport.key_request(now.at);
+                    self.out.push(Action::Send(d));
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// The server announced its key (KEY_REPLY): pinned on first contact;
+    /// another key than the pinned one is reported, never trusted.
+    pub(super) fn server_key(&mut self, key: PublicKey, now: Now) {
+        match self.transport.server_key() {
+            None => {
+                tracing::info!(
+                    fingerprint = %key.fingerprint(),
+                    "pinned the key of server {} (first contact)",
+                    self.server_text
+                );
+                self.transport.pin_server_key(key);
+                self.out.push(Action::PinServerKey(key));
+                self.rounds.stop();
+                self.begin_round(now);
+            }
+            Some(pinned) if pinned != key => {
+                let reason = format!(
+                    "server {} presents another key: fingerprint {}, but the pinned one is {}; \
+                     if its key was replaced on purpose, re-pin it with `peerd start --server-key {}` \
+                     (or remove server.pub from the data directory)",
+                    self.server_text,
+                    key.fingerprint(),
+                    pinned.fingerprint(),
+                    key
+                );
+                tracing::error!("{reason}");
+                self.went_offline(reason, now);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Sends KEEPALIVE now (the refresh, and the confirmation of a new
+    /// session), unless one is out.
+    pub(super) fn keepalive_now(&mut self, now: Now) {
+        self.next_keepalive = None;
+        if !self.requests.any(|p| matches!(p, Purpose::Keepalive)) {
+            self.issue(Purpose::Keepalive, now);
+        }
+    }
+
+    /// The server stopped answering requests: handshake again.
+    pub(super) fn server_silent(&mut self, reason: String, now: Now) {
+        self.leave_registered(RegState::Connecting, &reason);
+        self.reason = Some(reason);
+        self.rounds.stop();
+        self.begin_round(now);
     }
 
     /// Sends a request, or defers it until registered, or fails it.
-    pub(super) fn issue(&mut self, purpose: Purpose<C>, now: Instant) {
+    pub(super) fn issue(&mut self, purpose: Purpose<C>, now: Now) {
         let request = match &purpose {
-            Purpose::Register => ServerRequest::Register,
+            Purpose::Keepalive => ServerRequest::Keepalive,
             Purpose::List { after, .. } => ServerRequest::List { after: *after },
             Purpose::Connect { target, .. } => ServerRequest::Connect { target: *target },
             Purpose::Unregister { .. } => ServerRequest::Unregister,
         };
-        let ready = self.state == RegState::Registered && self.transport.id().is_some();
-        match (request, ready, self.state) {
-            (ServerRequest::Register, _, _) | (_, true, _) => {}
-            (_, false, RegState::Offline) => {
+        let ready = self.state == RegState::Registered || matches!(purpose, Purpose::Keepalive);
+        match (ready, self.state) {
+            (true, _) => {}
+            (false, RegState::Offline) => {
                 let reason = self.reason.clone().unwrap_or_else(|| "offline".into());
                 return self.fail(purpose, LinkError::NotRegistered(reason));
             }
-            (_, false, _) => {
+            (false, _) => {
                 self.deferred.push(purpose);
-                return self.register_now(now);
+                return self.begin_round(now);
             }
         }
-        match self.transport.seal_request(request) {
+        match self.transport.seal_request(request, now.at) {
             Ok((seq, datagram)) => {
                 self.out.push(Action::Send(datagram.clone()));
-                self.requests.sent(seq, datagram, purpose, now);
+                self.requests.sent(seq, datagram, purpose, now.at);
+            }
+            Err(SealError::NoServerSession) => {
+                self.deferred.push(purpose);
+                self.begin_round(now);
             }
             Err(e) => self.fail(purpose, LinkError::Refused(e.to_string())),
         }
@@ -58,7 +145,7 @@ impl<C> Registration<C> {
     /// Answers whoever waits for `purpose` with `e`.
     pub(super) fn fail(&mut self, purpose: Purpose<C>, e: LinkError) {
         let (caller, result) = match purpose {
-            Purpose::Register => return,
+            Purpose::Keepalive => return,
             Purpose::List { caller, .. } | Purpose::Connect { caller, .. } => (caller, Err(e)),
             Purpose::Unregister { caller } => (caller, Ok(Answer::Unregistered)),
         };
@@ -72,10 +159,12 @@ impl<C> Registration<C> {
             self.out.push(Action::Down { reason });
         }
         self.state = state;
+        self.next_keepalive = None;
+        self.next_rekey = None;
         self.transport.set_registered(None, false);
     }
 
-    pub(super) fn went_offline(&mut self, reason: String, now: Instant) {
+    pub(super) fn went_offline(&mut self, reason: String, _now: Now) {
         if self.state != RegState::Offline {
             tracing::warn!(server = %self.server_text, %reason, "offline");
         }
@@ -84,12 +173,10 @@ impl<C> Registration<C> {
         for purpose in std::mem::take(&mut self.deferred) {
             self.fail(purpose, LinkError::NotRegistered(reason.clone()));
         }
-        if !self.stopping {
-            self.next_register = Some(now + self.backoff.next_delay());
-        }
     }
 
-    fn registered(&mut self, id: PeerId, addr: SocketAddr, keepalive: u64, now: Instant) {
+    /// Registered (by a handshake) or refreshed (by KEEPALIVE_ACK).
+    pub(super) fn registered(&mut self, id: PeerId, addr: SocketAddr, keepalive: u16, now: Now) {
         let first = self.state != RegState::Registered || self.public_addr != Some(addr);
         if first {
             tracing::info!(%id, public_addr = %addr, "registered with {}", self.server_text);
@@ -98,13 +185,16 @@ impl<C> Registration<C> {
             self.out.push(Action::RememberId(id));
         }
         self.transport.set_registered(Some(id), true);
+        let was = self.state;
         self.state = RegState::Registered;
         self.reason = None;
         self.public_addr = Some(addr);
-        self.keepalive = Duration::from_secs(keepalive.max(1));
-        self.backoff.reset();
+        self.keepalive = std::time::Duration::from_secs(u64::from(keepalive.max(1)));
         if !self.stopping {
-            self.next_register = Some(now + self.keepalive);
+            self.next_keepalive = Some(now.at + self.keepalive);
+            if was != RegState::Registered || self.next_rekey.is_none() {
+                self.next_rekey = Some(now.at + REKEY_AFTER);
+            }
         }
         for purpose in std::mem::take(&mut self.deferred) {
             self.issue(purpose, now);
@@ -115,8 +205,8 @@ impl<C> Registration<C> {
     }
 
     /// `unauthorized` (on a request, or on a RELAY when `purpose` is
-    /// `None`): register again; a LIST or CONNECT is asked once more.
-    pub(super) fn reauthorize(&mut self, purpose: Option<Purpose<C>>, now: Instant) {
+    /// `None`): handshake again; a LIST or CONNECT is asked once more.
+    pub(super) fn reauthorize(&mut self, purpose: Option<Purpose<C>>, now: Now) {
         let retry = match purpose {
             Some(Purpose::List {
                 after,
@@ -148,15 +238,11 @@ impl<C> Registration<C> {
             self.leave_registered(RegState::Connecting, "unauthorized");
         }
         self.deferred.extend(retry);
-        self.register_now(now);
+        self.begin_round(now);
     }
 
-    fn on_error(&mut self, purpose: Purpose<C>, code: ErrorCode, message: String, now: Instant) {
+    fn on_error(&mut self, purpose: Purpose<C>, code: ErrorCode, message: String, now: Now) {
         match (purpose, code) {
-            (Purpose::Register, _) => {
-                let reason = format!("server refused REGISTER: {code}: {message}");
-                self.went_offline(reason, now);
-            }
             (purpose, ErrorCode::Unauthorized) => self.reauthorize(Some(purpose), now),
             (Purpose::Connect { target, caller, .. }, ErrorCode::UnknownPeer) => {
                 let result = Err(LinkError::UnknownPeer(target));
@@ -170,28 +256,26 @@ impl<C> Registration<C> {
         }
     }
 
-    pub(super) fn on_reply(&mut self, packet: Packet, now: Instant) {
-        let Some(seq) = packet.seq() else {
+    pub(super) fn on_reply(&mut self, reply: ServerReply, now: Now) {
+        let Some(purpose) = self.requests.answered(reply.seq()) else {
             return;
         };
-        let Some(purpose) = self.requests.answered(seq) else {
-            return;
-        };
-        match (packet, purpose) {
-            (Packet::Error { code, message, .. }, purpose) => {
+        match (reply, purpose) {
+            (ServerReply::Error { code, message, .. }, purpose) => {
                 self.on_error(purpose, code, message, now);
             }
             (
-                Packet::RegisterAck {
-                    id,
-                    addr,
-                    keepalive,
-                    ..
+                ServerReply::KeepaliveAck {
+                    keepalive, addr, ..
                 },
-                Purpose::Register,
-            ) => self.registered(id, addr, keepalive, now),
+                Purpose::Keepalive,
+            ) => {
+                if let Some(id) = self.transport.id() {
+                    self.registered(id, addr, keepalive, now);
+                }
+            }
             (
-                Packet::ListAck { peers, more, .. },
+                ServerReply::ListAck { peers, more, .. },
                 Purpose::List {
                     acc,
                     caller,
@@ -201,17 +285,52 @@ impl<C> Registration<C> {
             ) => {
                 self.listed(peers, more, acc, caller, reauth, now);
             }
-            (Packet::ConnectAck { addr, .. }, Purpose::Connect { caller, .. }) => {
-                let result = Ok(Answer::Addr(wire::canonical(addr)));
+            (
+                ServerReply::ConnectAck {
+                    target, key, addr, ..
+                },
+                Purpose::Connect { caller, .. },
+            ) => {
+                let result = self.connected(target, key, addr);
                 self.out.push(Action::Answer { caller, result });
             }
-            (Packet::UnregisterAck { .. }, Purpose::Unregister { caller }) => {
+            (ServerReply::UnregisterAck { .. }, Purpose::Unregister { caller }) => {
                 let result = Ok(Answer::Unregistered);
                 self.out.push(Action::Answer { caller, result });
             }
             (other, purpose) => {
-                tracing::debug!(kind = %other.kind(), %seq, "reply does not match its request");
+                tracing::debug!(seq = %other.seq(), "reply does not match its request");
                 self.fail(purpose, LinkError::Refused("mismatched reply".into()));
+            }
+        }
+    }
+
+    /// A CONNECT_ACK: the target's address, if its key is the pinned one.
+    fn connected(
+        &mut self,
+        target: PeerId,
+        key: PublicKey,
+        addr: SocketAddr,
+    ) -> Result<Answer, LinkError> {
+        match self.transport.introduce(target, key) {
+            KeyCheck::Pinned { new } => {
+                if new {
+                    self.out.push(Action::PinPeerKey { peer: target, key });
+                }
+                Ok(Answer::Addr(canonical(addr)))
+            }
+            KeyCheck::Changed { pinned, offered } => {
+                tracing::warn!(
+                    peer = %target,
+                    pinned = %pinned.fingerprint(),
+                    offered = %offered.fingerprint(),
+                    "the server gives another key for a pinned peer: refused until `peerctl trust {target}`"
+                );
+                Err(LinkError::KeyChanged {
+                    peer: target,
+                    pinned: pinned.fingerprint(),
+                    offered: offered.fingerprint(),
+                })
             }
         }
     }
@@ -219,17 +338,17 @@ impl<C> Registration<C> {
     /// A LIST_ACK page: ask for the next one, or answer with them all.
     fn listed(
         &mut self,
-        peers: Vec<wire::PeerEntry>,
+        peers: Vec<(PeerId, SocketAddr)>,
         more: bool,
         mut acc: Vec<ListedPeer>,
         caller: C,
         reauth: bool,
-        now: Instant,
+        now: Now,
     ) {
-        let last = peers.last().map(|p| p.id.get());
-        acc.extend(peers.into_iter().map(|p| ListedPeer {
-            id: p.id,
-            addr: wire::canonical(p.addr).to_string(),
+        let last = peers.last().map(|(id, _)| id.get());
+        acc.extend(peers.into_iter().map(|(id, addr)| ListedPeer {
+            id,
+            addr: canonical(addr).to_string(),
         }));
         match (more, last) {
             (true, Some(after)) => {

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use peerd_shared::control::{ListedPeer, RegState};
+use peerd_shared::proto::PublicKey;
 use peerd_shared::PeerId;
 
 use crate::peer::core::transport::Datagram;
@@ -19,6 +20,15 @@ pub enum LinkError {
     NotRegistered(String),
     #[error("the server refused: {0}")]
     Refused(String),
+    #[error(
+        "peer {peer}'s key changed: pinned {pinned}, the server now gives {offered}; \
+         verify it and run `peerctl trust {peer}`"
+    )]
+    KeyChanged {
+        peer: PeerId,
+        pinned: String,
+        offered: String,
+    },
     #[error("the daemon is stopping")]
     Stopping,
 }
@@ -26,7 +36,8 @@ pub enum LinkError {
 /// What a request to the server is for, with whoever waits for its answer.
 #[derive(Debug)]
 pub enum Purpose<C> {
-    Register,
+    /// The refresh of the registration (KEEPALIVE).
+    Keepalive,
     /// One page of LIST; `acc` holds the pages before it. `reauth`: an
     /// `unauthorized` answer re-registers and asks once more.
     List {
@@ -72,12 +83,22 @@ pub enum Action<C> {
     Down { reason: String },
     /// The server gave this daemon a new id: store it.
     RememberId(PeerId),
+    /// The last handshake timestamp sent: keep it across restarts.
+    RememberTimestamp(u64),
+    /// The server's key, learned on first contact: pin it.
+    PinServerKey(PublicKey),
+    /// A peer's key, given by the server for the first time: pin it.
+    PinPeerKey { peer: PeerId, key: PublicKey },
 }
 
 /// The state for `status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkStatus {
     pub id: Option<PeerId>,
+    /// This daemon's key.
+    pub key: PublicKey,
+    /// The server's key, when known.
+    pub server_key: Option<PublicKey>,
     pub state: RegState,
     pub reason: Option<String>,
     pub public_addr: Option<SocketAddr>,

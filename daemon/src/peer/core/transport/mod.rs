@@ -1,24 +1,29 @@
-//! The one place datagrams are made and read. [`Transport::seal_request`]
-//! turns a request to the server into bytes, [`Transport::seal_peer`] a
-//! packet for a peer over a [`Route`] (sent straight to its address, or
-//! wrapped in RELAY to the server), and [`Transport::open`] reads every
-//! datagram that arrives: it decodes it, accepts server replies, INTRO and
-//! RELAYED only from the server's address, unwraps RELAYED (whose inner
-//! `from` must match), drops peer packets addressed to another id, and
-//! says where each came from ([`Origin`]).
+//! The one place datagrams are made and read, and the one place that holds
+//! keys and sessions (docs/protocol.md). [`Transport::register_init`] and
+//! [`Transport::seal_request`] speak to the server;
+//! [`Transport::seal_peer`] turns a packet for a peer into a frame sealed
+//! on its session and sends it over a [`Route`] (straight to its address,
+//! or inside RELAY); [`Transport::open`] reads every datagram that arrives
+//! and believes nothing it cannot authenticate.
 //!
-//! It holds what every datagram is made with: the token (never logged),
-//! own id, the request sequence counter (one counter for every request,
-//! RELAY included: a new request always gets a new `seq`), and the RELAYs
-//! recently sent, so that an ERROR answering one is told apart from the
-//! answer to another request. Protocol v2 puts the Noise sessions here.
+//! - `seal`: the state, the REGISTER handshake, requests, the sending side;
+//! - `open`: the receiving side (handshakes, cookies, TRANSPORT, RELAYED);
+//! - `server`, `peers`: what is known of the server and of each peer
+//!   (keys, pins, sessions, handshakes out); `sessions`: the sessions with
+//!   one party and the confirmation rule;
+//! - `relays`: the RELAYs awaiting their answer, by `seq`;
+//! - `packets`: the vocabulary.
 
 mod open;
 mod packets;
+mod peers;
 mod relays;
 mod seal;
-#[cfg(test)]
-mod tests;
+mod server;
+mod sessions;
 
-pub use packets::{Datagram, Inbound, Origin, PeerPacket, Route, SealError, ServerRequest};
+pub use packets::{
+    Datagram, Inbound, KeyCheck, Origin, PeerPacket, Route, SealError, ServerReply, ServerRequest,
+};
+pub use peers::PeerKey;
 pub use seal::Transport;

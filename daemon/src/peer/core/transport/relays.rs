@@ -6,7 +6,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
-use peerd_shared::wire::RETRY_WINDOW;
+/// How long a RELAY's answer is awaited (the server's replay window).
+const RETRY_WINDOW: std::time::Duration = std::time::Duration::from_secs(30);
 use peerd_shared::{PeerId, Seq};
 
 /// Recent RELAYs and their targets.
