@@ -20,6 +20,8 @@ pub mod path;
 pub mod queue;
 pub mod registration;
 pub mod requests;
+#[cfg(test)]
+pub mod testnet;
 pub mod timers;
 pub mod timing;
 pub mod transport;

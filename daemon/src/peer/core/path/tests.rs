@@ -1,5 +1,6 @@
-//! The path state machine on a fake clock: punching, early PUNCHes,
-//! keepalives, re-punching, upgrades, fall-back to relay, waiting.
+//! The path state machine on a fake clock: punching, path proofs,
+//! keepalives, re-punching, upgrades, fall-back to relay, waiting,
+//! blocking.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -14,58 +15,40 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 #[test]
-fn punching_goes_direct_on_a_matching_probe() {
+fn punching_probes_every_interval_and_goes_direct_where_proven() {
     let now = Instant::now();
     let mut p = PeerPath::default();
     assert!(p.needs_lookup(now));
-    p.introduce(addr("10.0.0.1:5"), 42, now, RelayPolicy::Auto);
+    p.introduce(addr("10.0.0.1:5"), now, RelayPolicy::Auto);
     assert_eq!(
         p.punch_tick(now, RelayPolicy::Auto),
-        PunchTick::Probe(addr("10.0.0.1:5"), 42)
+        PunchTick::Probe(addr("10.0.0.1:5"))
     );
     assert_eq!(
         p.punch_tick(now, RelayPolicy::Auto),
         PunchTick::Nothing,
         "next probe only after the interval"
     );
-    assert!(!p.punch_matches(addr("10.0.0.2:5"), 42, false), "other ip");
-    assert!(
-        !p.punch_matches(addr("10.0.0.1:6"), 41, true),
-        "wrong nonce"
-    );
-    assert!(
-        p.punch_matches(addr("10.0.0.1:6"), 7, false),
-        "a PUNCH needs no nonce"
-    );
+    // The proof may come from another port (a symmetric NAT): the
+    // authenticated source is the path.
     assert!(p.go_direct(addr("10.0.0.1:6"), now));
-    assert!(p.early_punch.is_none());
     assert_eq!(p.route(), Some(Route::Direct(addr("10.0.0.1:6"))));
     // The same introduction again keeps a direct path to the same address.
-    p.introduce(addr("10.0.0.1:6"), 43, now, RelayPolicy::Auto);
+    p.introduce(addr("10.0.0.1:6"), now, RelayPolicy::Auto);
     assert_eq!(p.route(), Some(Route::Direct(addr("10.0.0.1:6"))));
 }
 
 #[test]
-fn a_punch_before_the_introduction_is_matched_when_it_arrives() {
+fn a_blocked_path_stays_blocked_until_forgotten() {
     let now = Instant::now();
     let mut p = PeerPath::default();
-    // The PUNCH (from another port of the introduced IP, as a
-    // symmetric NAT sends it) comes first: no introduction, no path.
-    assert!(!p.punch_matches(addr("10.0.0.1:7000"), 9, false));
-    p.remember_punch(addr("10.0.0.1:7000"), now);
+    p.block("key changed".into());
+    p.introduce(addr("10.0.0.1:5"), now, RelayPolicy::Auto);
+    assert_eq!(p.blocked(), Some("key changed"));
     assert_eq!(p.route(), None);
-    assert!(p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto));
-    assert_eq!(p.route(), Some(Route::Direct(addr("10.0.0.1:7000"))));
-    // From another IP, or too old: punch as usual.
-    let mut q = PeerPath::default();
-    q.remember_punch(addr("10.0.0.2:7000"), now);
-    assert!(!q.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto));
-    assert!(matches!(q.state, PathState::Punching { .. }));
-    let mut r = PeerPath::default();
-    r.remember_punch(addr("10.0.0.1:7000"), now);
-    let later = now + PUNCH_WINDOW;
-    assert!(!r.introduce(addr("10.0.0.1:5"), 1, later, RelayPolicy::Auto));
-    assert!(matches!(r.state, PathState::Punching { .. }));
+    assert!(!p.needs_lookup(now));
+    p.forget();
+    assert!(p.needs_lookup(now));
 }
 
 #[test]
@@ -73,7 +56,7 @@ fn paths_in_use_are_kept_alive_repunched_and_upgraded() {
     const K: Duration = Duration::from_secs(15);
     let now = Instant::now();
     let mut p = PeerPath::default();
-    p.introduce(addr("10.0.0.1:5"), 4, now, RelayPolicy::Auto);
+    p.introduce(addr("10.0.0.1:5"), now, RelayPolicy::Auto);
     p.go_direct(addr("10.0.0.1:5"), now);
     p.last_sent = Some(now);
     assert_eq!(
@@ -87,7 +70,7 @@ fn paths_in_use_are_kept_alive_repunched_and_upgraded() {
     p.last_used = Some(t);
     assert_eq!(
         p.upkeep(t, RelayPolicy::Auto, K),
-        Upkeep::Keepalive(addr("10.0.0.1:5"), 4)
+        Upkeep::Keepalive(addr("10.0.0.1:5"))
     );
     assert_eq!(
         p.upkeep(t, RelayPolicy::Auto, K),
@@ -98,7 +81,7 @@ fn paths_in_use_are_kept_alive_repunched_and_upgraded() {
     p.last_used = Some(t);
     assert_eq!(p.upkeep(t, RelayPolicy::Auto, K), Upkeep::Repunch);
     let mut r = PeerPath::default();
-    r.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto);
+    r.introduce(addr("10.0.0.1:5"), now, RelayPolicy::Auto);
     r.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto);
     let t = now + PUNCH_WINDOW + upgrade_interval(K);
     r.last_used = Some(t);
@@ -114,16 +97,16 @@ fn paths_in_use_are_kept_alive_repunched_and_upgraded() {
 fn a_relayed_path_keeps_relaying_while_it_punches_again() {
     let now = Instant::now();
     let mut p = PeerPath::default();
-    p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto);
+    p.introduce(addr("10.0.0.1:5"), now, RelayPolicy::Auto);
     p.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto);
     assert_eq!(p.route(), Some(Route::Relayed));
     let later = now + 2 * PUNCH_WINDOW;
-    p.introduce(addr("10.0.0.1:5"), 2, later, RelayPolicy::Auto);
+    p.introduce(addr("10.0.0.1:5"), later, RelayPolicy::Auto);
     assert!(matches!(p.state, PathState::Punching { .. }));
     assert_eq!(p.route(), Some(Route::Relayed), "relays while punching");
     p.punch_tick(later + PUNCH_WINDOW, RelayPolicy::Auto);
     assert!(matches!(&p.state, PathState::Relayed { reason } if reason.contains("3 s")));
-    p.introduce(addr("10.0.0.1:5"), 3, later, RelayPolicy::Auto);
+    p.introduce(addr("10.0.0.1:5"), later, RelayPolicy::Auto);
     assert!(p.go_direct(addr("10.0.0.1:5"), later));
     assert_eq!(p.route(), Some(Route::Direct(addr("10.0.0.1:5"))));
 }
@@ -132,7 +115,7 @@ fn a_relayed_path_keeps_relaying_while_it_punches_again() {
 fn falls_back_to_relay_after_the_window_and_waits_with_backoff() {
     let now = Instant::now();
     let mut p = PeerPath::default();
-    p.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Auto);
+    p.introduce(addr("10.0.0.1:5"), now, RelayPolicy::Auto);
     assert_eq!(
         p.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Auto),
         PunchTick::TimedOut { waiting: None }
@@ -140,7 +123,7 @@ fn falls_back_to_relay_after_the_window_and_waits_with_backoff() {
     assert_eq!(p.route(), Some(Route::Relayed));
     assert!(matches!(&p.state, PathState::Relayed { reason } if reason.contains("3 s")));
     let mut q = PeerPath::default();
-    q.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Never);
+    q.introduce(addr("10.0.0.1:5"), now, RelayPolicy::Never);
     assert!(matches!(
         q.punch_tick(now + PUNCH_WINDOW, RelayPolicy::Never),
         PunchTick::TimedOut { waiting: Some(_) }
@@ -149,7 +132,7 @@ fn falls_back_to_relay_after_the_window_and_waits_with_backoff() {
         matches!(&q.state, PathState::Waiting { reason, .. } if reason.contains("relay disabled"))
     );
     let mut r = PeerPath::default();
-    r.introduce(addr("10.0.0.1:5"), 1, now, RelayPolicy::Always);
+    r.introduce(addr("10.0.0.1:5"), now, RelayPolicy::Always);
     assert_eq!(r.route(), Some(Route::Relayed));
     p.wait("peer 2 is offline".into(), now);
     assert!(!p.needs_lookup(now));

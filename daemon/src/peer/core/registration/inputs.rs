@@ -78,6 +78,12 @@ impl<C> Registration<C> {
         }
     }
 
+    /// The transport, for tests that drive it directly.
+    #[cfg(test)]
+    pub fn transport_mut(&mut self) -> &mut Transport {
+        &mut self.transport
+    }
+
     /// A peer's pinned key (and one the server offered instead).
     pub fn peer_key(&self, peer: PeerId) -> Option<PeerKey> {
         self.transport.peer_key(peer)

@@ -16,6 +16,8 @@
 
 mod handshake;
 mod inputs;
+#[cfg(test)]
+mod tests;
 mod transitions;
 mod vocabulary;
 

@@ -21,6 +21,8 @@ mod relays;
 mod seal;
 mod server;
 mod sessions;
+#[cfg(test)]
+mod tests;
 
 pub use packets::{
     Datagram, Inbound, KeyCheck, Origin, PeerPacket, Route, SealError, ServerReply, ServerRequest,

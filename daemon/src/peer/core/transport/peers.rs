@@ -68,8 +68,17 @@ impl Transport {
             self.peers.insert(peer, PeerTunnel::new(key));
             return KeyCheck::Pinned { new: true };
         };
-        if t.key == key {
-            return KeyCheck::Pinned { new: false };
+        match t.offered {
+            None if t.key == key => return KeyCheck::Pinned { new: false },
+            // Blocked until the user trusts the offered key, whatever the
+            // server says meanwhile.
+            Some(offered) if t.key == key => {
+                return KeyCheck::Changed {
+                    pinned: t.key,
+                    offered,
+                }
+            }
+            _ => {}
         }
         let pinned = t.key;
         if t.offered != Some(key) {

@@ -1,8 +1,9 @@
 //! The delivery core on a fake clock. A [`Bench`] drives one daemon (id 1)
 //! and records every action with the instant it was returned at; each
-//! test asserts those actions: retransmission timing, punching and the
-//! fall-back to relay, keepalives and re-punching, the upgrade from relay
-//! to direct, expiry, lookups, the window, pings.
+//! test asserts those actions: retransmission timing, punching (HELLO
+//! handshakes) and the fall-back to relay, path proofs, keepalives and
+//! re-punching, the upgrade from relay to direct, expiry, lookups, the
+//! window, pings, a peer whose key changed.
 
 mod paths;
 mod pings;
@@ -107,12 +108,26 @@ impl Bench {
         })
     }
 
-    /// The PUNCH probes sent from `from` ms on, with their route.
+    /// The punch probes (new HELLO handshakes) sent from `from` ms on,
+    /// with their route.
     fn punches(&self, from: u64) -> Vec<(u64, Route)> {
         self.logged(from, |a| match a {
             Action::Transmit {
                 route,
-                packet: PeerPacket::Punch { .. },
+                packet: PeerPacket::Hello,
+                ..
+            } => Some(*route),
+            _ => None,
+        })
+    }
+
+    /// The PROBEs sent from `from` ms on (keepalives and pings), with
+    /// their route.
+    fn probes(&self, from: u64) -> Vec<(u64, Route)> {
+        self.logged(from, |a| match a {
+            Action::Transmit {
+                route,
+                packet: PeerPacket::Probe { .. },
                 ..
             } => Some(*route),
             _ => None,
@@ -148,14 +163,21 @@ impl Bench {
         self.record(ms);
     }
 
-    /// Peer 2 sends a PUNCH (or its PUNCH_ACK with `nonce`) directly.
-    fn punched(&mut self, ms: u64, nonce: u64, ack: bool) {
+    /// Peer 2 sends a PROBE (or its PROBE_ACK with `nonce`) directly.
+    fn probed(&mut self, ms: u64, nonce: u64, ack: bool) {
         let origin = Origin {
             peer: id(2),
             src: peer_addr(),
             route: Route::Direct(peer_addr()),
         };
-        self.core.punched(origin, nonce, ack, self.at(ms));
+        self.core.probed(origin, nonce, ack, self.at(ms));
+        self.record(ms);
+    }
+
+    /// The transport proves a direct path to peer 2 (an authenticated
+    /// datagram came from its address), at `ms`.
+    fn proven(&mut self, ms: u64) {
+        self.core.proven(id(2), peer_addr(), self.at(ms));
         self.record(ms);
     }
 
@@ -175,11 +197,11 @@ impl Bench {
     }
 
     /// A bench with a direct path to peer 2 made at 0 ms (looked up, then
-    /// its PUNCH), with no message yet.
+    /// proven), with no message yet.
     fn direct() -> Self {
         let mut b = Self::new(RelayPolicy::Auto);
         b.found(0, false);
-        b.punched(0, 7, false);
+        b.proven(0);
         b.log.clear();
         b
     }

@@ -1,6 +1,7 @@
 //! Paths: the punch window and the fall-back to relay at 3 s, the relay
-//! policies, an early PUNCH, keepalives and re-punching of a silent direct
-//! path, and the upgrade of a relayed path to direct.
+//! policies, a path proof before the introduction, keepalives and
+//! re-punching of a silent direct path, the upgrade of a relayed path to
+//! direct, and a peer whose key changed.
 
 use peerd_shared::MsgId;
 
@@ -53,41 +54,89 @@ fn relay_never_waits_and_looks_the_peer_up_again() {
 }
 
 #[test]
-fn relay_always_never_punches_nor_answers_a_direct_punch() {
+fn relay_always_never_punches_nor_answers_a_direct_probe() {
     let mut b = Bench::new(RelayPolicy::Always);
     b.queue(1, 0, 60_000);
     b.found(10, false);
     assert_eq!(b.messages(0), [(10, (MsgId(1), Route::Relayed))]);
-    b.punched(20, 7, false);
+    b.probed(20, 7, false);
+    b.proven(25);
     b.run_until(3_000);
-    assert_eq!(b.punches(0), [], "no probes");
+    assert_eq!(b.punches(0), [], "no punch probes");
     let answers = b.logged(0, |a| match a {
         Action::Transmit {
-            packet: PeerPacket::PunchAck { .. },
+            packet: PeerPacket::ProbeAck { .. },
             ..
         } => Some(()),
         _ => None,
     });
-    assert_eq!(answers, [], "a PUNCH_ACK would let the peer record a path");
+    assert_eq!(answers, [], "a PROBE_ACK would let the peer record a path");
+    let info = b.core.paths(b.at(3_000));
+    assert_eq!(info[0].state, "relayed", "a path proof changes nothing");
 }
 
 #[test]
-fn a_punch_before_the_introduction_makes_the_path_direct_when_it_comes() {
+fn a_path_proof_before_the_introduction_makes_the_path_direct() {
     let mut b = Bench::new(RelayPolicy::Auto);
-    b.punched(0, 9, false);
+    b.probed(0, 9, false);
     let answered = b.logged(0, |a| match a {
         Action::Transmit {
-            packet: PeerPacket::PunchAck { nonce },
+            packet: PeerPacket::ProbeAck { nonce },
             route,
             ..
         } => Some((*nonce, *route)),
         _ => None,
     });
-    assert_eq!(answered, [(0, (9, direct()))]);
+    assert_eq!(
+        answered,
+        [(0, (9, direct()))],
+        "a PROBE is answered where it came from"
+    );
     b.queue(1, 10, 60_000);
-    assert_eq!(b.messages(0), [], "no path yet");
+    assert_eq!(
+        b.messages(0),
+        [],
+        "no path yet: a PROBE alone proves nothing here"
+    );
+    b.proven(15);
     b.found(20, false);
-    assert_eq!(b.messages(0), [(20, (MsgId(1), direct()))]);
+    assert_eq!(
+        b.messages(0),
+        [(15, (MsgId(1), direct())), (20, (MsgId(1), direct()))],
+        "sent once proven, and again when the lookup confirms the path"
+    );
+    assert_eq!(b.punches(0), [], "already direct to the introduced address");
+}
+
+#[test]
+fn a_peer_whose_key_changed_is_blocked_until_trusted() {
+    let mut b = Bench::direct();
+    b.queue(1, 0, 60_000);
+    let reason = "peer 2's key changed".to_owned();
+    b.core.key_changed(super::id(2), reason.clone(), b.at(10));
+    b.record(10);
+    let noted = b.logged(10, |a| match a {
+        Action::Record {
+            change: Change::Noted { error, .. },
+            ..
+        } => Some(error.clone()),
+        _ => None,
+    });
+    assert_eq!(noted, [(10, reason.clone())]);
+    b.run_until(20_000);
+    assert_eq!(b.messages(10), [], "nothing goes");
+    assert!(matches!(
+        b.core.admit(super::id(2), b.at(20_000)),
+        crate::peer::core::delivery::Admission::Refused(e) if e.message == reason
+    ));
+    b.proven(20_001);
+    assert_eq!(b.core.paths(b.at(20_001))[0].state, "key changed");
+    b.core.trusted(super::id(2), b.at(20_002));
+    b.record(20_002);
+    assert_eq!(b.lookups(20_002), [(20_002, false)], "looked up again");
+    b.found(20_010, false);
+    b.proven(20_020);
+    assert_eq!(b.messages(20_010), [(20_020, (MsgId(1), direct()))]);
 }
 
 #[test]
@@ -97,14 +146,15 @@ fn keepalives_hold_a_direct_path_in_use_and_a_silent_one_is_punched_again() {
     b.acked(1, 0, direct());
     b.run_until(45_000);
     assert_eq!(
-        b.punches(1),
+        b.probes(1),
         [(15_000, direct()), (30_000, direct())],
-        "a PUNCH every 15 s"
+        "a PROBE every 15 s"
     );
     assert_eq!(b.lookups(0), [(40_000, false)], "silent for 2 x 15 + 10 s");
     // A path that carries nothing is left alone.
     let mut idle = Bench::direct();
     idle.run_until(200_000);
+    assert_eq!(idle.probes(0), []);
     assert_eq!(idle.punches(0), []);
     assert_eq!(idle.lookups(0), []);
 }
@@ -129,9 +179,10 @@ fn a_relayed_path_in_use_tries_every_30_s_to_become_direct() {
         [(33_100, (MsgId(2), Route::Relayed))],
         "the relay carries messages while the punch runs"
     );
-    // The peer answers a probe with the new introduction's nonce (102).
+    // A HELLO was answered directly: the transport proves the path.
     b.run_until(33_200);
-    b.punched(33_200, 102, true);
+    b.probed(33_150, 5, true);
+    b.proven(33_200);
     assert_eq!(
         b.messages(33_200),
         [(33_200, (MsgId(2), direct()))],

@@ -21,9 +21,9 @@ fn a_ping_over_a_direct_path_answers_with_the_round_trip() {
     let mut b = Bench::direct();
     b.core.ping(5, id(2), b.at(100));
     b.record(100);
-    assert_eq!(b.punches(0), [(100, Route::Direct(peer_addr()))]);
-    // Nonce 101 went to the introduction, 102 to this probe.
-    b.punched(130, 102, true);
+    assert_eq!(b.probes(0), [(100, Route::Direct(peer_addr()))]);
+    // Nonces count from 101: this probe's is 101.
+    b.probed(130, 101, true);
     let pong = PingOutcome {
         to: id(2),
         path: PathKind::Direct,
@@ -39,7 +39,7 @@ fn a_ping_without_answer_says_so_after_2_s() {
     b.core.ping(5, id(2), b.at(100));
     b.record(100);
     b.run_until(5_000);
-    let probes: Vec<u64> = b.punches(0).into_iter().map(|(ms, _)| ms).collect();
+    let probes: Vec<u64> = b.probes(0).into_iter().map(|(ms, _)| ms).collect();
     assert_eq!(probes, [100, 600, 1_100, 1_600], "four probes over 2 s");
     let [(2_100, Err(e))] = &pongs(&b)[..] else {
         panic!("one failed pong at 2100 ms: {:?}", pongs(&b));

@@ -27,10 +27,10 @@ fn records(b: &Bench, from: u64) -> Vec<(u64, (MsgId, Change, MsgStatus))> {
 fn retransmits_200_ms_doubling_up_to_5_s_until_acknowledged() {
     let mut b = Bench::direct();
     b.queue(1, 0, 60_000);
-    // The peer keeps punching, so the path stays heard (not suspect).
+    // The peer keeps probing, so the path stays heard (not suspect).
     for s in 1..=21 {
         b.run_until(s * 1000);
-        b.punched(s * 1000, 7, false);
+        b.probed(s * 1000, 7, false);
     }
     b.run_until(21_500);
     b.acked(1, 21_500, Route::Direct(peer_addr()));
