@@ -1,6 +1,7 @@
-//! The identity: the token is created once (mode 0600), and the same data
-//! dir always comes back with the same id, across daemon restarts and
-//! across a server restart on the same database.
+//! The identity: the key pair is created once (`identity.key`, mode 0600),
+//! never logged, and the same data dir always comes back with the same id,
+//! across daemon restarts and across a server restart on the same
+//! database; a protocol v1 data dir (a `token`) gets a key and a new id.
 
 mod support;
 
@@ -21,21 +22,22 @@ fn id_is_stable_across_daemon_and_server_restarts() {
     let ida = a.wait_registered();
     let idb = b.wait_registered();
 
-    let token = tmp.path("a").join("token");
-    let mode = std::fs::metadata(&token)
-        .expect("token file")
+    let key = tmp.path("a").join("identity.key");
+    let mode = std::fs::metadata(&key)
+        .expect("key file")
         .permissions()
         .mode();
-    assert_eq!(mode & 0o777, 0o600, "token file mode");
+    assert_eq!(mode & 0o777, 0o600, "key file mode");
     let dir_mode = std::fs::metadata(tmp.path("a"))
         .expect("data dir")
         .permissions()
         .mode();
     assert_eq!(dir_mode & 0o777, 0o700, "data dir mode");
-    let text = std::fs::read_to_string(&token).expect("read token");
+    let text = std::fs::read_to_string(&key).expect("read key");
+    assert_eq!(text.trim().len(), 44, "base64 of 32 bytes");
     assert!(
         a.logs().iter().all(|l| !l.contains(text.trim())),
-        "the token is never logged"
+        "the private key is never logged"
     );
 
     // Daemon restart (clean stop, then kill -9): same id.
@@ -60,7 +62,7 @@ fn id_is_stable_across_daemon_and_server_restarts() {
     assert_eq!(server.addr, addr);
     let c = Daemon::start(addr, &tmp.path("c"));
     let idc = c.wait_registered();
-    assert!(idc > ida.max(idb), "new token, new id");
+    assert!(idc > ida.max(idb), "new key, new id");
     assert_eq!(a.wait_registered(), ida);
     assert_eq!(b.wait_registered(), idb);
     // Messages flow again once both have refreshed on the new server.
@@ -73,4 +75,24 @@ fn id_is_stable_across_daemon_and_server_restarts() {
             .then_some(())
     });
     server.wait_for_log("REGISTER");
+}
+
+#[test]
+fn a_protocol_v1_data_dir_gets_a_key_and_a_new_id() {
+    let tmp = Scratch::new();
+    let server = tmp.server();
+    let first = Daemon::start(server.addr, &tmp.path("first"));
+    assert_eq!(first.wait_registered().get(), 1);
+    // A v1 data dir: a token, and the id v1 gave it in the store's meta.
+    let old = tmp.path("old");
+    std::fs::create_dir_all(&old).expect("dir");
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o700)).expect("mode");
+    std::fs::write(old.join("token"), "00112233445566778899aabbccddeeff\n").expect("token");
+    let d = Daemon::start(server.addr, &old);
+    assert_eq!(d.wait_registered().get(), 2, "the new key gets the next id");
+    assert!(old.join("token.v1").exists() && !old.join("token").exists(), "retired");
+    assert!(old.join("identity.key").exists());
+    support::poll("the retirement in the log", || {
+        d.logs().iter().any(|l| l.contains("protocol v1 token")).then_some(())
+    });
 }
