@@ -109,6 +109,39 @@ pub enum Cmd {
     /// relayed); a peer without a path is looked up and punched first.
     #[command(after_help = EXIT_CODES)]
     Ping(PingArgs),
+    /// Show a public key and its fingerprint: this daemon's own, or the one
+    /// pinned for peer ID (and the key the server offers instead, if it
+    /// changed).
+    #[command(
+        long_about = "Show a public key and its fingerprint. Without ID: this daemon's own key, \
+                      its identity (give the fingerprint to whoever will `peerctl trust` you). \
+                      With ID: the key pinned for that peer when the server first introduced \
+                      it, and, if the server has since given another key for that id, the \
+                      offered key: messages to and from the peer are refused until you check \
+                      its fingerprint with the peer's owner and run `peerctl trust ID`.",
+        after_help = EXIT_CODES
+    )]
+    Key {
+        /// The peer's id; omit it for this daemon's own key.
+        id: Option<PeerId>,
+    },
+    /// Accept the new key the server offers for peer ID (after its owner
+    /// confirmed the fingerprint), so messages flow again.
+    #[command(
+        long_about = "Accept the new key the server offers for peer ID: pin it in place of the \
+                      old one, so messages to and from the peer flow again. Check the \
+                      fingerprint with the peer's owner first (`peerctl key ID` shows it) and \
+                      give it as FINGERPRINT: then only that key is trusted, even if the \
+                      offer changed meanwhile. A peer whose key did not change is left as it is.",
+        after_help = EXIT_CODES
+    )]
+    Trust {
+        /// The peer's id.
+        id: PeerId,
+        /// The fingerprint (or whole base64 key) you expect; nothing is
+        /// trusted if the offered key is another.
+        fingerprint: Option<String>,
+    },
     /// The original menu (1.MY ID 2.LIST 3.CONNECT 4.EXIT), with line editing.
     #[command(
         long_about = "The original client's menu: 1.MY ID 2.LIST 3.CONNECT 4.EXIT, chosen by \

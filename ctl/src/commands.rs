@@ -82,6 +82,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Inbox(args) => crate::history::inbox(&ctx, args).await,
         Cmd::Stop => stop(&ctx).await,
         Cmd::Ping(args) => crate::ping::run(&ctx, args).await,
+        Cmd::Key { id } => simple(&ctx, Command::Key { id }).await,
+        Cmd::Trust { id, fingerprint } => simple(&ctx, Command::Trust { id, fingerprint }).await,
         Cmd::Shell => Ok(crate::shell::run(&ctx.socket, ctx.limit, ctx.view(true)).await?),
         Cmd::Completions { shell } => {
             completions(shell);
@@ -111,7 +113,7 @@ async fn id(ctx: &Ctx) -> Result<(), Failure> {
             }
             other => other?,
         };
-        if let Response::Id { id: Some(_) } = response {
+        if let Response::Id { id: Some(_), .. } = response {
             ctx.print(&response, false);
             return Ok(());
         }

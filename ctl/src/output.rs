@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use jiff::tz::TimeZone;
 use peerd_shared::control::{
-    Event, InboxEntry, ListedPeer, MsgStatus, OutboxEntry, PathKind, RegState, Response,
-    SendOutcome, Status,
+    Event, InboxEntry, KeyInfo, ListedPeer, MsgStatus, OutboxEntry, PathKind, RegState, Response,
+    SendOutcome, Status, Trusted,
 };
 use peerd_shared::text::escape_control;
 use serde::Serialize;
@@ -90,8 +90,8 @@ pub fn ms(ms: f64) -> String {
 /// The human rendering of a successful reply.
 pub fn human(response: &Response, view: &View) -> String {
     match response {
-        Response::Id { id: Some(id) } => id.to_string(),
-        Response::Id { id: None } => "no id yet: peerd has not registered with its server \
+        Response::Id { id: Some(id), .. } => id.to_string(),
+        Response::Id { id: None, .. } => "no id yet: peerd has not registered with its server \
                                       (see `peerctl status`)"
             .into(),
         Response::Status(status) => status_text(status),
@@ -107,6 +107,53 @@ pub fn human(response: &Response, view: &View) -> String {
         Response::InboxPrune(d) => count(d.deleted, "received message", "pruned"),
         Response::OutboxDelete(d) => count(d.deleted, "sent message", "deleted"),
         Response::OutboxPrune(d) => count(d.deleted, "sent message", "pruned"),
+        Response::Key(k) => key_text(k),
+        Response::Trust(t) => trusted_text(t),
+    }
+}
+
+fn key_text(k: &KeyInfo) -> String {
+    let mut rows = vec![
+        match k.id {
+            Some(id) => ("peer", id.to_string()),
+            None => ("peer", "this daemon".to_string()),
+        },
+        ("key", k.key.clone()),
+        ("fingerprint", k.fingerprint.clone()),
+    ];
+    if let (Some(offered), Some(fp), Some(id)) = (&k.offered, &k.offered_fingerprint, k.id) {
+        rows.push(("offered key", offered.clone()));
+        rows.push(("offered print", fp.clone()));
+        rows.push((
+            "state",
+            format!(
+                "KEY CHANGED: the server now gives another key for peer {id}; messages are \
+                 refused until you confirm the offered fingerprint with its owner and run \
+                 `peerctl trust {id} {fp}`"
+            ),
+        ));
+    } else if let Some(id) = k.id {
+        rows.push((
+            "state",
+            format!("pinned (messages to and from peer {id} use this key)"),
+        ));
+    }
+    rows.iter()
+        .map(|(k, v)| format!("{:<15} {v}", format!("{k}:")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn trusted_text(t: &Trusted) -> String {
+    match &t.replaced {
+        Some(old) => format!(
+            "peer {}: now trusting key {} (replacing {old})",
+            t.id, t.fingerprint
+        ),
+        None => format!(
+            "peer {}: key {} had not changed; nothing to trust",
+            t.id, t.fingerprint
+        ),
     }
 }
 
@@ -148,8 +195,19 @@ fn status_text(s: &Status) -> String {
         ),
     ];
     let pid = s.pid.map(|p| ("pid", p.to_string()));
+    let key = s.fingerprint.clone().map(|fp| ("key", fp));
+    let server_key = s.key.as_ref().map(|_| {
+        (
+            "server key",
+            s.server_fingerprint
+                .clone()
+                .unwrap_or_else(|| "not known yet (asked on first contact)".into()),
+        )
+    });
     rows.iter()
         .cloned()
+        .chain(key)
+        .chain(server_key)
         .chain(pid)
         .map(|(k, v)| format!("{:<15} {v}", format!("{k}:")))
         .collect::<Vec<_>>()

@@ -53,7 +53,7 @@ pub async fn run(socket: &Path, timeout: Option<Duration>, view: View) -> Result
         view,
     };
     match shell.client.request_within(Command::Id, timeout).await? {
-        Response::Id { id: Some(id) } => say(&format!("peerd shell: my id is {id}")),
+        Response::Id { id: Some(id), .. } => say(&format!("peerd shell: my id is {id}")),
         _ => say("peerd shell: no id yet (peerd is still registering)"),
     }
     say(MENU);
@@ -123,7 +123,7 @@ impl Shell<'_> {
 
     async fn my_id(&mut self) -> Result<(), ClientError> {
         match self.client.request_within(Command::Id, self.timeout).await {
-            Ok(Response::Id { id: Some(id) }) => say(&format!("my id: {id}")),
+            Ok(Response::Id { id: Some(id), .. }) => say(&format!("my id: {id}")),
             Ok(other) => say(&output::human(&other, &self.view)),
             Err(e) => recoverable(e)?,
         }

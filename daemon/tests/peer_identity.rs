@@ -45,7 +45,7 @@ fn id_is_stable_across_daemon_and_server_restarts() {
     let a = Daemon::spawn(addr, &tmp.path("a"), &[]);
     a.wait_ready();
     // The id is known before registering again (remembered in the store).
-    let Ok(Response::Id { id }) = a.request(Command::Id) else {
+    let Ok(Response::Id { id, .. }) = a.request(Command::Id) else {
         panic!("no id from the restarted daemon");
     };
     assert_eq!(id, Some(ida));
@@ -90,9 +90,15 @@ fn a_protocol_v1_data_dir_gets_a_key_and_a_new_id() {
     std::fs::write(old.join("token"), "00112233445566778899aabbccddeeff\n").expect("token");
     let d = Daemon::start(server.addr, &old);
     assert_eq!(d.wait_registered().get(), 2, "the new key gets the next id");
-    assert!(old.join("token.v1").exists() && !old.join("token").exists(), "retired");
+    assert!(
+        old.join("token.v1").exists() && !old.join("token").exists(),
+        "retired"
+    );
     assert!(old.join("identity.key").exists());
     support::poll("the retirement in the log", || {
-        d.logs().iter().any(|l| l.contains("protocol v1 token")).then_some(())
+        d.logs()
+            .iter()
+            .any(|l| l.contains("protocol v1 token"))
+            .then_some(())
     });
 }

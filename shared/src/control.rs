@@ -74,6 +74,21 @@ pub enum Command {
     Peers,
     /// Measure the round trip to a peer over its current path.
     Ping { to: PeerId },
+    /// A public key and its fingerprint: this daemon's own without `id`,
+    /// else the one pinned for that peer (and another the server offers
+    /// instead, when its key changed).
+    Key {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<PeerId>,
+    },
+    /// Pin the key the server now offers for a peer whose key changed, so
+    /// messages flow again. With `fingerprint` (or a whole base64 key), only
+    /// when the offered key is that one.
+    Trust {
+        id: PeerId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
+    },
 }
 
 /// One reply line: `{"ok":true,"result":{..}}` or `{"ok":false,"error":{..}}`.
@@ -177,6 +192,11 @@ pub enum Response {
     Id {
         /// `None` until the daemon has registered once.
         id: Option<PeerId>,
+        /// This daemon's public key, base64 (its identity from v2 on).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
     },
     Status(Status),
     /// Answer to `list`.
@@ -215,6 +235,41 @@ pub enum Response {
     OutboxDelete(Deleted),
     /// Answer to `outbox_prune`.
     OutboxPrune(Deleted),
+    /// Answer to `key`.
+    Key(KeyInfo),
+    /// Answer to `trust`.
+    Trust(Trusted),
+}
+
+/// Answer to `key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    /// The peer asked about; absent for the daemon's own key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<PeerId>,
+    /// The key (own or pinned), 44 characters of base64.
+    pub key: String,
+    /// Its fingerprint, eight groups of four hex digits.
+    pub fingerprint: String,
+    /// Another key the server gave for the peer: the peer is refused until
+    /// `trust` pins it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_fingerprint: Option<String>,
+}
+
+/// Answer to `trust`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trusted {
+    pub id: PeerId,
+    /// The key now pinned.
+    pub key: String,
+    pub fingerprint: String,
+    /// The fingerprint of the key it replaced; absent when the key had not
+    /// changed (then nothing was done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<String>,
 }
 
 /// How many stored messages a delete or prune request removed.
@@ -304,6 +359,16 @@ pub struct Status {
     /// The daemon's process id (useful after `--detach`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// This daemon's public key (base64) and its fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// The server's key as pinned, when known, and its fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_fingerprint: Option<String>,
 }
 
 /// One entry of `list`.
@@ -347,6 +412,11 @@ pub struct SendOutcome {
     pub note: Option<String>,
     /// Unix milliseconds after which a queued message fails.
     pub expires_ms: u64,
+    /// Why a failed message failed, as an error code: `expired`,
+    /// `unknown_peer` (the id was never registered) or `key_changed` (the
+    /// peer's key changed before it was delivered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<ErrorKind>,
 }
 
 /// One entry of `outbox`.

@@ -115,7 +115,7 @@ pub fn startup(
             errors += 1;
         }
     }
-    let is_id = |r: Result<Response, BenchError>| matches!(r, Ok(Response::Id { id: Some(_) }));
+    let is_id = |r: Result<Response, BenchError>| matches!(r, Ok(Response::Id { id: Some(_), .. }));
     let mut fresh = Vec::with_capacity(ids);
     for _ in 0..ids {
         let t0 = Instant::now();

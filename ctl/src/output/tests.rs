@@ -33,6 +33,7 @@ fn sentences_about_a_send() {
         elapsed_ms: Some(1.344),
         note: None,
         expires_ms: 1_795_000_000_000,
+        code: None,
     };
     assert_eq!(
         sent_text(&outcome, &utc()),

@@ -68,10 +68,27 @@ pub struct GetLinkStatus;
 pub struct GetPeerKey(pub PeerId);
 
 /// The user trusts the key the server now offers for a peer (`peerctl
-/// trust`); answered with that key, or `None` when none was offered.
+/// trust`), or only the key `expect` names (a fingerprint or base64 key).
 #[derive(Message)]
-#[rtype(result = "Option<PublicKey>")]
-pub struct Trust(pub PeerId);
+#[rtype(result = "TrustOutcome")]
+pub struct Trust {
+    pub peer: PeerId,
+    pub expect: Option<String>,
+}
+
+/// What [`Trust`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustOutcome {
+    /// No key is known for the peer: it was never introduced.
+    Unknown,
+    /// The key had not changed; nothing was done.
+    Unchanged(PublicKey),
+    /// `new` is pinned in place of `old`.
+    Replaced { old: PublicKey, new: PublicKey },
+    /// `expect` does not name the key on offer (or, with nothing on offer,
+    /// the pinned key); nothing was done.
+    Mismatch { current: PublicKey },
+}
 
 /// Who waits for a request to the server.
 pub enum Caller {
@@ -374,12 +391,22 @@ impl Handler<GetPeerKey> for RegistryLink {
 impl Handler<Trust> for RegistryLink {
     type Result = MessageResult<Trust>;
 
-    fn handle(&mut self, Trust(peer): Trust, ctx: &mut Self::Context) -> Self::Result {
-        let key = self.core.trust(peer);
-        if key.is_some() {
-            self.outbox.do_send(LinkEvent::Trusted { peer });
+    fn handle(&mut self, Trust { peer, expect }: Trust, ctx: &mut Self::Context) -> Self::Result {
+        let Some(known) = self.core.peer_key(peer) else {
+            return MessageResult(TrustOutcome::Unknown);
+        };
+        let current = known.offered.unwrap_or(known.pinned);
+        if expect.is_some_and(|e| !current.is_named_by(&e)) {
+            return MessageResult(TrustOutcome::Mismatch { current });
         }
+        let Some(new) = self.core.trust(peer) else {
+            return MessageResult(TrustOutcome::Unchanged(known.pinned));
+        };
+        self.outbox.do_send(LinkEvent::Trusted { peer });
         self.carry_out(ctx);
-        MessageResult(key)
+        MessageResult(TrustOutcome::Replaced {
+            old: known.pinned,
+            new,
+        })
     }
 }

@@ -23,7 +23,12 @@ fn request_lines_are_flat_and_strict() {
 
 #[test]
 fn reply_shapes() {
-    let ok = serde_json::to_string(&Reply::ok(None, Response::Id { id: PeerId::new(4) })).unwrap();
+    let id = Response::Id {
+        id: PeerId::new(4),
+        key: None,
+        fingerprint: None,
+    };
+    let ok = serde_json::to_string(&Reply::ok(None, id)).unwrap();
     assert_eq!(ok, r#"{"ok":true,"result":{"kind":"id","id":4}}"#);
     let err =
         serde_json::to_string(&Reply::err(Some(1), ErrorKind::UnknownPeer, "no peer 9")).unwrap();
@@ -38,6 +43,17 @@ fn reply_shapes() {
             to: PeerId::new(2).unwrap()
         }
     );
+    let r: Request = serde_json::from_str(r#"{"cmd":"key"}"#).unwrap();
+    assert_eq!(r.command, Command::Key { id: None });
+    let r: Request = serde_json::from_str(r#"{"cmd":"trust","id":3,"fingerprint":"ab"}"#).unwrap();
+    assert!(matches!(
+        r.command,
+        Command::Trust {
+            fingerprint: Some(_),
+            ..
+        }
+    ));
+    assert!(serde_json::from_str::<Request>(r#"{"cmd":"trust"}"#).is_err());
     let r: Request = serde_json::from_str(r#"{"cmd":"peers"}"#).unwrap();
     assert_eq!(r.command, Command::Peers);
     let paths = Response::Paths {
@@ -68,6 +84,25 @@ fn every_kind_is_its_commands_name() {
         (Response::Following, "follow"),
         (Response::Stopping, "stop"),
         (Response::InboxPrune(Deleted { deleted: 3 }), "inbox_prune"),
+        (
+            Response::Key(KeyInfo {
+                id: None,
+                key: "k".into(),
+                fingerprint: "f".into(),
+                offered: None,
+                offered_fingerprint: None,
+            }),
+            "key",
+        ),
+        (
+            Response::Trust(Trusted {
+                id: PeerId::new(2).unwrap(),
+                key: "k".into(),
+                fingerprint: "f".into(),
+                replaced: Some("g".into()),
+            }),
+            "trust",
+        ),
     ];
     for (response, kind) in pairs {
         let v = serde_json::to_value(&response).unwrap();

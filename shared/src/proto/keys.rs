@@ -61,6 +61,22 @@ impl PublicKey {
         }
         out
     }
+
+    /// Whether `text` names this key: its whole base64 form, or its
+    /// fingerprint (any case, with or without the colons; all 32 digits,
+    /// since a shorter prefix is easier to forge).
+    pub fn is_named_by(&self, text: &str) -> bool {
+        let text = text.trim();
+        if text.parse::<PublicKey>().is_ok_and(|k| k == *self) {
+            return true;
+        }
+        let digits: String = text
+            .chars()
+            .filter(|c| *c != ':')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        digits.len() == 32 && digits == self.fingerprint().replace(':', "")
+    }
 }
 
 impl fmt::Display for PublicKey {
@@ -213,6 +229,21 @@ mod tests {
         let fp = k.fingerprint();
         assert_eq!(fp.len(), 39);
         assert_eq!(fp.matches(':').count(), 7);
+    }
+
+    #[test]
+    fn a_key_is_named_by_its_base64_or_its_whole_fingerprint_only() {
+        let k = SecretKey::generate().unwrap().public_key();
+        let other = SecretKey::generate().unwrap().public_key();
+        let fp = k.fingerprint();
+        assert!(k.is_named_by(&k.to_base64()));
+        assert!(k.is_named_by(&fp));
+        assert!(k.is_named_by(&fp.to_uppercase()));
+        assert!(k.is_named_by(&format!(" {} ", fp.replace(':', ""))));
+        assert!(!k.is_named_by(&fp[..34]), "a prefix is not enough");
+        assert!(!k.is_named_by(&other.fingerprint()));
+        assert!(!k.is_named_by(&other.to_base64()));
+        assert!(!k.is_named_by(""));
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use actix::Addr;
 use peerd_shared::control::{
-    Command, ControlError, ErrorKind, MsgStatus, Response, Status, DEFAULT_TTL_SECS,
+    Command, ControlError, ErrorKind, KeyInfo, MsgStatus, Response, Status, Trusted,
+    DEFAULT_TTL_SECS,
 };
 use peerd_shared::proto::MAX_TEXT;
 use peerd_shared::PeerId;
@@ -19,7 +20,9 @@ use crate::peer::core::registration::LinkError;
 use crate::peer::inbox::Inbox;
 use crate::peer::lifecycle::Lifecycle;
 use crate::peer::outbox::{Enqueue, ListPaths, Outbox, Ping};
-use crate::peer::registry_link::{GetLinkStatus, ListPeers, RegistryLink};
+use crate::peer::registry_link::{
+    GetLinkStatus, GetPeerKey, ListPeers, RegistryLink, Trust, TrustOutcome,
+};
 use crate::peer::store::{StoreError, StoreHandle};
 
 /// What does not change while the daemon runs, for `status`.
@@ -95,7 +98,11 @@ pub async fn execute(s: &Services, cmd: Command) -> Result<Response, ControlErro
     match cmd {
         Command::Id => {
             let link = s.link.send(GetLinkStatus).await.map_err(gone)?;
-            Ok(Response::Id { id: link.id })
+            Ok(Response::Id {
+                id: link.id,
+                key: Some(link.key.to_base64()),
+                fingerprint: Some(link.key.fingerprint()),
+            })
         }
         Command::Status => status(s).await.map(Response::Status),
         Command::List => match s.link.send(ListPeers).await.map_err(gone)? {
@@ -140,6 +147,8 @@ pub async fn execute(s: &Services, cmd: Command) -> Result<Response, ControlErro
             s.outbox.do_send(Ping { to, reply });
             rx.await.map_err(gone)?.map(Response::Pong)
         }
+        Command::Key { id } => key(s, id).await.map(Response::Key),
+        Command::Trust { id, fingerprint } => trust(s, id, fingerprint).await.map(Response::Trust),
         Command::Follow { .. } | Command::Stop => Err(error(
             ErrorKind::Internal,
             "follow and stop are served by the session",
@@ -163,7 +172,85 @@ async fn status(s: &Services) -> Result<Status, ControlError> {
         outbox_delivered: counts.delivered,
         outbox_failed: counts.failed,
         pid: Some(std::process::id()),
+        key: Some(link.key.to_base64()),
+        fingerprint: Some(link.key.fingerprint()),
+        server_key: link.server_key.map(|k| k.to_base64()),
+        server_fingerprint: link.server_key.map(|k| k.fingerprint()),
     })
+}
+
+fn never_introduced(peer: PeerId) -> ControlError {
+    error(
+        ErrorKind::UnknownPeer,
+        format!(
+            "no key is known for peer {peer}: the server has not introduced it yet \
+             (a message to it, or its message to you, does)"
+        ),
+    )
+}
+
+async fn key(s: &Services, id: Option<PeerId>) -> Result<KeyInfo, ControlError> {
+    let Some(peer) = id else {
+        let link = s.link.send(GetLinkStatus).await.map_err(gone)?;
+        return Ok(KeyInfo {
+            id: None,
+            key: link.key.to_base64(),
+            fingerprint: link.key.fingerprint(),
+            offered: None,
+            offered_fingerprint: None,
+        });
+    };
+    let known = s
+        .link
+        .send(GetPeerKey(peer))
+        .await
+        .map_err(gone)?
+        .ok_or_else(|| never_introduced(peer))?;
+    Ok(KeyInfo {
+        id: Some(peer),
+        key: known.pinned.to_base64(),
+        fingerprint: known.pinned.fingerprint(),
+        offered: known.offered.map(|k| k.to_base64()),
+        offered_fingerprint: known.offered.map(|k| k.fingerprint()),
+    })
+}
+
+async fn trust(
+    s: &Services,
+    peer: PeerId,
+    expect: Option<String>,
+) -> Result<Trusted, ControlError> {
+    let outcome = s
+        .link
+        .send(Trust {
+            peer,
+            expect: expect.clone(),
+        })
+        .await
+        .map_err(gone)?;
+    match outcome {
+        TrustOutcome::Unknown => Err(never_introduced(peer)),
+        TrustOutcome::Unchanged(key) => Ok(Trusted {
+            id: peer,
+            key: key.to_base64(),
+            fingerprint: key.fingerprint(),
+            replaced: None,
+        }),
+        TrustOutcome::Replaced { old, new } => Ok(Trusted {
+            id: peer,
+            key: new.to_base64(),
+            fingerprint: new.fingerprint(),
+            replaced: Some(old.fingerprint()),
+        }),
+        TrustOutcome::Mismatch { current } => Err(error(
+            ErrorKind::KeyChanged,
+            format!(
+                "peer {peer}'s key is {}, not {}; nothing was trusted",
+                current.fingerprint(),
+                expect.unwrap_or_default().trim()
+            ),
+        )),
+    }
 }
 
 async fn send(
@@ -193,7 +280,7 @@ async fn send(
     };
     if outcome.status == MsgStatus::Failed {
         return Err(error(
-            ErrorKind::Expired,
+            outcome.code.unwrap_or(ErrorKind::Expired),
             format!(
                 "message {} to {to} failed: {}",
                 outcome.msg,
@@ -214,8 +301,16 @@ mod tests {
         let e = check_text(&"a".repeat(MAX_TEXT + 1)).unwrap_err();
         assert_eq!(e.code, ErrorKind::TextTooLong);
         assert!(e.message.contains("1000"), "{}", e.message);
-        let e = check_text(&"\"".repeat(MAX_TEXT)).unwrap_err();
-        assert_eq!(e.code, ErrorKind::TextTooLong);
-        assert!(e.message.contains("1200"), "{}", e.message);
+        assert!(
+            check_text(&"\"".repeat(MAX_TEXT)).is_ok(),
+            "bytes, not JSON"
+        );
+        let e = check_text(&"é".repeat(MAX_TEXT / 2 + 1)).unwrap_err();
+        assert_eq!(
+            e.code,
+            ErrorKind::TextTooLong,
+            "1002 bytes in 501 characters"
+        );
+        assert_eq!(check_text("").unwrap_err().code, ErrorKind::BadRequest);
     }
 }

@@ -112,6 +112,12 @@ impl Outbox {
                         message: format!("peer {peer} was never registered with the server"),
                     }));
                 }
+                LookupAnswer::KeyChanged(reason) => {
+                    let _ = send.reply.send(Err(ControlError {
+                        code: ErrorKind::KeyChanged,
+                        message: reason.clone(),
+                    }));
+                }
                 LookupAnswer::Found => self.store_new(send, None, now),
                 LookupAnswer::Offline(reason) | LookupAnswer::Unreachable(reason) => {
                     self.store_new(send, Some(reason.clone()), now);

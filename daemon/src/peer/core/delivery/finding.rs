@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use peerd_shared::control::ErrorKind;
 use peerd_shared::proto::ErrorCode;
 use peerd_shared::PeerId;
 
@@ -47,12 +48,12 @@ impl Delivery {
                     offered,
                 };
                 self.block(peer, e.to_string(), now);
-                LookupAnswer::Unreachable(e.to_string())
+                LookupAnswer::KeyChanged(e.to_string())
             }
             Err(LinkError::UnknownPeer(_)) => {
                 self.path(peer).forget();
                 let reason = format!("peer {peer} was never registered");
-                self.fail_all(peer, &reason, now);
+                self.fail_all(peer, ErrorKind::UnknownPeer, &reason, now);
                 self.fail_pings(peer, &reason);
                 LookupAnswer::Unknown
             }
@@ -102,8 +103,9 @@ impl Delivery {
     }
 
     /// The server gave another key for `peer` than the pinned one: the
-    /// peer is blocked, its messages stay queued with the reason, its
-    /// pings fail, and new sends are refused, until `trusted`.
+    /// peer is blocked until `trusted`; new sends are refused, and the
+    /// queued messages and pings fail now (they were meant for the holder
+    /// of the old key: after a trust they are not sent to the new one).
     pub fn key_changed(&mut self, peer: PeerId, reason: String, now: Now) {
         self.block(peer, reason, now);
         self.settle(now);
@@ -112,7 +114,7 @@ impl Delivery {
     fn block(&mut self, peer: PeerId, reason: String, now: Now) {
         tracing::warn!(%peer, "{reason}");
         self.path(peer).block(reason.clone());
-        self.note_all(peer, &reason, now);
+        self.fail_all(peer, ErrorKind::KeyChanged, &reason, now);
         self.fail_pings(peer, &reason);
     }
 
@@ -132,7 +134,8 @@ impl Delivery {
                 self.unreachable(target, format!("peer {target} is offline"), now);
             }
             ErrorCode::UnknownPeer => {
-                self.fail_all(target, &format!("peer {target} was never registered"), now);
+                let reason = format!("peer {target} was never registered");
+                self.fail_all(target, ErrorKind::UnknownPeer, &reason, now);
             }
             _ => {
                 let reason = format!("relay refused: {code}: {message}");

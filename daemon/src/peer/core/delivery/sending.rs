@@ -94,11 +94,7 @@ impl Delivery {
     /// The message could not be sealed for its route (too long to relay):
     /// it fails now, with the reason.
     pub fn unsendable(&mut self, msg: MsgId, reason: String, now: Now) {
-        if let Some(m) = self.queue.get_mut(msg) {
-            m.last_error = Some(reason);
-            m.expires_ms = 0;
-            self.expire(msg, now);
-        }
+        self.fail(msg, ErrorKind::TextTooLong, reason, now);
         self.settle(now);
     }
 
@@ -160,15 +156,25 @@ impl Delivery {
         }
     }
 
-    /// The message's time is up (or it cannot be delivered): it fails.
+    /// The message's time is up: it fails as `expired`.
     pub(super) fn expire(&mut self, id: MsgId, now: Now) {
-        let Some(m) = self.queue.remove(id) else {
+        let Some(m) = self.queue.get(id) else {
             return;
         };
         let reason = m.last_error.as_deref().unwrap_or("no acknowledgement");
         let error = format!("expired at {}: {reason}", format_ms(m.expires_ms));
+        self.fail(id, ErrorKind::Expired, error, now);
+    }
+
+    /// Message `id` cannot be delivered: it fails with `code` and `error`
+    /// (recorded, and told to a waiting `send`).
+    pub(super) fn fail(&mut self, id: MsgId, code: ErrorKind, error: String, now: Now) {
+        let Some(m) = self.queue.remove(id) else {
+            return;
+        };
         tracing::warn!(peer = %m.to, msg = %id, %error, "message failed");
-        let outcome = m.outcome(id, MsgStatus::Failed, None, Some(error.clone()));
+        let mut outcome = m.outcome(id, MsgStatus::Failed, None, Some(error.clone()));
+        outcome.code = Some(code);
         let attempts = m.attempts;
         let change = Change::Failed { error, attempts };
         self.out.push(Action::Record {
@@ -179,14 +185,11 @@ impl Delivery {
         self.release(m.to, now);
     }
 
-    /// The peer was never registered: fail its messages at once.
-    pub(super) fn fail_all(&mut self, peer: PeerId, reason: &str, now: Now) {
+    /// Every queued message of `peer` fails at once with `code` (the id
+    /// was never registered, or its key changed).
+    pub(super) fn fail_all(&mut self, peer: PeerId, code: ErrorKind, reason: &str, now: Now) {
         for id in self.queue.ids_of(peer) {
-            if let Some(m) = self.queue.get_mut(id) {
-                m.last_error = Some(reason.to_owned());
-                m.expires_ms = 0;
-            }
-            self.expire(id, now);
+            self.fail(id, code, reason.to_owned(), now);
         }
     }
 

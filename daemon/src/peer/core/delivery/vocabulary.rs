@@ -68,6 +68,9 @@ pub enum LookupAnswer {
     Offline(String),
     /// The server could not be asked.
     Unreachable(String),
+    /// The server gave another key than the pinned one: refused until the
+    /// user trusts it (the reason names both fingerprints).
+    KeyChanged(String),
 }
 
 /// Whether a new message for a peer may be stored now.

@@ -90,6 +90,7 @@ impl OutMsg {
             elapsed_ms: delivered.map(|d| d.1),
             note,
             expires_ms: self.expires_ms,
+            code: None,
         }
     }
 }

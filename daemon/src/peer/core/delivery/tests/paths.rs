@@ -3,6 +3,7 @@
 //! re-punching of a silent direct path, the upgrade of a relayed path to
 //! direct, and a peer whose key changed.
 
+use peerd_shared::control::ErrorKind;
 use peerd_shared::MsgId;
 
 use super::{peer_addr, Bench};
@@ -115,14 +116,19 @@ fn a_peer_whose_key_changed_is_blocked_until_trusted() {
     let reason = "peer 2's key changed".to_owned();
     b.core.key_changed(super::id(2), reason.clone(), b.at(10));
     b.record(10);
-    let noted = b.logged(10, |a| match a {
+    let failed = b.logged(10, |a| match a {
         Action::Record {
-            change: Change::Noted { error, .. },
+            change: Change::Failed { error, .. },
+            outcome,
             ..
-        } => Some(error.clone()),
+        } => Some((error.clone(), outcome.code)),
         _ => None,
     });
-    assert_eq!(noted, [(10, reason.clone())]);
+    assert_eq!(
+        failed,
+        [(10, (reason.clone(), Some(ErrorKind::KeyChanged)))],
+        "the queued message was meant for the old key: it fails now"
+    );
     b.run_until(20_000);
     assert_eq!(b.messages(10), [], "nothing goes");
     assert!(matches!(
@@ -133,10 +139,20 @@ fn a_peer_whose_key_changed_is_blocked_until_trusted() {
     assert_eq!(b.core.paths(b.at(20_001))[0].state, "key changed");
     b.core.trusted(super::id(2), b.at(20_002));
     b.record(20_002);
-    assert_eq!(b.lookups(20_002), [(20_002, false)], "looked up again");
+    assert_eq!(b.lookups(20_002), [], "nothing is waiting for the peer");
+    assert!(matches!(
+        b.core.admit(super::id(2), b.at(20_003)),
+        crate::peer::core::delivery::Admission::Now { problem: None }
+    ));
+    b.queue(2, 20_004, 60_000);
+    assert_eq!(
+        b.lookups(20_003),
+        [(20_004, false)],
+        "a new message looks it up"
+    );
     b.found(20_010, false);
     b.proven(20_020);
-    assert_eq!(b.messages(20_010), [(20_020, (MsgId(1), direct()))]);
+    assert_eq!(b.messages(20_010), [(20_020, (MsgId(2), direct()))]);
 }
 
 #[test]
