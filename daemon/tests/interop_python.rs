@@ -3,6 +3,9 @@
 //!
 //! - `python_rebuilds_every_vector`: `test_vectors.py` rebuilds every output
 //!   of `docs/protocol-v2-vectors.json` from its inputs and decodes every frame.
+//! - `python_node_on_a_fake_clock`: `test_node.py`, the Python peer's timers
+//!   (REGISTER rounds, the 15 s attempt, HELLO retries) and the sessions it
+//!   keeps, on a fake clock.
 //! - `python_live_scenario_selftest`: `live.py` against `spec_server.py`, a
 //!   minimal server written from the document, so that the scenario itself
 //!   is known to work.
@@ -16,7 +19,7 @@
 //!   `--print-key` gives the same key while it runs.
 //!
 //! The servers keep the default `--handshake-limit` (50 per second per
-//! source IP, burst 100): the scenario sends about 15 handshakes and key
+//! source IP, burst 100): the scenario sends about 20 handshakes and key
 //! requests from 127.0.0.1, and the 80 extra peers of the LIST paging check
 //! register from 127.0.0.2 to 127.0.0.5, 20 from each.
 //!
@@ -192,6 +195,12 @@ fn python_rebuilds_every_vector() {
         output.contains(" passed, 0 failed"),
         "no summary line:\n{output}"
     );
+}
+
+#[test]
+fn python_node_on_a_fake_clock() {
+    require_python_packages();
+    run_script_ok("test_node.py", &[]);
 }
 
 #[test]
