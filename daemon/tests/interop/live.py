@@ -404,6 +404,52 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
                 lambda fresh=fresh, kept=kept: register_answered_twice(fresh, kept),
             )
 
+    def unconfirmed_session_confirmed_later() -> str:
+        # Section 4: the server keeps an unconfirmed session for 15 s and
+        # receives on it; once its first frame arrives it is the one confirmed
+        # last, so INTRO and RELAYED move to it.
+        s = node("S")
+        net.add(s)
+        try:
+            net.register(s, WAIT)
+            net.settle(WAIT)
+            attempt = s.register()
+            first = attempt.indices[0]
+            net.wait_unread(s, lambda d: d[:1] == bytes([p.HANDSHAKE_RESP]) and u32(d, 5) == first, WAIT,
+                            "the answer to the first INIT (left unread)")
+            s.retransmit_register()
+            attempt.next_at = float("inf")
+            second = attempt.indices[1]
+            spare = s.pending[second].init  # the test keeps what S forgets
+            net.wait(lambda: attempt.done and s.confirming.done, WAIT, "REGISTERED and the confirming KEEPALIVE")
+            expect(attempt.answered_by == first, "S did not take the first answer")
+            net.wait(lambda: any(r.answers_init == second for r in s.received), WAIT, "the answer to the second INIT")
+            resp = next(r.data for r in s.received if r.answers_init == second)
+            _, other = p.read_resp(spare, resp, p.WINDOW_SERVER, spare.sent)
+            s.sessions[other.local_index] = (other, None)  # so that S reads what comes on it
+            start = len(s.received)
+            req = s.request(lambda seq: p.Keepalive(seq), session=other)
+            net.wait(lambda: req.done, WAIT, "the reply to a KEEPALIVE on the unconfirmed session")
+            expect(isinstance(req.reply, p.KeepaliveAck), f"KEEPALIVE on the unconfirmed session: {req.reply}")
+            on = [r.session for r in s.received[start:] if r.reply_seq == req.seq]
+            expect(on == [second], f"the reply came on {on}, not on the session asked on")
+            start = len(s.received)
+            reply = net.call(b, lambda seq: p.Connect(seq, s.id), WAIT)
+            expect(isinstance(reply, p.ConnectAck), f"CONNECT answered {reply}")
+            reply = net.call(b, lambda seq: p.Relay(seq, s.id, b"\xa4 relayed"), WAIT)
+            expect(isinstance(reply, p.RelayAck), f"RELAY answered {reply}")
+            keepalive_barrier(net, s)
+            came_on = [r.session for r in s.received[start:]
+                       if r.note.startswith("Intro") or r.note.startswith("Relayed")]
+            expect(came_on == [second, second],
+                   f"INTRO and RELAYED came on {came_on}; the session confirmed last is {second:#x}")
+            return "answered on; INTRO and RELAYED follow it once its first frame arrived"
+        finally:
+            net.remove(s)
+
+    checks.run("a session the server answered but nobody confirmed is kept, and becomes current on its first frame",
+               unconfirmed_session_confirmed_later)
+
     def hello_direct() -> str:
         attempt = a.hello(b.id, "direct")
         net.wait(lambda: attempt.done, WAIT, "HELLO_ACK from B")
