@@ -367,7 +367,9 @@ fn is_fingerprint(text: &str) -> bool {
     let groups: Vec<&str> = text.split(':').collect();
     groups.len() == 8
         && groups.iter().all(|g| {
-            g.len() == 4 && g.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            g.len() == 4
+                && g.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         })
 }
 
