@@ -257,8 +257,8 @@ struct PeerdServer {
 impl PeerdServer {
     /// Starts the server on a fresh database. With `key_first`, the key is
     /// created beforehand by `--print-key`, and the start log line must name
-    /// it without `, new`; otherwise the server creates it, and the line must
-    /// end in `, new` (docs/protocol.md section 8). Either way `--print-key`
+    /// it without `, new`; otherwise the server creates it, and `, new` must
+    /// follow the fingerprint (docs/protocol.md section 8). Either way `--print-key`
     /// must give the same key while the server runs.
     fn start(key_first: bool, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
