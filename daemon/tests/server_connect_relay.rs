@@ -1,31 +1,43 @@
-//! CONNECT (CONNECT_ACK + INTRO), RELAY (RELAYED with `data` unchanged +
-//! RELAY_ACK) and UNREGISTER against the real binary, with their target
-//! errors: `bad_request` (target is the asker), `unknown_peer`, `peer_offline`.
+//! CONNECT (CONNECT_ACK with the target's key and address, INTRO with the
+//! asker's), RELAY (RELAYED with `data` unchanged, RELAY_ACK) and
+//! UNREGISTER against the real binary, with their target errors:
+//! `bad_request` (the target is the asker), `unknown_peer`, `peer_offline`,
+//! and `unauthorized` for an unregistered asker.
 
 mod support;
 
 use std::time::Duration;
 
-use peerd_shared::wire::{self, ErrorCode, Packet};
-use peerd_shared::Seq;
+use peerd_shared::proto::frame::{MAX_PAYLOAD, TRANSPORT_OVERHEAD};
+use peerd_shared::proto::{Body, ErrorCode, MAX_DATAGRAM};
+use peerd_shared::PeerId;
 use support::*;
+
+const QUIET: Duration = Duration::from_millis(300);
 
 #[test]
 fn connect_answers_the_asker_and_introduces_the_target() {
     let server = Server::fresh(&[]);
     let mut a = Peer::join(&server);
-    let b = Peer::join(&server);
-    let text = a.json("CONNECT", &format!(r#","target":{}"#, b.id));
-    let seq = a.next_seq_used();
-    let reply = a.client.call(&text);
-    assert!(
-        matches!(reply, Packet::ConnectAck { seq: s, target, addr } if s == seq && target == b.id && addr == b.client.addr()),
-        "{reply:?}"
+    let mut b = Peer::join(&server);
+    let seq = a.seq();
+    let reply = a.request(&Body::Connect { seq, target: b.id });
+    assert_eq!(
+        reply.body(),
+        Body::ConnectAck {
+            seq,
+            target: b.id,
+            key: b.keys.public(),
+            addr: b.client.addr()
+        }
     );
-    let intro = b.client.recv();
-    assert!(
-        matches!(intro, Packet::Intro { from, addr } if from == a.id && addr == a.client.addr()),
-        "{intro:?}"
+    assert_eq!(
+        b.next().body(),
+        Body::Intro {
+            from: a.id,
+            key: a.keys.public(),
+            addr: a.client.addr()
+        }
     );
     server.wait_for_log(&format!("CONNECT id {} -> id {}", a.id, b.id));
 }
@@ -34,25 +46,22 @@ fn connect_answers_the_asker_and_introduces_the_target() {
 fn relay_forwards_data_byte_for_byte() {
     let server = Server::fresh(&[]);
     let mut a = Peer::join(&server);
-    let b = Peer::join(&server);
-    // Odd spacing, key order and escapes must survive unchanged.
-    let data = format!(
-        r#"{{ "text" : "h\u00e9 \"x\"",  "type":"MESSAGE","v":1,"from":{},"to":{},"msg":7,"ts":1 }}"#,
-        a.id, b.id
-    );
-    let reply = a.call("RELAY", &format!(r#","target":{},"data":{data}"#, b.id));
-    assert!(matches!(reply, Packet::RelayAck { .. }), "{reply:?}");
-    let raw = b.client.recv_within(DEADLINE).expect("RELAYED");
-    let text = String::from_utf8(raw.clone()).expect("utf-8");
-    assert!(text.contains(&data), "data changed: {text}");
-    match wire::decode(&raw) {
-        Ok(Packet::Relayed { from, data: d }) => {
-            assert_eq!(from, a.id);
-            assert_eq!(d.get(), data);
-        }
-        other => panic!("unexpected {other:?}"),
+    let mut b = Peer::join(&server);
+    // The server cannot read relayed frames and does not look at them:
+    // any bytes, up to the largest RELAY a frame holds.
+    let largest = MAX_PAYLOAD - (1 + 4 + 8);
+    for data in [
+        vec![0u8],
+        (0..=255u8).collect::<Vec<u8>>(),
+        vec![0xA4; largest],
+    ] {
+        let reply = a.call(Req::Relay(b.id, &data));
+        assert!(matches!(reply.body(), Body::RelayAck { .. }), "{:?}", reply.body());
+        let relayed = b.next();
+        assert!(relayed.0.len() + TRANSPORT_OVERHEAD <= MAX_DATAGRAM);
+        assert_eq!(relayed.body(), Body::Relayed { from: a.id, data: &data });
     }
-    server.wait_for_log(&format!("RELAY id {} -> id {}", a.id, b.id));
+    server.wait_for_log(&format!("RELAY id {} -> id {}: {largest} bytes", a.id, b.id));
 }
 
 #[test]
@@ -60,46 +69,21 @@ fn target_errors_for_connect_and_relay() {
     let server = Server::fresh(&[]);
     let mut a = Peer::join(&server);
     let mut b = Peer::join(&server);
-    let data = r#","data":{"v":1,"type":"MESSAGE_ACK","from":1,"to":2,"msg":1}"#;
-    for kind in ["CONNECT", "RELAY"] {
-        let extra = |target: u64| {
-            format!(
-                r#","target":{target}{}"#,
-                if kind == "RELAY" { data } else { "" }
-            )
-        };
-        assert_eq!(
-            code_of(&a.call(kind, &extra(a.id.get()))),
-            ErrorCode::BadRequest,
-            "{kind} to self"
-        );
-        assert_eq!(
-            code_of(&a.call(kind, &extra(3))),
-            ErrorCode::UnknownPeer,
-            "{kind} to a never registered id"
-        );
-        assert_eq!(
-            code_of(&a.call(kind, &extra(9_007_199_254_740_991))),
-            ErrorCode::UnknownPeer
-        );
+    let never = PeerId::new(3).expect("id");
+    let largest = PeerId::new((1 << 53) - 1).expect("the largest id");
+    let reqs = |target| [Req::Connect(target), Req::Relay(target, b"frame")];
+    for req in reqs(a.id) {
+        assert_eq!(a.call(req).code(), ErrorCode::BadRequest, "{req:?} to self");
     }
-    assert!(matches!(
-        b.call("UNREGISTER", ""),
-        Packet::UnregisterAck { .. }
-    ));
-    for kind in ["CONNECT", "RELAY"] {
-        let extra = format!(
-            r#","target":{}{}"#,
-            b.id,
-            if kind == "RELAY" { data } else { "" }
-        );
-        assert_eq!(
-            code_of(&a.call(kind, &extra)),
-            ErrorCode::PeerOffline,
-            "{kind} to an unregistered peer"
-        );
+    for req in reqs(never).into_iter().chain(reqs(largest)) {
+        assert_eq!(a.call(req).code(), ErrorCode::UnknownPeer, "{req:?}");
     }
-    b.client.expect_silence(Duration::from_millis(200));
+    assert!(matches!(b.call(Req::Unregister).body(), Body::UnregisterAck { .. }));
+    for req in reqs(b.id) {
+        assert_eq!(a.call(req).code(), ErrorCode::PeerOffline, "{req:?}");
+    }
+    b.expect_nothing(QUIET);
+    server.wait_for_log(&format!("CONNECT id {} -> id {}: peer_offline", a.id, b.id));
 }
 
 #[test]
@@ -107,19 +91,24 @@ fn unregister_leaves_now_and_keeps_the_id_reserved() {
     let server = Server::fresh(&[]);
     let mut a = Peer::join(&server);
     let mut b = Peer::join(&server);
-    let text = b.json("UNREGISTER", "");
-    let reply = b.client.call(&text);
-    assert!(matches!(reply, Packet::UnregisterAck { seq } if seq == b.next_seq_used()));
+    let seq = b.seq();
+    let reply = b.request(&Body::Unregister { seq });
+    assert_eq!(reply.body(), Body::UnregisterAck { seq });
     server.wait_for_log(&format!("UNREGISTER id {}", b.id));
 
-    let Packet::ListAck { peers, .. } = a.call("LIST", "") else {
-        panic!("LIST failed");
-    };
-    assert!(peers.is_empty(), "b left LIST: {peers:?}");
-    // b is no longer online: its requests are refused until it registers.
-    assert_eq!(code_of(&b.call("LIST", "")), ErrorCode::Unauthorized);
-    // Registering again gives the same id.
-    let again = b.client.call(&register_json(50, &b.token));
-    assert!(matches!(again, Packet::RegisterAck { id, seq: Seq(50), .. } if id == b.id));
-    assert!(matches!(b.call("LIST", ""), Packet::ListAck { .. }));
+    assert_eq!(a.call(Req::List(0)).listed(), (vec![], false), "b left LIST");
+    // Offline, b may only KEEPALIVE (or handshake) its way back.
+    for req in [Req::List(0), Req::Connect(a.id), Req::Relay(a.id, b"x"), Req::Unregister] {
+        assert_eq!(b.call(req).code(), ErrorCode::Unauthorized, "{req:?}");
+    }
+    a.expect_nothing(QUIET);
+    assert!(matches!(b.call(Req::Keepalive).body(), Body::KeepaliveAck { .. }));
+    assert_eq!(a.call(Req::List(0)).listed().0, [(b.id, b.client.addr())]);
+
+    // Unregistered again, a new handshake brings back the same id.
+    b.call(Req::Unregister);
+    let id = b.id;
+    b.register();
+    assert_eq!(b.id, id);
+    assert_eq!(a.call(Req::List(0)).listed().0, [(b.id, b.client.addr())]);
 }

@@ -1,84 +1,103 @@
-//! REGISTER against the real binary: dense ids from 1, the same token keeps
-//! its id, a new address updates the registration, the log lines, flags,
-//! `--help` and a clean SIGTERM shutdown.
+//! REGISTER handshakes against the real binary: ids from 1, the same key
+//! keeps its id (from the same socket or a new one, which moves the peer),
+//! REGISTERED and KEEPALIVE_ACK carry the observed address and the
+//! announced keepalive, roaming on an authenticated frame, the log lines,
+//! flags, `--help` and a clean shutdown on SIGTERM and SIGINT.
 
 mod support;
 
 use std::process::Command;
 
-use peerd_shared::wire::{ErrorCode, Packet};
-use peerd_shared::{PeerId, Seq};
+use peerd_shared::proto::{Body, RespPayload};
 use support::*;
 
 #[test]
-fn new_tokens_get_ids_from_one_and_the_same_token_keeps_its_id() {
+fn new_keys_get_ids_from_one_and_the_same_key_keeps_its_id() {
     let server = Server::fresh(&[]);
     assert!(
         server.db.exists(),
         "the database and its parent dirs are created"
     );
-    let peers: Vec<Peer> = (0..3).map(|_| Peer::join(&server)).collect();
+    let mut peers: Vec<Peer> = (0..3).map(|_| Peer::join(&server)).collect();
     let ids: Vec<u64> = peers.iter().map(|p| p.id.get()).collect();
     assert_eq!(ids, [1, 2, 3]);
+    for p in &peers {
+        assert_eq!(p.seen_as, p.client.addr(), "REGISTERED carries the source");
+        assert_eq!(p.keepalive, 25, "the default keepalive");
+    }
 
-    // A refresh from the same socket: same id, default keepalive 25.
-    let again = peers[1].client.call(&register_json(9, &peers[1].token));
-    let Packet::RegisterAck {
-        seq,
-        id,
-        addr,
-        keepalive,
-    } = again
-    else {
-        panic!("unexpected {again:?}");
-    };
+    // A new handshake of the same key from the same socket: same id.
+    let again = peers[1].register();
     assert_eq!(
-        (seq, id, addr, keepalive),
-        (Seq(9), peers[1].id, peers[1].client.addr(), 25)
+        again,
+        RespPayload::Registered {
+            id: peers[1].id,
+            keepalive: 25,
+            addr: peers[1].client.addr()
+        }
+    );
+    let ack = peers[1].call(Req::Keepalive);
+    assert_eq!(
+        ack.body(),
+        Body::KeepaliveAck {
+            seq: ack.seq().expect("a seq"),
+            keepalive: 25,
+            addr: peers[1].client.addr()
+        }
     );
 
     for p in &peers {
         server.wait_for_log(&format!("REGISTER from {} -> id {}", p.client.addr(), p.id));
     }
+    server.wait_for_log(&format!("-> id {} (new)", peers[2].id));
+    // The server's private key is never logged.
+    let secret = std::fs::read_to_string(server.db.with_file_name("server.key")).expect("key");
     let logs = server.logs().join("\n");
-    for p in &peers {
-        assert!(!logs.contains(&p.token), "a token was logged");
-    }
+    assert!(!logs.contains(secret.trim()), "the private key was logged");
 }
 
 #[test]
-fn register_from_a_new_address_moves_the_peer() {
+fn the_same_key_from_a_new_socket_moves_the_peer_and_frames_roam() {
     let server = Server::fresh(&[]);
-    let mut a = Peer::join(&server);
+    let a = Peer::join(&server);
     let mut watcher = Peer::join(&server);
 
-    let moved = server.client();
-    let reply = moved.call(&register_json(5, &a.token));
+    let moved_keys = Keys::with(a.keys.identity.clone(), server.key());
+    let mut moved = Peer::join_with(server.client(), moved_keys);
+    assert_eq!(moved.id, a.id, "same key, same id");
+    assert_eq!(moved.seen_as, moved.client.addr());
+    let (listed, _) = watcher.call(Req::List(0)).listed();
+    assert_eq!(listed, [(a.id, moved.client.addr())], "others see the new address");
+
+    // INTRO goes to the new address, on the new session.
+    let ack = watcher.call(Req::Connect(a.id));
     assert!(
-        matches!(reply, Packet::RegisterAck { id, addr, .. } if id == a.id && addr == moved.addr())
+        matches!(ack.body(), Body::ConnectAck { addr, key, .. } if addr == moved.client.addr() && key == a.keys.public()),
+        "{:?}",
+        ack.body()
+    );
+    assert!(
+        matches!(moved.next().body(), Body::Intro { from, .. } if from == watcher.id),
+        "INTRO at the new socket"
     );
 
-    // The old address is no longer the registered one.
-    assert_eq!(code_of(&a.call("LIST", "")), ErrorCode::Unauthorized);
-    // Others see the new address.
-    let Packet::ListAck { peers, .. } = watcher.call("LIST", "") else {
-        panic!("LIST failed");
-    };
-    let entry = peers.iter().find(|p| p.id == a.id).expect("a is listed");
-    assert_eq!(entry.addr, moved.addr());
-    // Requests from the new address work.
-    let text = request_json("LIST", 6, a.id, &a.token, "");
-    assert!(matches!(moved.call(&text), Packet::ListAck { .. }));
+    // An authenticated frame from yet another socket moves the peer there.
+    moved.client = server.client();
+    let ack = moved.call(Req::Keepalive);
+    assert!(matches!(ack.body(), Body::KeepaliveAck { addr, .. } if addr == moved.client.addr()));
+    let (listed, _) = watcher.call(Req::List(0)).listed();
+    assert_eq!(listed, [(a.id, moved.client.addr())], "roamed");
+    server.wait_for_log(&format!("id {} moved to {}", a.id, moved.client.addr()));
 }
 
 #[test]
 fn keepalive_flag_is_announced() {
     let server = Server::fresh(&["--keepalive", "7"]);
-    let c = server.client();
-    let reply = c.call(&register_json(1, &new_token()));
-    assert!(
-        matches!(reply, Packet::RegisterAck { keepalive: 7, id, .. } if id == PeerId::new(1).unwrap())
-    );
+    let mut p = Peer::join(&server);
+    assert_eq!((p.id.get(), p.keepalive), (1, 7));
+    let ack = p.call(Req::Keepalive);
+    assert!(matches!(ack.body(), Body::KeepaliveAck { keepalive: 7, .. }));
+    server.wait_for_log("keepalive 7 s");
 }
 
 #[test]
@@ -97,7 +116,12 @@ fn help_explains_every_flag() {
         "--rate-burst",
         "--global-rate-limit",
         "--replay-cache",
+        "--key-file",
+        "--print-key",
+        "--handshake-limit",
+        "--cookie-threshold",
         "0.0.0.0:8080",
+        "protocol v2",
     ] {
         assert!(
             text.contains(flag),
@@ -108,12 +132,18 @@ fn help_explains_every_flag() {
 
 #[test]
 fn bad_flags_are_refused() {
-    for args in [["--keepalive", "0"], ["--listen", "nowhere"]] {
+    for args in [
+        &["--keepalive", "0"][..],
+        &["--listen", "nowhere"],
+        &["--handshake-limit", "-1"],
+        &["--cookie-threshold", "many"],
+        &["--print-key", "yes"],
+    ] {
         let out = Proc::run(
             "peerd server with a bad flag",
             Command::new(peerd_bin()).arg("server").args(args),
         );
-        assert!(!out.success(), "{args:?} accepted");
+        assert_eq!(out.code, Some(2), "{args:?}: {out:?}");
     }
 }
 

@@ -16,9 +16,9 @@ barriers below).
 `--cookie-threshold 1`: registrations under load go through COOKIE_REPLY.
 
 `--known-failure TEXT` marks the check whose name contains TEXT as a known
-failure: its failure is printed as `known` and does not fail the run, and
-its success fails the run (the mark must then go), so the mark can never
-hide a change.
+failure of the server: its failure is printed as `known` and does not fail
+the run, and its success fails the run (the mark must then go), so the mark
+can never hide a change. A mark that matches no check fails the run too.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class Checks:
         self.failed = 0
         self.known_failed = 0
         self.known = known
+        self.marks_used: set = set()
         self.skipping: Optional[str] = None
 
     def run(self, name: str, fn: Callable[[], Optional[str]], prerequisite: bool = False) -> None:
@@ -55,13 +56,14 @@ class Checks:
             print(f"skip - {name} (after: {self.skipping})", flush=True)
             self.failed += 1
             return
-        known = any(k in name for k in self.known)
+        marks = [k for k in self.known if k in name]
+        self.marks_used.update(marks)
         try:
             note = fn()
         except Exception as err:  # noqa: BLE001 - any failure of a check is reported as one
             if os.environ.get("PEERD_INTEROP_TRACE"):
                 traceback.print_exc()
-            if known:
+            if marks:
                 self.known_failed += 1
                 print(f"known - {name}: {err}", flush=True)
                 return
@@ -70,7 +72,7 @@ class Checks:
             if prerequisite:
                 self.skipping = name
             return
-        if known:
+        if marks:
             self.failed += 1
             print(f"FIXED - {name}: passes now; remove its --known-failure" + (f" ({note})" if note else ""),
                   flush=True)
@@ -79,6 +81,10 @@ class Checks:
         print(f"ok   - {name}" + (f" ({note})" if note else ""), flush=True)
 
     def summary(self) -> str:
+        for mark in self.known:
+            if mark not in self.marks_used:
+                self.failed += 1
+                print(f"FAIL - --known-failure {mark!r} matches no check", flush=True)
         known = f", {self.known_failed} known failure(s)" if self.known else ""
         return f"live: {self.passed} passed, {self.failed} failed{known}"
 
@@ -186,12 +192,12 @@ def multibyte_text(size: int = 1000) -> str:
 
 def held(holder: Node, other: Node, session: p.Session):
     """`holder`'s side of `other`'s `session`; fails when `holder` no longer keeps it."""
-    for s in holder.peers[other.id].sessions:
+    for s in holder.peers[other.id].sessions.all():
         if s.local_index == session.remote_index:
             return s
     raise AssertionError(
         f"{holder.name} no longer holds the session {other.name} sends on ({session.remote_index:#010x}): "
-        f"it keeps {[hex(s.local_index) for s in holder.peers[other.id].sessions]} "
+        f"it keeps {[hex(s.local_index) for s in holder.peers[other.id].sessions.all()]} "
         f"after {len(other.init_indices)} INITs from {other.name}"
     )
 
@@ -212,7 +218,6 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
     log = (lambda line: print(f"    {line}", flush=True)) if verbose else None
 
     def node(name: str, **kw) -> Node:
-        kw.setdefault("adopt_late_answers", True)
         return Node(name, server, server_key, log=log, auto_keepalive=False, **kw)
 
     a, b = node("A"), node("B")
@@ -326,10 +331,84 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
 
     checks.run("a retransmitted CONNECT (same seq) gets the reply again and no second INTRO", connect_retransmission)
 
-    def intro_after_retransmitted_register() -> str:
-        # A daemon that follows section 3 keeps the first answer of an attempt
-        # and drops the others; the server must then reach it on that session.
-        s = node("S", adopt_late_answers=False)
+    def register_answered_twice(fresh: bool, kept: str) -> str:
+        # Section 3: the daemon takes the first answer it reads of its attempt
+        # and drops the other; section 4: the server sends INTRO and RELAYED
+        # on its current session, which an unconfirmed session never takes
+        # from a confirmed one. `kept` is the INIT whose answer S reads first.
+        s = node("S")
+        net.add(s)
+        try:
+            old = None
+            if not fresh:
+                net.register(s, WAIT)
+                old = s.server_sessions[0]
+            net.settle(WAIT)
+            attempt = s.register()
+            first = attempt.indices[0]
+            net.wait_unread(s, lambda d: d[:1] == bytes([p.HANDSHAKE_RESP]) and u32(d, 5) == first, WAIT,
+                            "the answer to the first INIT (left unread)")
+            late = s.take() if kept == "second" else None  # read after the second answer
+            s.retransmit_register()  # the attempt's next INIT, sent before the first answer is read
+            attempt.next_at = float("inf")  # and no third one, however slow the answers
+            second = attempt.indices[1]
+            net.wait(lambda: attempt.done, WAIT, "REGISTERED")
+            want = first if kept == "first" else second
+            expect(attempt.answered_by == want, f"S took the answer to INIT {attempt.answered_by:#x}, not {want:#x}")
+            if late is not None:
+                s.inject(*late)
+            else:
+                net.wait(lambda: any(r.answers_init == second for r in s.received), WAIT,
+                         "the server's answer to the second INIT")
+            dropped = [r for r in s.received if r.answers_init in (first, second) and r.answers_init != want]
+            expect(len(dropped) == 1 and dropped[0].note.startswith("dropped"),
+                   f"the other answer: {[r.note for r in dropped]}")
+            net.wait(lambda: s.confirming.done, WAIT, "the confirming KEEPALIVE")
+            expect(isinstance(s.confirming.reply, p.KeepaliveAck), f"confirming KEEPALIVE: {s.confirming.reply}")
+            kept_session = s.server_sessions[0]
+            expect(kept_session.local_index == want, "S sends on another session than the one it kept")
+            notes = []
+            if old is not None:
+                # The session a confirmation replaced is kept for 30 s; a frame
+                # on it does not confirm it again (it stays older).
+                start = len(s.received)
+                req = s.request(lambda seq: p.Keepalive(seq), session=old)
+                net.wait(lambda: req.done, WAIT, "the reply to a KEEPALIVE on the replaced session")
+                expect(isinstance(req.reply, p.KeepaliveAck), f"KEEPALIVE on the replaced session: {req.reply}")
+                on = [r.session for r in s.received[start:] if r.reply_seq == req.seq]
+                expect(on == [old.local_index], f"the reply came on {on}, not on the session asked on")
+                notes.append("the replaced session still answered on")
+            start, intros, relayed = len(s.received), len(s.intros), len(s.relayed)
+            reply = net.call(b, lambda seq: p.Connect(seq, s.id), WAIT)
+            expect(isinstance(reply, p.ConnectAck), f"CONNECT answered {reply}")
+            data = b"\xa4 relayed to the session S kept"
+            reply = net.call(b, lambda seq: p.Relay(seq, s.id, data), WAIT)
+            expect(isinstance(reply, p.RelayAck), f"RELAY answered {reply}")
+            keepalive_barrier(net, s)  # INTRO and RELAYED were sent before this reply
+            got = [(r.note, r.session) for r in s.received[start:] if r.data[:1] == bytes([p.TRANSPORT])]
+            expect(len(s.intros) == intros + 1 and len(s.relayed) == relayed + 1,
+                   f"INTRO and RELAYED not both on the session S kept ({want:#x}); S got {got}")
+            came_on = {r.session for r in s.received[start:]
+                       if r.note.startswith("Intro") or r.note.startswith("Relayed")}
+            expect(came_on == {want}, f"INTRO and RELAYED came on {came_on}, S kept {want:#x}")
+            return "; ".join(notes + [f"INTRO and RELAYED on the session of the {kept} INIT"])
+        finally:
+            net.remove(s)
+
+    for fresh in (True, False):
+        for kept in ("first", "second"):
+            who = "a new key" if fresh else "a registered key"
+            checks.run(
+                f"REGISTER of {who} answered twice, the {kept} answer read first: "
+                "INTRO and RELAYED come on the session the daemon kept",
+                lambda fresh=fresh, kept=kept: register_answered_twice(fresh, kept),
+            )
+
+    def unconfirmed_session_confirmed_later() -> str:
+        # Section 4: the server keeps an unconfirmed session for 15 s and
+        # receives on it; once its first frame arrives it is the one confirmed
+        # last, so INTRO and RELAYED move to it.
+        s = node("S")
         net.add(s)
         try:
             net.register(s, WAIT)
@@ -338,31 +417,38 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
             first = attempt.indices[0]
             net.wait_unread(s, lambda d: d[:1] == bytes([p.HANDSHAKE_RESP]) and u32(d, 5) == first, WAIT,
                             "the answer to the first INIT (left unread)")
-            s.retransmit_register()  # the attempt's next INIT, sent before its first answer is read
+            s.retransmit_register()
+            attempt.next_at = float("inf")
             second = attempt.indices[1]
-            net.wait(lambda: attempt.done, WAIT, "REGISTERED")
-            expect(attempt.answered_by == first, "the first INIT's answer was not the first read")
-            net.wait(lambda: any(r.answers_init == second for r in s.received), WAIT,
-                     "the server's answer to the second INIT (dropped by S, section 3)")
-            net.wait(lambda: s.confirming.done, WAIT, "the confirming KEEPALIVE")
-            expect(isinstance(s.confirming.reply, p.KeepaliveAck), f"confirming KEEPALIVE: {s.confirming.reply}")
-            start, intros = len(s.received), len(s.intros)
+            spare = s.pending[second].init  # the test keeps what S forgets
+            net.wait(lambda: attempt.done and s.confirming.done, WAIT, "REGISTERED and the confirming KEEPALIVE")
+            expect(attempt.answered_by == first, "S did not take the first answer")
+            net.wait(lambda: any(r.answers_init == second for r in s.received), WAIT, "the answer to the second INIT")
+            resp = next(r.data for r in s.received if r.answers_init == second)
+            _, other = p.read_resp(spare, resp, p.WINDOW_SERVER, spare.sent)
+            s.sessions[other.local_index] = (other, None)  # so that S reads what comes on it
+            start = len(s.received)
+            req = s.request(lambda seq: p.Keepalive(seq), session=other)
+            net.wait(lambda: req.done, WAIT, "the reply to a KEEPALIVE on the unconfirmed session")
+            expect(isinstance(req.reply, p.KeepaliveAck), f"KEEPALIVE on the unconfirmed session: {req.reply}")
+            on = [r.session for r in s.received[start:] if r.reply_seq == req.seq]
+            expect(on == [second], f"the reply came on {on}, not on the session asked on")
+            start = len(s.received)
             reply = net.call(b, lambda seq: p.Connect(seq, s.id), WAIT)
             expect(isinstance(reply, p.ConnectAck), f"CONNECT answered {reply}")
-            keepalive_barrier(net, s)  # the INTRO was sent before this reply
-            lost = [r.note for r in s.received[start:] if r.data[:1] == bytes([p.TRANSPORT])
-                    and r.note.startswith("dropped")]
-            expect(len(s.intros) == intros + 1,
-                   f"no INTRO on the session S confirmed; S dropped {lost or 'nothing'} "
-                   "(the server sent it on its newest session, the answer to the second INIT)")
-            return "INTRO on the confirmed session"
+            reply = net.call(b, lambda seq: p.Relay(seq, s.id, b"\xa4 relayed"), WAIT)
+            expect(isinstance(reply, p.RelayAck), f"RELAY answered {reply}")
+            keepalive_barrier(net, s)
+            came_on = [r.session for r in s.received[start:]
+                       if r.note.startswith("Intro") or r.note.startswith("Relayed")]
+            expect(came_on == [second, second],
+                   f"INTRO and RELAYED came on {came_on}; the session confirmed last is {second:#x}")
+            return "answered on; INTRO and RELAYED follow it once its first frame arrived"
         finally:
             net.remove(s)
 
-    checks.run(
-        "after a retransmitted REGISTER INIT, INTRO comes on the session the daemon confirmed",
-        intro_after_retransmitted_register,
-    )
+    checks.run("a session the server answered but nobody confirmed is kept, and becomes current on its first frame",
+               unconfirmed_session_confirmed_later)
 
     def hello_direct() -> str:
         attempt = a.hello(b.id, "direct")
@@ -396,13 +482,13 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
 
     def hello_answered_thrice() -> str:
         net.settle(WAIT)
-        before = {s.local_index for s in b.peers[a.id].sessions}
+        before = {s.local_index for s in b.peers[a.id].sessions.all()}
         attempt = a.hello(b.id, "direct", copies=3, retry=False)
         net.wait(lambda: attempt.done, WAIT, "HELLO_ACK from B")
         net.wait(lambda: sum(1 for r in a.received if r.answers_init in attempt.indices) >= 3, WAIT,
                  "B's answers to the 3 INITs")
         sa = a.session_with(b.id)
-        new = [s for s in b.peers[a.id].sessions if s.local_index not in before]
+        new = [s for s in b.peers[a.id].sessions.all() if s.local_index not in before]
         expect(len(new) == 3, f"B made {len(new)} sessions for 3 INITs")
         mine = held(b, a, sa)
         net.wait(lambda: mine.confirmed, WAIT, "A's PROBE on the session it kept")
@@ -421,8 +507,8 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
         net.settle(WAIT)
         exchange("direct", "crossed handshakes, A to B", "crossed handshakes, B to A")
         sa, sb = a.session_with(b.id), b.session_with(a.id)
-        expect(any(s.local_index == sa.remote_index for s in b.peers[a.id].sessions), "A sends on a session B lacks")
-        expect(any(s.local_index == sb.remote_index for s in a.peers[b.id].sessions), "B sends on a session A lacks")
+        held(b, a, sa)
+        held(a, b, sb)
         return "each sends on a session the other holds"
 
     checks.run("both peers start a HELLO at once; messages flow both ways", simultaneous_hello)
@@ -436,11 +522,11 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
             net.settle(WAIT)
             stamp = a._timestamp()
             init = p.start_handshake(a.key, b.key.public, 0x1D1D1D1D, p.Hello(stamp, a.id))
-            before = {s.local_index for s in b.peers[a.id].sessions}
+            before = {s.local_index for s in b.peers[a.id].sessions.all()}
             m.send_raw(init.frame, b.addr, "A's INIT from another address")
             net.wait(lambda: any(r.data[:1] == bytes([p.HANDSHAKE_RESP]) for r in m.received), WAIT,
                      "B's answer at the INIT's source")
-            new = [s for s in b.peers[a.id].sessions if s.local_index not in before]
+            new = [s for s in b.peers[a.id].sessions.all() if s.local_index not in before]
             expect(len(new) == 1 and not new[0].confirmed, "B's session for that INIT")
             expect(b.peers[a.id].direct_addr == a.addr, f"B's path to A moved to {b.peers[a.id].direct_addr}")
             exchange("direct", "path unchanged, A to B", "path unchanged, B to A")
@@ -595,35 +681,95 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
 
     checks.run("kinds 0x80-0xFF sent to the server get no answer", reply_kinds_unanswered)
 
-    def unserved_kinds() -> str:
-        notes = []
-        for kind, what in ((p.K_MESSAGE, "MESSAGE"), (p.K_PROBE, "PROBE"), (0x7F, "kind 0x7f")):
-            req = a.request(lambda seq, k=kind: bytes([k]) + seq.to_bytes(4, "big") + bytes(16), retransmit=False)
-            errors = len(a.errors)
-            keepalive_barrier(net, a)
-            if req.reply is None:  # an ERROR whose seq is not the request's
-                req.failed = True  # nothing more will come for it
-                expect(len(a.errors) > errors, f"{what} sent to the server got no answer")
-                reply = a.errors[-1]
-            else:
-                reply = req.reply
-            error_of(reply, "unknown_type")
-            notes.append(f"{what}: seq {'echoed' if reply.seq == req.seq else reply.seq}")
-        req = a.request(lambda seq: bytes([p.K_CONNECT]) + seq.to_bytes(4, "big") + bytes(4), retransmit=False)
-        keepalive_barrier(net, a)
-        if req.reply is None:
-            req.failed = True
-        expect(req.reply is not None, f"a CONNECT with 4 bytes of target: {a.errors[-1:] or 'no answer'}")
-        error_of(req.reply, "bad_request")
+    def one_answer(make: Callable[[int], bytes]) -> tuple:
+        """Sends the payload `make(seq)` once; (seq, every reply that came before a barrier)."""
+        req = a.request(make, retransmit=False)
         errors = len(a.errors)
-        a.send_to_server(bytes([p.K_KEEPALIVE, 1, 2, 3]), "KEEPALIVE with 3 bytes of seq")
         keepalive_barrier(net, a)
-        expect(len(a.errors) == errors + 1, "no answer to a KEEPALIVE with 3 bytes of seq")
-        short = error_of(a.errors[-1], "bad_request")
-        expect(short.seq == 0, f"bad_request for a frame without a whole seq carries seq {short.seq}")
-        return "; ".join(notes) + "; short fields: bad_request with the seq, or 0"
+        req.failed = req.reply is None  # nothing more will come for it
+        got = [req.reply] * req.replies + a.errors[errors:]
+        return req.seq, got
 
-    checks.run("kinds the server does not serve get unknown_type; short fields bad_request", unserved_kinds)
+    def error_cases(cases: list) -> str:
+        """Each case: (what, payload maker, code, whether the seq is echoed). All are
+        sent; every one that gets another answer is named in the failure."""
+        wrong = []
+        for what, make, code, echoed in cases:
+            seq, got = one_answer(make)
+            want = (code, seq if echoed else 0)
+            if [(e.name, e.seq) if isinstance(e, p.Error) else e for e in got] != [want]:
+                shown = [f"{e.name} seq {e.seq}" if isinstance(e, p.Error) else repr(e) for e in got]
+                wrong.append(f"{what}: {shown or 'nothing'}, not {code} seq {want[1]}")
+        expect(not wrong, "; ".join(wrong))
+        return f"{len(cases)} payloads"
+
+    def seq_and(n: int, kind: int) -> Callable[[int], bytes]:
+        """A payload of `kind`, its bytes 1 .. 5 the request's seq, then `n` zero bytes."""
+        return lambda seq: bytes([kind]) + seq.to_bytes(4, "big") + bytes(n)
+
+    # Sections 5.2 and 5.3 step 4: a kind below 0x80 the server does not
+    # serve gets unknown_type, whatever its length, with bytes 1 .. 5 of the
+    # payload as seq (0 when the payload is shorter than 5 bytes).
+    peer_kinds = ((p.K_MESSAGE, "MESSAGE", 16), (p.K_MESSAGE_ACK, "MESSAGE_ACK", 8),
+                  (p.K_PROBE, "PROBE", 8), (p.K_PROBE_ACK, "PROBE_ACK", 8))
+    other_kinds = ((0x15, "kind 0x15", 12), (0x7F, "kind 0x7f", 12), (0x00, "kind 0x00", 12))
+
+    def unserved_kinds() -> str:
+        cases = [(f"{what} of {1 + fields} bytes", seq_and(fields - 4, kind), "unknown_type", True)
+                 for kind, what, fields in peer_kinds + other_kinds]
+        cases += [(f"{what} of 5 bytes", seq_and(0, kind), "unknown_type", True) for kind, what, _ in other_kinds]
+        cases.append(("kind 0x7f alone", lambda seq: b"\x7f", "unknown_type", False))
+        cases.append(("kind 0x7f of 4 bytes", lambda seq: bytes([0x7F, 1, 2, 3]), "unknown_type", False))
+        return error_cases(cases)
+
+    checks.run("kinds the server does not serve get unknown_type, its seq bytes 1 .. 5 of the payload or 0",
+               unserved_kinds)
+
+    def short_peer_kinds() -> str:
+        cases = [(f"{what} of 5 bytes", seq_and(0, kind), "unknown_type", True) for kind, what, _ in peer_kinds]
+        cases.append(("PROBE of 4 bytes", lambda seq: bytes([p.K_PROBE, 1, 2, 3]), "unknown_type", False))
+        return error_cases(cases)
+
+    checks.run("a peer-to-peer kind shorter than its own fields gets unknown_type too, not bad_request",
+               short_peer_kinds)
+
+    def short_fields() -> str:
+        # Section 5.3 step 4: fields too short: bad_request, its seq likewise.
+        return error_cases([
+            ("CONNECT with 4 bytes of target", seq_and(4, p.K_CONNECT), "bad_request", True),
+            ("LIST without after", seq_and(0, p.K_LIST), "bad_request", True),
+            ("RELAY without data", seq_and(8, p.K_RELAY), "bad_request", True),
+            ("KEEPALIVE with 3 bytes of seq", lambda seq: bytes([p.K_KEEPALIVE, 1, 2, 3]), "bad_request", False),
+        ])
+
+    checks.run("a served kind with fields too short gets bad_request, its seq bytes 1 .. 5 or 0", short_fields)
+
+    def server_replay_window() -> str:
+        # Section 4: W is 128 for frames between a daemon and the server: a
+        # counter 127 below the highest accepted passes, 128 below is dropped.
+        net.settle(WAIT)
+        session = a.server_sessions[0]
+        top = session.send_counter + 500
+
+        def keepalive_at(counter: int):
+            session.send_counter = counter
+            return a.request(lambda seq: p.Keepalive(seq), retransmit=False)
+
+        req = keepalive_at(top)
+        net.wait(lambda: req.done, WAIT, f"the reply to a KEEPALIVE with counter {top}")
+        inside = keepalive_at(top - 127)
+        net.wait(lambda: inside.done, WAIT, "the reply to a KEEPALIVE 127 below the highest counter")
+        expect(isinstance(inside.reply, p.KeepaliveAck), f"127 below: {inside.reply}")
+        start = len(a.received)
+        outside = keepalive_at(top - 128)
+        session.send_counter = top + 1
+        keepalive_barrier(net, a)
+        outside.failed = outside.reply is None
+        got = unexplained(a, start, hostile_seqs=(outside.seq,))
+        expect(outside.reply is None and not got, f"a frame 128 below the highest counter was answered: {got}")
+        return f"counters {top - 127} answered, {top - 128} dropped after {top}"
+
+    checks.run("the server's replay window is 128 frames", server_replay_window)
 
     def v1_json() -> str:
         # At most 10 answers per second per source (section 7): each case has its own socket.
@@ -647,6 +793,12 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
             (b'{"v":1,"type":"REGISTER","seq":"7","token":"' + pad + b'"}', 0),
             (b'{"v":1,"seq":4294967296,"token":"' + pad + b'"}', 0),
             (b'{"v":1,"seq":4294967295,"token":"' + pad + b'"}', 4294967295),
+            (b'{"v":1,"seq":42.0,"token":"' + pad + b'"}', 0),
+            (b'{"v":1,"seq":42e0,"token":"' + pad + b'"}', 0),
+            (b'{"v":1,"seq":1,"token":"' + pad + b'","seq":4246}', 4246),
+            (b'{"v":1,"seq":4246,"token":"' + pad + b'","seq":"x"}', 0),
+            (b'{"v":1,"seq":4247,"token":"' + pad + b'"}x', 0),
+            (b'{"v":1,"x":{"seq":4248},"token":"' + pad + b'"}', 0),
             (b"{" + pad, 0),
         ]
         for datagram, seq in cases:
@@ -730,8 +882,7 @@ def cookie_scenario(server: tuple, server_key: bytes, verbose: bool, known: list
     """For a server started with --cookie-threshold 1."""
     checks = Checks(known)
     log = (lambda line: print(f"    {line}", flush=True)) if verbose else None
-    nodes = [Node(f"C{i}", server, server_key, log=log, auto_keepalive=False, adopt_late_answers=True)
-             for i in range(4)]
+    nodes = [Node(f"C{i}", server, server_key, log=log, auto_keepalive=False) for i in range(4)]
     net = Net(nodes)
 
     def under_load() -> str:

@@ -55,6 +55,10 @@ NOISE_PROTOCOL_NAME = b"Noise_IK_25519_ChaChaPoly_BLAKE2s"
 MAX_DATAGRAM = 1200
 MAX_TEXT = 1000
 MAX_ERROR_MESSAGE = 160
+# Section 3.2: an ERROR in a HANDSHAKE_RESP from the server carries at most 62
+# bytes of message, so that the RESP (73 + 7 + 62 = 142 bytes) is never
+# longer than the INIT it answers.
+MAX_RESP_ERROR_MESSAGE = 62
 
 # Frame types (first byte, section 2).
 HANDSHAKE_INIT = 0xA1
@@ -572,7 +576,7 @@ def seal_cookie(receiver: int, nonce: bytes, cookie: bytes, server_public: bytes
 
 
 def key_request(length: int = KEY_REQUEST_MIN) -> bytes:
-    """A KEY_REQUEST of `length` bytes: 0xA5 then zeros (64 .. MAX_DATAGRAM to be answered)."""
+    """A KEY_REQUEST of `length` bytes: 0xA5 then zeros (from 64 to MAX_DATAGRAM bytes to be answered)."""
     return bytes([KEY_REQUEST]) + bytes(length - 1)
 
 
@@ -1169,6 +1173,8 @@ def answer_init(
     """Message 2 as a HANDSHAKE_RESP frame, and the responder's session."""
     if ephemeral is not None:
         accepted.state._fixed_e = ephemeral
+    if isinstance(payload, Error) and len(payload.message.encode("utf-8")) > MAX_RESP_ERROR_MESSAGE:
+        raise ValueError("an ERROR in a HANDSHAKE_RESP carries at most 62 bytes of message (section 3.2)")
     noise, (k1, k2) = accepted.state.write_message_2(payload.encode())
     frame = build_resp(sender, accepted.sender, noise, accepted.initiator_public)
     session = Session(sender, accepted.sender, send_key=k2, recv_key=k1, window_size=window,
@@ -1217,18 +1223,33 @@ def v1_answer(seq: int) -> bytes:
 
 
 def v1_seq(datagram: bytes) -> int:
-    """`S` of section 7: the datagram's `seq` when it is a JSON object with an
-    integer `seq` in 0 .. 2^32-1, else 0."""
+    """`S` of section 7: the datagram's `seq` when the datagram is a JSON object
+    whose `seq` is a number written without fraction or exponent, from 0 to
+    2^32-1 (when the key appears twice, the last one counts), else 0.
+
+    The datagram must be JSON as RFC 8259 has it: UTF-8, no NaN or Infinity
+    (which Python's json module would otherwise accept).
+    """
+
+    def not_json(text: str) -> None:
+        raise ValueError(f"{text} is not JSON")
+
+    def integer_only(text: str) -> object:
+        return _NOT_AN_INTEGER  # a fraction or an exponent
+
     try:
-        body = json.loads(datagram)
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(datagram.decode("utf-8"), parse_constant=not_json, parse_float=integer_only)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return 0
     if not isinstance(body, dict):
         return 0
-    seq = body.get("seq")
+    seq = body.get("seq")  # a key given twice: json keeps the last
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 1 << 32:
         return 0
     return seq
+
+
+_NOT_AN_INTEGER = object()
 
 
 def frame_kind(buf: bytes) -> str:

@@ -4,29 +4,23 @@ Built on the codec of `peerd_v2.py`, from docs/protocol.md alone. One
 `Node` owns one UDP socket, like a peerd daemon:
 
 - it registers with the server: a REGISTER handshake in rounds of fresh
-  INITs (section 9), cookies under load (section 3.4), and one KEEPALIVE at
-  once on the new session (section 3, confirmation);
+  INITs (section 9), cookies under load (section 3.4), the first answer to
+  any INIT of the last 15 s taken and the others dropped (section 3), and
+  one KEEPALIVE at once on the new session (section 3, confirmation);
 - it sends requests with retransmission under the same `seq` (section 5.2),
   and handshakes again when a request's 5 tries go unanswered;
 - it handles INTRO, RELAYED and ERROR, and pins each peer's key on first
   contact (section 8);
 - it talks to other peers over sessions of its own (section 6): HELLO
-  handshakes retried with a fresh INIT every 200 ms directly or like a
-  MESSAGE through RELAY; the initiator sends a PROBE at once on the new
-  session, a responder sends on a session only once a TRANSPORT frame
-  arrived on it; it keeps four sessions per peer and sends on the newest
-  confirmed one; paths are recorded only from a HANDSHAKE_RESP answering
-  its own INIT or from an authenticated TRANSPORT frame, never from a
-  received INIT.
-
-One departure from section 3 is available and off by default:
-`adopt_late_answers`. A node that follows section 3 keeps the first
-HANDSHAKE_RESP of a REGISTER attempt and drops the later ones, but the
-server sends INTRO and RELAYED on its *newest* session (section 4), which
-after a retransmitted INIT is one such a node has dropped. With
-`adopt_late_answers` the node also takes a later answer to a newer INIT of
-the same attempt as its newest session (and confirms it with a KEEPALIVE),
-so that it stays reachable whatever order the answers come in.
+  handshakes retried with a fresh INIT every 200 ms directly, or once a
+  second through RELAY (section 9); the initiator sends a PROBE at once on
+  the new session, a responder sends on a session only once a TRANSPORT
+  frame arrived on it; paths are recorded only from a HANDSHAKE_RESP
+  answering its own INIT or from an authenticated TRANSPORT frame, never
+  from a received INIT;
+- with each peer and with the server it keeps its four newest confirmed
+  sessions and, apart from them, every unconfirmed one for 15 s; it sends
+  on the newest confirmed one, the one confirmed last (section 4).
 
 Nothing here blocks on one socket: a `Net` pumps every node's socket and
 timers until a condition holds or a deadline passes, so several nodes in one
@@ -46,9 +40,11 @@ from typing import Callable, Optional
 
 import peerd_v2 as p
 
-SESSIONS_KEPT = 4  # sessions a daemon keeps with each peer (section 4)
+SESSIONS_KEPT = 4  # confirmed sessions a daemon keeps with each peer and the server (section 4)
+UNCONFIRMED_KEPT = 15.0  # seconds an unconfirmed session is kept (section 4)
 PUNCH_INTERVAL = 0.2  # a new INIT every 200 ms directly (section 6)
 PUNCH_FOR = 3.0  # for at most 3 s
+RELAYED_HELLO_INTERVAL = 1.0  # a relayed HELLO INIT at most once a second (section 9)
 INIT_LIMIT_PER_IP = 20  # HELLO INITs per second from one IP (section 6)
 INIT_LIMIT_ALL = 50  # and in all, relayed ones included
 ROUND_INITS = 5  # INITs in a REGISTER round (section 9)
@@ -70,6 +66,7 @@ class Received:
     note: str = ""
     reply_seq: Optional[int] = None  # a server reply (or ERROR) with this seq
     answers_init: Optional[int] = None  # a HANDSHAKE_RESP or COOKIE_REPLY for this INIT index
+    session: Optional[int] = None  # a TRANSPORT frame opened on the session of this local index
 
 
 @dataclass
@@ -86,6 +83,7 @@ class Request:
     replies: int = 0
     failed: bool = False
     frames: list = field(default_factory=list)  # every TRANSPORT frame sent for it
+    session: Optional[p.Session] = None  # sent on this session, not on the newest one
 
     @property
     def done(self) -> bool:
@@ -132,6 +130,44 @@ class Pending:
     timestamp: int
 
 
+class SessionSet:
+    """The sessions a daemon keeps with one peer or with the server (section 4):
+    its four newest confirmed ones, newest (confirmed last) first, and apart
+    from them every unconfirmed one for 15 s. Each method returns the
+    sessions it let go, for the caller to forget their indices."""
+
+    def __init__(self) -> None:
+        self.confirmed: list = []  # newest confirmed first, at most SESSIONS_KEPT
+        self.unconfirmed: list = []  # oldest first
+
+    def all(self) -> list:
+        return self.confirmed + self.unconfirmed
+
+    def newest(self) -> Optional[p.Session]:
+        """The session to send on: the newest confirmed one."""
+        return self.confirmed[0] if self.confirmed else None
+
+    def add(self, session: p.Session) -> list:
+        """A new session: confirmed (the initiator's) or not (a responder's)."""
+        if not session.confirmed:
+            self.unconfirmed.append(session)
+            return []
+        self.confirmed.insert(0, session)
+        dropped = self.confirmed[SESSIONS_KEPT:]
+        del self.confirmed[SESSIONS_KEPT:]
+        return dropped
+
+    def confirm(self, session: p.Session) -> list:
+        """A responder's session on which the first TRANSPORT frame arrived: the newest now."""
+        self.unconfirmed.remove(session)
+        return self.add(session)
+
+    def expire(self, now: float) -> list:
+        dropped = [s for s in self.unconfirmed if now - s.created > UNCONFIRMED_KEPT]
+        self.unconfirmed = [s for s in self.unconfirmed if s not in dropped]
+        return dropped
+
+
 @dataclass
 class PeerState:
     """What a node knows of another peer."""
@@ -140,14 +176,14 @@ class PeerState:
     key: Optional[bytes] = None  # pinned on first contact (CONNECT_ACK or INTRO)
     addr: Optional[tuple] = None  # from the last CONNECT_ACK or INTRO
     key_conflicts: list = field(default_factory=list)  # other keys the server gave later
-    sessions: list = field(default_factory=list)  # newest first, at most 4
+    sessions: SessionSet = field(default_factory=SessionSet)
     direct_addr: Optional[tuple] = None  # see `Node._record_path`
     last_timestamp: int = -1  # greatest HELLO timestamp accepted from its key
     attempt: Optional[Attempt] = None  # the current HELLO attempt
 
     def sending_session(self) -> Optional[p.Session]:
         """The newest confirmed session (section 4)."""
-        return next((s for s in self.sessions if s.confirmed), None)
+        return self.sessions.newest()
 
 
 class Node:
@@ -162,7 +198,6 @@ class Node:
         bind: tuple = ("127.0.0.1", 0),
         log: Optional[Callable[[str], None]] = None,
         auto_keepalive: bool = True,
-        adopt_late_answers: bool = False,
     ) -> None:
         self.name = name
         self.key = key or p.StaticKey.generate()
@@ -174,13 +209,11 @@ class Node:
         self.server_public = server_public
         self.log = log or (lambda line: None)
         self.auto_keepalive = auto_keepalive
-        self.adopt_late_answers = adopt_late_answers
         self.id: Optional[int] = None
         self.keepalive: Optional[int] = None
         self.public_addr: Optional[tuple] = None
         self.register_error: Optional[p.Error] = None
-        self.server_sessions: list = []  # newest first, at most 4
-        self.server_session_stamp: dict = {}  # local index -> timestamp of the INIT that made it
+        self.server_link = SessionSet()  # sessions with the server
         self.sessions: dict = {}  # local index -> (Session, owner: None for the server, or a peer id)
         self.pending: dict = {}  # INIT sender index -> Pending
         self.attempt: Optional[Attempt] = None  # the current REGISTER attempt
@@ -207,9 +240,14 @@ class Node:
         self._current: Optional[Received] = None  # the datagram being handled
         self.init_indices: list = []  # the sender index of every INIT sent, in order
         self.confirming: Optional[Request] = None  # the KEEPALIVE sent on the newest server session
-        self.adopted = 0  # later answers to a REGISTER attempt taken as the newest session
+        self.late_answers = 0  # answers to INITs already forgotten (section 3), dropped
 
     # ------------------------------------------------------------------ sockets
+
+    @property
+    def server_sessions(self) -> list:
+        """The confirmed sessions with the server, newest first."""
+        return self.server_link.confirmed
 
     @property
     def addr(self) -> tuple:
@@ -260,9 +298,11 @@ class Node:
     # ---------------------------------------------------------- registration
 
     def register(self) -> Attempt:
-        """Starts a REGISTER attempt: rounds of fresh INITs until one is answered (section 9)."""
+        """Starts a REGISTER attempt: rounds of fresh INITs until one is answered (section 9).
+
+        INITs of an earlier attempt sent in the last 15 s stay pending: an
+        answer to any INIT sent to the server in the last 15 s is accepted."""
         now = time.monotonic()
-        self._forget_attempt(self.attempt)
         self.attempt = Attempt(None, "direct", now, now, p.REQUEST_RETRY_FIRST)
         self._register_try(now)
         return self.attempt
@@ -296,26 +336,27 @@ class Node:
         self.pending[index] = Pending(init, attempt, stamp)
         self.send_raw(init.frame, self.server, "REGISTER INIT")
 
-    def _forget_attempt(self, attempt: Optional[Attempt], keep: Optional[int] = None) -> None:
-        """Section 3: the INITs of an answered attempt are forgotten (but `keep`)."""
-        if attempt is None:
-            return
-        for index in attempt.indices:
-            if index != keep:
-                self.pending.pop(index, None)
+    def _forget_inits_to(self, peer: Optional[int]) -> None:
+        """Section 3: once an answer is accepted, every other INIT sent to the
+        same responder (`peer`, None for the server) is forgotten."""
+        for index in [i for i, pend in self.pending.items() if pend.attempt.peer == peer]:
+            del self.pending[index]
 
     # --------------------------------------------------------------- requests
 
-    def request(self, make: Callable[[int], p.Payload], retransmit: bool = True) -> Request:
+    def request(self, make: Callable[[int], p.Payload], retransmit: bool = True,
+                session: Optional[p.Session] = None) -> Request:
         """Sends a new request (a new `seq`); `make(seq)` builds its payload.
 
         `retransmit=False` sends one copy only, so that every reply with its
         seq answers that one frame (for checks that count replies).
+        `session` sends it on that session with the server instead of the newest.
         """
         seq = self.next_seq
         self.next_seq = (self.next_seq + 1) & 0xFFFFFFFF
         payload = make(seq)
-        req = Request(seq, payload if isinstance(payload, bytes) else payload.encode(), retransmit)
+        req = Request(seq, payload if isinstance(payload, bytes) else payload.encode(), retransmit,
+                      session=session)
         self.requests[seq] = req
         self._send_request(req, time.monotonic())
         return req
@@ -327,7 +368,7 @@ class Node:
     def _send_request(self, req: Request, now: float, scheduled: bool = True) -> None:
         if not self.server_sessions:
             raise Failure(f"{self.name}: no session with the server")
-        frame = self.server_sessions[0].seal(req.payload)
+        frame = (req.session or self.server_sessions[0]).seal(req.payload)
         req.frames.append(frame)
         req.tries += 1
         if scheduled:
@@ -362,16 +403,15 @@ class Node:
         """Starts a HELLO attempt with `peer_id`, directly to its address or through RELAY.
 
         `copies` INITs go out at once (as if retransmitted); then, with
-        `retry`, a fresh INIT every 200 ms for 3 s directly, or after 200 ms,
-        doubling, at most 5 s apart through the relay, until one is answered.
+        `retry`, a fresh INIT every 200 ms for 3 s directly, or once a second
+        through the relay (section 9), until one is answered. INITs sent to
+        the peer in the last 15 s stay pending (section 3: one attempt).
         """
         state = self.peer(peer_id)
         if state.key is None or self.id is None:
             raise Failure(f"{self.name}: no key for peer {peer_id} (CONNECT first)")
         now = time.monotonic()
-        if state.attempt is not None:
-            self._forget_attempt(state.attempt)
-        state.attempt = Attempt(peer_id, path, now, now, p.MESSAGE_RETRY_FIRST)
+        state.attempt = Attempt(peer_id, path, now, now, RELAYED_HELLO_INTERVAL)
         for _ in range(copies):
             self._hello_try(state, now)
         if not retry:
@@ -380,11 +420,7 @@ class Node:
 
     def _hello_try(self, state: PeerState, now: float) -> None:
         attempt = state.attempt
-        if attempt.path == "direct":
-            attempt.next_at = now + PUNCH_INTERVAL
-        else:
-            attempt.next_at = now + attempt.delay
-            attempt.delay = min(attempt.delay * 2, p.MESSAGE_RETRY_MAX)
+        attempt.next_at = now + (PUNCH_INTERVAL if attempt.path == "direct" else RELAYED_HELLO_INTERVAL)
         index = self._index()
         stamp = self._timestamp()
         init = p.start_handshake(self.key, state.key, index, p.Hello(stamp, self.id), now=now)
@@ -467,6 +503,17 @@ class Node:
                 return False
             except ConnectionRefusedError:
                 continue
+        self.inject(data, src)
+        return True
+
+    def take(self) -> tuple:
+        """The next datagram on the socket (which must be waiting), taken off it
+        unhandled: to be handed to `inject` later, as if it had come late."""
+        data, src = self.sock.recvfrom(65535)
+        return data, src
+
+    def inject(self, data: bytes, src: tuple) -> None:
+        """Handles one datagram as if it had just arrived from `src`."""
         src = p.normal_addr(src[:2])
         self._current = Received(time.monotonic(), src, data)
         self.received.append(self._current)
@@ -476,7 +523,6 @@ class Node:
             self._drop(str(err), data)
         finally:
             self._current = None
-        return True
 
     def peek(self) -> Optional[bytes]:
         """The next datagram waiting on the socket, left there; None when none is."""
@@ -514,9 +560,12 @@ class Node:
             self._current.answers_init = frame.receiver
         pending = self.pending.get(frame.receiver)
         if pending is None:
-            raise p.Rejected("HANDSHAKE_RESP for no INIT of the current attempt")
+            if frame.receiver in self.init_indices:
+                self.late_answers += 1
+            raise p.Rejected("HANDSHAKE_RESP for no pending INIT (section 3: later answers are dropped)")
         attempt = pending.attempt
         if attempt.peer is None:
+            # Section 3.3: the answer to an INIT sent to the server comes from the server's address.
             if relayed_from is not None or src != p.normal_addr(self.server):
                 raise p.Rejected("server HANDSHAKE_RESP from elsewhere")
             self._on_server_resp(pending, data, frame, now)
@@ -526,9 +575,11 @@ class Node:
         payload, session = p.read_resp(pending.init, data, p.WINDOW_DAEMON, now)
         if payload.sender != attempt.peer:
             raise p.Rejected("HELLO_ACK from another peer")
-        self._forget_attempt(attempt)
-        attempt.done, attempt.answered_by = True, frame.receiver
         state = self.peer(attempt.peer)
+        self._forget_inits_to(attempt.peer)
+        for answered in (attempt, state.attempt):
+            if answered is not None and (not answered.done or answered.answered_by is None):
+                answered.done, answered.answered_by = True, frame.receiver
         self._install(state, session)
         self._note(f"HelloAck receiver={frame.receiver:#x}")
         path = "relay" if relayed_from is not None else "direct"
@@ -538,33 +589,23 @@ class Node:
         self.send_peer(state.id, p.Probe(int.from_bytes(os.urandom(8), "big")), path)
 
     def _on_server_resp(self, pending: Pending, data: bytes, frame: p.HandshakeResp, now: float) -> None:
-        attempt = pending.attempt
-        if attempt.done:  # kept only with adopt_late_answers
-            current = self.server_session_stamp.get(self.server_sessions[0].local_index, -1) \
-                if self.server_sessions else -1
-            if pending.timestamp <= current:
-                del self.pending[frame.receiver]
-                raise p.Rejected("late HANDSHAKE_RESP for an older INIT")
         payload, session = p.read_resp(pending.init, data, p.WINDOW_SERVER, now)
-        del self.pending[frame.receiver]
-        if attempt.done:
-            self.adopted += 1
-        if not attempt.done:
-            attempt.done, attempt.answered_by = True, frame.receiver
-            if not self.adopt_late_answers:
-                self._forget_attempt(attempt)
+        # Section 3: the first answer to any INIT of the attempt is taken; the others are forgotten.
+        self._forget_inits_to(None)
+        for answered in (pending.attempt, self.attempt):
+            if answered is not None and not answered.done:
+                answered.done, answered.answered_by = True, frame.receiver
         self._note(f"{type(payload).__name__} receiver={frame.receiver:#x}")
         if isinstance(payload, p.Error):
             # Section 3.2: no session; the daemon retries later.
             self.register_error = payload
-            attempt.error = payload
+            pending.attempt.error = payload
+            if self.attempt is not None:
+                self.attempt.error = payload
             self.log(f"{self.name}: registration refused: {payload.name}: {payload.message}")
             return
-        self.server_sessions.insert(0, session)
-        self.server_session_stamp[session.local_index] = pending.timestamp
-        for old in self.server_sessions[SESSIONS_KEPT:]:
+        for old in self.server_link.add(session):
             self.sessions.pop(old.local_index, None)
-        del self.server_sessions[SESSIONS_KEPT:]
         self.sessions[session.local_index] = (session, None)
         self.id, self.keepalive, self.public_addr = payload.id, payload.keepalive, payload.addr
         self.register_error = None
@@ -574,10 +615,8 @@ class Node:
         self.confirming = self.request(lambda seq: p.Keepalive(seq))
 
     def _install(self, state: PeerState, session: p.Session) -> None:
-        state.sessions.insert(0, session)
-        for old in state.sessions[SESSIONS_KEPT:]:
+        for old in state.sessions.add(session):
             self.sessions.pop(old.local_index, None)
-        del state.sessions[SESSIONS_KEPT:]
         self.sessions[session.local_index] = (session, state.id)
 
     def _init_allowed(self, src: Optional[tuple], now: float) -> bool:
@@ -646,11 +685,17 @@ class Node:
             raise p.Rejected("server session frame inside RELAYED")
         if owner is not None and relayed_from is not None and owner != relayed_from:
             raise p.Rejected("RELAYED frame of another peer's session")
+        was_confirmed = session.confirmed
         payload = session.open(frame, now)  # authenticated (and the session confirmed) from here on
+        if self._current is not None and relayed_from is None:
+            self._current.session = frame.receiver
         if owner is None:
             self._on_server_payload(payload)
             return
         state = self.peer(owner)
+        if not was_confirmed:  # a responder's session, confirmed by its first frame: the newest now
+            for old in state.sessions.confirm(session):
+                self.sessions.pop(old.local_index, None)
         if relayed_from is None:
             self._record_path(state, src)
         path = "direct" if relayed_from is None else "relay"
@@ -770,6 +815,9 @@ class Node:
                 self.register()
         for index in [i for i, pend in self.pending.items() if now - pend.init.sent > p.PENDING_HANDSHAKE]:
             del self.pending[index]
+        for state in self.peers.values():
+            for old in state.sessions.expire(now):
+                self.sessions.pop(old.local_index, None)
 
 
 class Net:
@@ -801,7 +849,7 @@ class Net:
         attempts = sum(1 for n in nodes for _ in n.sent if _[0] == "REGISTER INIT")
         messages = [o for n in nodes for o in n.outbox.values()]
         return (f"{len(requests)} requests, {resent} retransmitted; {inits} INITs "
-                f"({attempts} REGISTER); {sum(n.adopted for n in nodes)} later REGISTER answers adopted; "
+                f"({attempts} REGISTER); {sum(n.late_answers for n in nodes)} later handshake answers dropped; "
                 f"{sum(max(0, o.sends - 1) for o in messages)} MESSAGE retransmissions")
 
     def close(self) -> None:

@@ -5,13 +5,11 @@ run the live scenario end to end, so that a failure of live.py against the
 real server is the server's (or the document's), not the scenario's. It keeps
 everything in memory and serves one socket in one thread.
 
-Where the document is silent or contradicts itself, this server takes the
-reading that lets a daemon following section 3 work: it sends INTRO and
-RELAYED on the newest session a TRANSPORT frame has arrived on (a confirmed
-one), not merely the newest handshake it answered, and it keeps a peer's
-four newest sessions. An `unknown_type` ERROR carries seq 0.
-
-
+Sessions follow section 4: a peer's current session is the newest confirmed
+one (or, while none is confirmed, the newest one answered); an unconfirmed
+session is kept for 15 s and becomes current when its first frame arrives;
+the session a confirmation replaced is kept for 30 s. INTRO and RELAYED go
+on the current session.
 
     python3 spec_server.py [--listen 127.0.0.1:0] [--cookie-threshold N]
 
@@ -37,6 +35,8 @@ import peerd_v2 as p  # noqa: E402
 
 KEEPALIVE = 25
 REPLAY_CACHE = 30.0
+UNCONFIRMED_KEPT = 15.0  # an unconfirmed session is kept this long (section 4)
+REPLACED_KEPT = 30.0  # and the session a confirmation replaced this long
 
 
 @dataclass
@@ -47,7 +47,8 @@ class Peer:
     addr: Optional[tuple] = None
     refreshed: float = 0.0
     last_timestamp: int = -1
-    sessions: list = field(default_factory=list)  # newest first
+    current: Optional[p.Session] = None  # INTRO and RELAYED go on it
+    kept: dict = field(default_factory=dict)  # local index -> (Session, kept until) for the others
 
 
 class SpecServer:
@@ -138,11 +139,15 @@ class SpecServer:
         peer.online, peer.addr, peer.refreshed = True, src, now
         index = self.new_index()
         resp, session = p.answer_init(accepted, index, p.Registered(peer.id, KEEPALIVE, src), p.WINDOW_SERVER, now)
-        peer.sessions.insert(0, session)
-        for old in peer.sessions[4:]:
-            self.sessions.pop(old.local_index, None)
-        del peer.sessions[4:]
         self.sessions[index] = (session, peer)
+        if peer.current is None or not peer.current.confirmed:
+            # While no session is confirmed, the newest is current; the one it
+            # replaces is kept as any unconfirmed session.
+            if peer.current is not None:
+                peer.kept[peer.current.local_index] = (peer.current, peer.current.created + UNCONFIRMED_KEPT)
+            peer.current = session
+        else:
+            peer.kept[index] = (session, now + UNCONFIRMED_KEPT)
         self.send(resp, src)
 
     def new_index(self) -> int:
@@ -152,10 +157,31 @@ class SpecServer:
                 return index
 
     def to_peer(self, peer: Peer, payload: p.Payload) -> None:
-        """INTRO or RELAYED: on the newest confirmed session, to the peer's address."""
-        session = next((s for s in peer.sessions if s.confirmed), None)
-        if session is not None:
-            self.send(session.seal(payload.encode()), peer.addr)
+        """INTRO or RELAYED: on the current session, to the peer's address."""
+        if peer.current is not None:
+            self.send(peer.current.seal(payload.encode()), peer.addr)
+
+    def confirmed(self, peer: Peer, session: p.Session, now: float) -> None:
+        """The first frame arrived on `session`: it becomes the current one."""
+        peer.kept.pop(session.local_index, None)
+        if peer.current is not None and peer.current is not session:
+            until = now + REPLACED_KEPT if peer.current.confirmed else peer.current.created + UNCONFIRMED_KEPT
+            peer.kept[peer.current.local_index] = (peer.current, until)
+        peer.current = session
+
+    def live_session(self, index: int, now: float):
+        """(Session, Peer) for a frame's `receiver`, or None once it is no longer kept."""
+        entry = self.sessions.get(index)
+        if entry is None:
+            return None
+        session, peer = entry
+        if session is not peer.current:
+            kept = peer.kept.get(index)
+            if kept is None or now > kept[1]:
+                peer.kept.pop(index, None)
+                del self.sessions[index]
+                return None
+        return entry
 
     def online(self, peer: Peer, now: float) -> bool:
         return peer.online and now - peer.refreshed <= 3 * KEEPALIVE
@@ -164,11 +190,14 @@ class SpecServer:
         if len(data) < 30:
             return
         frame = p.Transport.decode(data)
-        entry = self.sessions.get(frame.receiver)
+        entry = self.live_session(frame.receiver, now)
         if entry is None:
             return
         session, peer = entry
+        was_confirmed = session.confirmed
         raw = session.open(frame, now)
+        if not was_confirmed:
+            self.confirmed(peer, session, now)
         peer.addr = src
         reply = self.request(peer, raw, now)
         if reply is not None:
@@ -180,7 +209,7 @@ class SpecServer:
         if kind >= 0x80:  # never answered (section 5.2)
             return None
         if kind not in (p.K_KEEPALIVE, p.K_LIST, p.K_CONNECT, p.K_UNREGISTER, p.K_RELAY):
-            return p.Error(0, 2, "unknown type")
+            return p.Error(seq, 2, "unknown type")  # seq: bytes 1 .. 5, or 0 (section 5.3)
         try:
             req = p.decode_payload(raw)
         except p.Malformed:

@@ -5,15 +5,21 @@ pass) or `python3 -m unittest discover -s daemon/tests/interop -p 'test_*.py'`.
 `PEERD_VECTORS` names another vectors file.
 
 The file holds two objects (docs/protocol.md section 10): `inputs`, every
-fixed input, and `outputs`, the bytes that result. `build()` computes every
-output from the inputs and the document, nothing else; the tests compare the
-two sets of names and every value, check that every input was used, and
-decode every frame back with the receiver's keys.
+fixed input as a JSON value, and `outputs`, the bytes that result. `build()`
+computes every output from the inputs and the document, nothing else; the
+tests compare the two sets of names and every value, check that every input
+was read, and decode every frame back with the receiver's keys.
 
-A few inputs are written as short English phrases rather than values
-("A is peer 1, B is peer 2", "id 1, keepalive 25, addr 198.51.100.7:40000",
-"A to server (register)"); `Inputs` reads them with the patterns below and
-fails on any other wording.
+`Inputs` reads the inputs strictly: an input of an unknown name, a missing
+one, a value of the wrong type (byte strings in lower-case hex, numbers as
+JSON integers in the range of their field, never a fraction or a string, a
+role one of `server`, `peer_a`, `peer_b`), a key that appears twice, or an
+input the build never read fails the run. Section 10 names the kinds of
+values but not the names of the fields; the names below are those of the
+file, read for their plain meaning (`initiator_index`: the `sender` of the
+INIT; `responder_index`: the `sender` of the RESP; `cookie.answers`: the
+handshake whose first INIT the COOKIE_REPLY answers, `cookie.init_*`: the
+fresh INIT that follows it, from the same initiator to the same responder).
 """
 
 from __future__ import annotations
@@ -36,85 +42,183 @@ VECTORS = Path(
     )
 )
 
-# The two handshakes of section 10: who initiates, who responds.
-HANDSHAKES = {"register": ("A", "server"), "hello": ("A", "B")}
+ROLES = ("server", "peer_a", "peer_b")
+HANDSHAKE_NAMES = ("register", "hello")
+TRANSPORT_NAME = re.compile(r"transport\.[a-z][a-z_]*")
+
+# Every name `inputs` may hold, and the fields of each object (section 10).
+HANDSHAKE_FIELDS = {
+    "initiator", "responder", "initiator_ephemeral", "responder_ephemeral",
+    "initiator_index", "responder_index", "timestamp",
+}
+SCHEMA = {
+    "server.private": None,
+    "peer_a.private": None,
+    "peer_b.private": None,
+    "register": HANDSHAKE_FIELDS | {"registered"},
+    "register.registered": {"id", "keepalive", "addr"},
+    "hello": HANDSHAKE_FIELDS | {"initiator_id", "responder_id"},
+    "cookie": {"answers", "secret", "nonce", "source", "init_index", "init_ephemeral", "init_timestamp"},
+}
+TRANSPORT_FIELDS = {"sender", "receiver", "session", "counter", "payload"}
+
+
+def strict_json(path: Path) -> dict:
+    """JSON with no key twice in an object, no fraction or exponent, no NaN."""
+
+    def pairs(items: list) -> dict:
+        out: dict = {}
+        for key, value in items:
+            if key in out:
+                raise ValueError(f"{path}: key {key!r} appears twice in one object")
+            out[key] = value
+        return out
+
+    def no_float(text: str) -> float:
+        raise ValueError(f"{path}: {text} is not an integer (inputs hold no fractions)")
+
+    def no_constant(text: str) -> float:
+        raise ValueError(f"{path}: {text} is not JSON")
+
+    with open(path, encoding="utf-8") as f:
+        return json.load(f, object_pairs_hook=pairs, parse_float=no_float, parse_constant=no_constant)
 
 
 class Inputs:
-    """The `inputs` object, read strictly; remembers which names were read."""
+    """The `inputs` object, read strictly; remembers which values were read.
+
+    A value is named by its path: `register.initiator_index`,
+    `transport.keepalive.counter`, `register.registered.addr`.
+    """
 
     def __init__(self, raw: dict) -> None:
         self.raw = raw
         self.used: set = set()
+        self.transports = sorted(k for k in raw if TRANSPORT_NAME.fullmatch(k))
+        self.leaves: set = set()
+        for name, value in raw.items():
+            if name in SCHEMA:
+                fields = SCHEMA[name]
+            elif name in self.transports:
+                fields = TRANSPORT_FIELDS
+            else:
+                raise ValueError(f"unknown input {name!r}")
+            self._walk(name, value, fields)
 
-    def text(self, name: str) -> str:
-        if name not in self.raw:
-            raise KeyError(f"input {name} is missing")
-        self.used.add(name)
-        value = self.raw[name]
-        if not isinstance(value, str):
-            raise ValueError(f"input {name} is not a string: {value!r}")
-        return value
+    def _walk(self, name: str, value, fields) -> None:
+        if fields is None:
+            if isinstance(value, dict):
+                raise ValueError(f"input {name} is an object, not a value")
+            self.leaves.add(name)
+            return
+        if not isinstance(value, dict):
+            raise ValueError(f"input {name} is not an object: {value!r}")
+        unknown, missing = set(value) - fields, fields - set(value)
+        if unknown:
+            raise ValueError(f"unknown input(s) {sorted(f'{name}.{k}' for k in unknown)}")
+        if missing:
+            raise ValueError(f"missing input(s) {sorted(f'{name}.{k}' for k in missing)}")
+        for key, inner in value.items():
+            path = f"{name}.{key}"
+            self._walk(path, inner, SCHEMA.get(path))
 
-    def hex(self, name: str, size: int = 0) -> bytes:
-        value = bytes.fromhex(self.text(name))
+    def value(self, path: str):
+        """The value at `path` (an object's fields are read one by one)."""
+        node = self.raw
+        head, rest = path, ""
+        # The first component may itself hold a dot ("server.private", "transport.list").
+        for name in sorted(self.raw, key=len, reverse=True):
+            if path == name or path.startswith(name + "."):
+                head, rest = name, path[len(name) + 1 :]
+                break
+        if head not in node:
+            raise KeyError(f"input {path} is missing")
+        node = node[head]
+        for key in rest.split(".") if rest else []:
+            if not isinstance(node, dict) or key not in node:
+                raise KeyError(f"input {path} is missing")
+            node = node[key]
+        if isinstance(node, dict):
+            raise ValueError(f"input {path} is an object, read its fields")
+        self.used.add(path)
+        return node
+
+    def hex(self, path: str, size: int = 0) -> bytes:
+        text = self.value(path)
+        if not isinstance(text, str) or not re.fullmatch(r"(?:[0-9a-f]{2})*", text):
+            raise ValueError(f"input {path} is not lower-case hex: {text!r}")
+        value = bytes.fromhex(text)
         if size and len(value) != size:
-            raise ValueError(f"input {name} is {len(value)} bytes, not {size}")
+            raise ValueError(f"input {path} is {len(value)} bytes, not {size}")
         return value
 
-    def index(self, name: str) -> int:
-        text = self.text(name)
-        if not re.fullmatch(r"0x[0-9a-f]{8}", text):
-            raise ValueError(f"input {name} is not a u32 as 0x + 8 hex digits: {text!r}")
-        return int(text, 16)
+    def number(self, path: str, bits: int) -> int:
+        value = self.value(path)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
+            raise ValueError(f"input {path} is not a u{bits}: {value!r}")
+        return value
 
-    def integer(self, name: str) -> int:
-        text = self.text(name)
-        if not re.fullmatch(r"[0-9]+", text):
-            raise ValueError(f"input {name} is not a decimal integer: {text!r}")
-        return int(text)
+    def u16(self, path: str) -> int:
+        return self.number(path, 16)
 
-    def addr(self, name: str) -> tuple:
-        return parse_addr(self.text(name), name)
+    def u32(self, path: str) -> int:
+        return self.number(path, 32)
+
+    def u64(self, path: str) -> int:
+        return self.number(path, 64)
+
+    def one_of(self, path: str, allowed: tuple) -> str:
+        value = self.value(path)
+        if value not in allowed:
+            raise ValueError(f"input {path} is {value!r}, not one of {list(allowed)}")
+        return value
+
+    def addr(self, path: str) -> tuple:
+        return parse_addr(self.value(path), path)
 
     def private(self, who: str) -> p.StaticKey:
         return p.StaticKey.from_private(self.hex(f"{who}.private", 32))
 
-    def peer_ids(self) -> dict:
-        """`hello.from`: "A is peer 1, B is peer 2"."""
-        text = self.text("hello.from")
-        m = re.fullmatch(r"A is peer ([0-9]+), B is peer ([0-9]+)", text)
-        if not m:
-            raise ValueError(f"hello.from reads {text!r}")
-        return {"A": int(m.group(1)), "B": int(m.group(2))}
+    def roles(self, handshake: str) -> tuple:
+        """(initiator, responder) of a handshake; REGISTER goes from a peer to the server,
+        HELLO from one peer to the other."""
+        initiator = self.one_of(f"{handshake}.initiator", ROLES)
+        responder = self.one_of(f"{handshake}.responder", ROLES)
+        if handshake == "register" and (responder != "server" or initiator == "server"):
+            raise ValueError(f"register goes from a peer to the server, not {initiator} to {responder}")
+        if handshake == "hello" and ("server" in (initiator, responder) or initiator == responder):
+            raise ValueError(f"hello goes from one peer to another, not {initiator} to {responder}")
+        return initiator, responder
 
     def registered(self) -> p.Registered:
-        """`register.registered`: "id 1, keepalive 25, addr 198.51.100.7:40000"."""
-        text = self.text("register.registered")
-        m = re.fullmatch(r"id ([0-9]+), keepalive ([0-9]+), addr (\S+)", text)
-        if not m:
-            raise ValueError(f"register.registered reads {text!r}")
-        return p.Registered(int(m.group(1)), int(m.group(2)), parse_addr(m.group(3), text))
+        return p.Registered(
+            self.u64("register.registered.id"),
+            self.u16("register.registered.keepalive"),
+            self.addr("register.registered.addr"),
+        )
 
-    def session(self, name: str) -> tuple:
-        """`transport.X.session`: "A to server (register)" -> (handshake, sender is its initiator)."""
-        text = self.text(name)
-        m = re.fullmatch(r"(\w+) to (\w+) \((\w+)\)", text)
-        if not m or m.group(3) not in HANDSHAKES:
-            raise ValueError(f"{name} reads {text!r}")
-        sender, receiver, handshake = m.groups()
-        initiator, responder = HANDSHAKES[handshake]
+    def direction(self, name: str) -> tuple:
+        """(handshake, sender is its initiator) of the TRANSPORT vector `name`."""
+        handshake = self.one_of(f"{name}.session", HANDSHAKE_NAMES)
+        sender = self.one_of(f"{name}.sender", ROLES)
+        receiver = self.one_of(f"{name}.receiver", ROLES)
+        initiator, responder = self.roles(handshake)
         if (sender, receiver) not in ((initiator, responder), (responder, initiator)):
             raise ValueError(f"{name}: {sender} and {receiver} are not the two sides of {handshake}")
         return handshake, sender == initiator
 
 
-def parse_addr(text: str, what: str) -> tuple:
+def parse_addr(text, what: str) -> tuple:
+    if not isinstance(text, str):
+        raise ValueError(f"{what}: {text!r} is not an \"ip:port\" string")
     m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:([0-9]+)|([0-9.]+):([0-9]+)", text)
     if not m:
-        raise ValueError(f"{what}: {text!r} is not IP:port")
+        raise ValueError(f"{what}: {text!r} is not ip:port")
     host = m.group(1) or m.group(3)
-    return p.normal_addr((host, int(m.group(2) or m.group(4))))
+    port = int(m.group(2) or m.group(4))
+    if port > 0xFFFF:
+        raise ValueError(f"{what}: port {port} out of range")
+    return p.normal_addr((host, port))
 
 
 class Built:
@@ -123,15 +227,14 @@ class Built:
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
         self.out: dict = {}
-        self.keys = {who: inputs.private(who) for who in ("server", "peer_a", "peer_b")}
-        self.parties = {"server": self.keys["server"], "A": self.keys["peer_a"], "B": self.keys["peer_b"]}
+        self.keys = {who: inputs.private(who) for who in ROLES}
         for who, key in self.keys.items():
             self.out[f"{who}.public"] = key.public.hex()
             self.out[f"{who}.public_base64"] = p.key_to_text(key.public)
             self.out[f"{who}.fingerprint"] = p.fingerprint(key.public)
         self.out["key_request"] = p.key_request().hex()
         self.out["key_reply"] = p.key_reply(self.keys["server"].public).hex()
-        self.ids = inputs.peer_ids()
+        self.roles = {name: inputs.roles(name) for name in HANDSHAKE_NAMES}
         self.registered = inputs.registered()
         self.sessions: dict = {}  # handshake -> (initiator's Session, responder's Session)
         self.payloads: dict = {}  # handshake -> the INIT's payload
@@ -143,22 +246,22 @@ class Built:
     def pending(self, name: str) -> p.PendingInit:
         """The initiator's side of handshake `name`, new (before it read any answer)."""
         i = self.inputs
-        initiator, responder = (self.parties[w] for w in HANDSHAKES[name])
+        initiator, responder = (self.keys[w] for w in self.roles[name])
         return p.start_handshake(
-            initiator, responder.public, i.index(f"{name}.initiator_index"), self.payloads[name],
+            initiator, responder.public, i.u32(f"{name}.initiator_index"), self.payloads[name],
             ephemeral=i.hex(f"{name}.initiator_ephemeral", 32), now=0.0,
         )
 
     def _handshake(self, name: str, payload: p.Payload, answer: p.Payload, window: int) -> None:
         i = self.inputs
-        responder = self.parties[HANDSHAKES[name][1]]
+        responder = self.keys[self.roles[name][1]]
         self.payloads[name] = payload
         pending = self.pending(name)
         init = pending.frame
         allowed = {p.K_REGISTER} if name == "register" else {p.K_HELLO}
         accepted = p.read_init(responder, init, allowed)
         resp, responder_session = p.answer_init(
-            accepted, i.index(f"{name}.responder_index"), answer, window, 0.0,
+            accepted, i.u32(f"{name}.responder_index"), answer, window, 0.0,
             ephemeral=i.hex(f"{name}.responder_ephemeral", 32),
         )
         _, initiator_session = p.read_resp(pending, resp, window, 0.0)
@@ -168,7 +271,7 @@ class Built:
 
     def _register(self) -> None:
         self._handshake(
-            "register", p.Register(self.inputs.integer("register.timestamp")), self.registered, p.WINDOW_SERVER
+            "register", p.Register(self.inputs.u64("register.timestamp")), self.registered, p.WINDOW_SERVER
         )
         a_session, _ = self.sessions["register"]
         self.out["register.key_initiator_to_responder"] = a_session.send_key.hex()
@@ -176,37 +279,56 @@ class Built:
 
     def _cookie(self) -> None:
         i = self.inputs
+        answered = i.one_of("cookie.answers", HANDSHAKE_NAMES)
+        initiator, responder = self.roles[answered]
+        if responder != "server":
+            raise ValueError(f"cookie.answers names {answered}, a handshake to {responder}: only the server sends cookies")
         cookie = p.cookie_value(i.hex("cookie.secret", 32), i.addr("cookie.source"))
         self.out["cookie.value"] = cookie.hex()
-        answered = i.text("cookie.answers")
-        if answered not in self.out or not answered.endswith(".init"):
-            raise ValueError(f"cookie.answers names {answered!r}, not an INIT built before it")
-        init = p.HandshakeInit.decode(bytes.fromhex(self.out[answered]))
-        reply = p.seal_cookie(init.sender, i.hex("cookie.nonce", 24), cookie, self.keys["server"].public, init.mac1)
+        init = p.HandshakeInit.decode(bytes.fromhex(self.out[f"{answered}.init"]))
+        server = self.keys["server"].public
+        reply = p.seal_cookie(init.sender, i.hex("cookie.nonce", 24), cookie, server, init.mac1)
         self.out["cookie.reply"] = reply.encode().hex()
         fresh = p.start_handshake(
-            self.keys["peer_a"], self.keys["server"].public, i.index("cookie.init_index"),
-            p.Register(i.integer("cookie.init_timestamp")), cookie=cookie,
+            self.keys[initiator], server, i.u32("cookie.init_index"),
+            p.Register(i.u64("cookie.init_timestamp")), cookie=cookie,
             ephemeral=i.hex("cookie.init_ephemeral", 32), now=0.0,
         )
         self.out["cookie.init_with_mac2"] = fresh.frame.hex()
 
+    def hello_ids(self) -> tuple:
+        """(the initiator's peer id: HELLO's `from`, the responder's: HELLO_ACK's `from`)."""
+        return self.inputs.u64("hello.initiator_id"), self.inputs.u64("hello.responder_id")
+
+    def peer_ids(self) -> dict:
+        """Each peer's id by role: REGISTERED's `id` for the REGISTER initiator,
+        HELLO's and HELLO_ACK's `from` for the two sides of the HELLO; where two
+        give the id of the same peer they must agree."""
+        registering = self.roles["register"][0]
+        initiator, responder = self.roles["hello"]
+        ids = dict(zip((initiator, responder), self.hello_ids()))
+        if ids.setdefault(registering, self.registered.id) != self.registered.id:
+            raise ValueError(f"{registering} is id {self.registered.id} in REGISTERED, {ids[registering]} in the HELLO")
+        if len(set(ids.values())) != len(ids):
+            raise ValueError(f"two peers with one id: {ids}")
+        return ids
+
     def _hello(self) -> None:
-        timestamp = self.inputs.integer("hello.timestamp")
-        self._handshake("hello", p.Hello(timestamp, self.ids["A"]), p.HelloAck(self.ids["B"]), p.WINDOW_DAEMON)
+        initiator_id, responder_id = self.hello_ids()
+        hello = p.Hello(self.inputs.u64("hello.timestamp"), initiator_id)
+        self._handshake("hello", hello, p.HelloAck(responder_id), p.WINDOW_DAEMON)
 
     def direction(self, name: str) -> tuple:
         """(sending Session, receiving Session) of the TRANSPORT vector `name`."""
-        handshake, from_initiator = self.inputs.session(f"{name}.session")
+        handshake, from_initiator = self.inputs.direction(name)
         initiator, responder = self.sessions[handshake]
         return (initiator, responder) if from_initiator else (responder, initiator)
 
     def _transports(self) -> None:
-        names = sorted({k.rsplit(".", 1)[0] for k in self.inputs.raw if k.startswith("transport.")})
-        self.transports = names
-        for name in names:
+        self.transports = self.inputs.transports
+        for name in self.transports:
             sender, receiver = self.direction(name)
-            counter = self.inputs.integer(f"{name}.counter")
+            counter = self.inputs.u64(f"{name}.counter")
             payload = self.inputs.hex(f"{name}.payload")
             frame = p.seal_transport(sender.send_key, receiver.local_index, counter, payload)
             self.out[name] = frame.hex()
@@ -215,8 +337,9 @@ class Built:
 class Vectors(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
-        with open(VECTORS, encoding="utf-8") as f:
-            data = json.load(f)
+        data = strict_json(VECTORS)
+        if set(data) != {"inputs", "outputs"}:
+            raise ValueError(f"the vectors file holds {sorted(data)}, not inputs and outputs")
         cls.inputs = Inputs(data["inputs"])
         cls.outputs = data["outputs"]
         cls.built = Built(cls.inputs)
@@ -237,7 +360,59 @@ class Vectors(unittest.TestCase):
                 self.assertEqual(self.built.out[name], value, f"output {name}")
 
     def test_every_input_used(self) -> None:
-        self.assertEqual(set(self.inputs.raw) - self.inputs.used, set(), "inputs the build never read")
+        self.assertEqual(self.inputs.leaves - self.inputs.used, set(), "inputs the build never read")
+
+    def test_inputs_are_read_strictly(self) -> None:
+        """A changed input is refused, not silently read another way."""
+        import copy
+
+        def changed(path: str, value=None, delete: bool = False) -> dict:
+            raw = copy.deepcopy(self.inputs.raw)
+            *parents, last = path.split("/")
+            node = raw
+            for key in parents:
+                node = node[key]
+            if delete:
+                del node[last]
+            else:
+                node[last] = value
+            return raw
+
+        bad = {
+            "an unknown top-level input": changed("transport_keepalive", {}),
+            "an unknown field": changed("register/initiator_idx", 1),
+            "a missing field": changed("hello/responder_id", delete=True),
+            "a missing nested field": changed("register/registered/keepalive", delete=True),
+            "a TRANSPORT vector with an unknown field": changed("transport.list/note", "x"),
+        }
+        for what, raw in bad.items():
+            with self.subTest(what), self.assertRaises(ValueError):
+                Built(Inputs(raw))
+        wrong_values = {
+            "upper-case hex": changed("server.private", self.inputs.raw["server.private"].upper()),
+            "odd hex": changed("cookie/nonce", self.inputs.raw["cookie"]["nonce"] + "0"),
+            "an index as a string": changed("register/initiator_index", "16909060"),
+            "an index over u32": changed("register/initiator_index", 1 << 32),
+            "a negative counter": changed("transport.list/counter", -1),
+            "a boolean id": changed("hello/initiator_id", True),
+            "a keepalive over u16": changed("register/registered/keepalive", 1 << 16),
+            "an unknown role": changed("hello/responder", "peer_c"),
+            "the server saying HELLO": changed("hello/initiator", "server"),
+            "a frame on no handshake": changed("transport.list/session", "connect"),
+            "a frame between the wrong sides": changed("transport.message/receiver", "server"),
+            "an address without a port": changed("cookie/source", "198.51.100.7"),
+        }
+        for what, raw in wrong_values.items():
+            with self.subTest(what), self.assertRaises(ValueError):
+                Built(Inputs(raw))
+        path = Path(os.environ.get("TMPDIR", "/tmp")) / f"peerd-vectors-{os.getpid()}.json"
+        try:
+            for text in ('{"inputs": {"a": 1, "a": 2}}', '{"inputs": {"a": 1.0}}', '{"inputs": NaN}'):
+                path.write_text(text, encoding="utf-8")
+                with self.subTest(text), self.assertRaises(ValueError):
+                    strict_json(path)
+        finally:
+            path.unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- keys
 
@@ -268,16 +443,16 @@ class Vectors(unittest.TestCase):
         init = self.out("register.init")
         self.assertEqual(len(init), 142)
         accepted = p.read_init(server, init, {p.K_REGISTER})
-        self.assertEqual(accepted.sender, self.inputs.index("register.initiator_index"))
+        self.assertEqual(accepted.sender, self.inputs.u32("register.initiator_index"))
         self.assertEqual(accepted.initiator_public, self.out("peer_a.public"))
-        self.assertEqual(accepted.payload, p.Register(self.inputs.integer("register.timestamp")))
+        self.assertEqual(accepted.payload, p.Register(self.inputs.u64("register.timestamp")))
         self.assertEqual(p.HandshakeInit.decode(init).mac2, bytes(16), "no cookie: mac2 is zeros")
 
     def test_register_resp_decodes(self) -> None:
         resp = self.out("register.resp")
         decoded = p.HandshakeResp.decode(resp)
-        self.assertEqual(decoded.sender, self.inputs.index("register.responder_index"))
-        self.assertEqual(decoded.receiver, self.inputs.index("register.initiator_index"))
+        self.assertEqual(decoded.sender, self.inputs.u32("register.responder_index"))
+        self.assertEqual(decoded.receiver, self.inputs.u32("register.initiator_index"))
         self.assertLessEqual(len(resp), len(self.out("register.init")), "a RESP is never longer than its INIT")
         payload, session = p.read_resp(self.built.pending("register"), resp, p.WINDOW_SERVER, 0.0)
         self.assertEqual(payload, self.inputs.registered())
@@ -295,6 +470,22 @@ class Vectors(unittest.TestCase):
             p.read_resp(self.built.pending("register"), resp, p.WINDOW_SERVER, 15.5)
         with self.assertRaises(p.Malformed):  # shorter than 80 bytes
             p.read_resp(self.built.pending("register"), resp[:79], p.WINDOW_SERVER, 0.0)
+
+    def test_resp_with_an_error(self) -> None:
+        """Section 3.2: an ERROR instead of REGISTERED, its message at most 62 bytes."""
+        server = self.built.keys["server"]
+        for length in (0, p.MAX_RESP_ERROR_MESSAGE):
+            pending = self.built.pending("register")
+            accepted = p.read_init(server, pending.frame, {p.K_REGISTER})
+            error = p.Error(0, p.ERROR_NUMBERS["internal"], "e" * length)
+            resp, _ = p.answer_init(accepted, 7, error, p.WINDOW_SERVER, 0.0)
+            self.assertEqual(len(resp), p.RESP_MIN_SERVER + length)
+            self.assertLessEqual(len(resp), len(pending.frame), "never longer than the INIT it answers")
+            payload, _ = p.read_resp(pending, resp, p.WINDOW_SERVER, 0.0)
+            self.assertEqual(payload, error)
+        accepted = p.read_init(server, self.built.pending("register").frame, {p.K_REGISTER})
+        with self.assertRaises(ValueError):
+            p.answer_init(accepted, 7, p.Error(0, 9, "e" * 63), p.WINDOW_SERVER, 0.0)
 
     def test_init_checks(self) -> None:
         server, b = self.built.keys["server"], self.built.keys["peer_b"]
@@ -321,7 +512,7 @@ class Vectors(unittest.TestCase):
     def test_cookie_reply_decodes(self) -> None:
         server = self.built.keys["server"]
         reply = p.CookieReply.decode(self.out("cookie.reply"))
-        answered = p.HandshakeInit.decode(self.out(self.inputs.text("cookie.answers")))
+        answered = p.HandshakeInit.decode(self.out(self.inputs.value("cookie.answers") + ".init"))
         self.assertEqual(len(self.out("cookie.reply")), 61)
         self.assertEqual(reply.receiver, answered.sender)
         self.assertEqual(reply.nonce, self.inputs.hex("cookie.nonce"))
@@ -340,7 +531,7 @@ class Vectors(unittest.TestCase):
         cookie = self.out("cookie.value")
         init = self.out("cookie.init_with_mac2")
         frame = p.HandshakeInit.decode(init)
-        self.assertEqual(frame.sender, self.inputs.index("cookie.init_index"))
+        self.assertEqual(frame.sender, self.inputs.u32("cookie.init_index"))
         self.assertEqual(frame.mac2, p.MAC(cookie, init[:-16]), "mac2 is keyed by the 16-byte cookie")
         padded = p.MAC(cookie + bytes(16), init[:-16])
         self.assertNotEqual(frame.mac2, padded, "a 16-byte key is not the same key padded to 32")
@@ -349,7 +540,7 @@ class Vectors(unittest.TestCase):
             return p.check_mac(p.MAC(cookie, f.mac2_input()), f.mac2)
 
         accepted = p.read_init(server, init, {p.K_REGISTER}, cookie_check=mac2_ok)
-        self.assertEqual(accepted.payload, p.Register(self.inputs.integer("cookie.init_timestamp")))
+        self.assertEqual(accepted.payload, p.Register(self.inputs.u64("cookie.init_timestamp")))
         self.assertEqual(accepted.initiator_public, self.out("peer_a.public"))
         with self.assertRaisesRegex(p.Rejected, "mac2"):
             p.read_init(server, self.out("register.init"), {p.K_REGISTER}, cookie_check=mac2_ok)
@@ -361,20 +552,20 @@ class Vectors(unittest.TestCase):
         init, resp = self.out("hello.init"), self.out("hello.resp")
         self.assertEqual((len(init), len(resp)), (150, 82))
         accepted = p.read_init(b, init, {p.K_HELLO})
-        ids = self.inputs.peer_ids()
-        self.assertEqual(accepted.payload, p.Hello(self.inputs.integer("hello.timestamp"), ids["A"]))
+        a_id, b_id = self.built.hello_ids()
+        self.assertEqual(accepted.payload, p.Hello(self.inputs.u64("hello.timestamp"), a_id))
         self.assertEqual(accepted.initiator_public, self.out("peer_a.public"))
         payload, session = p.read_resp(self.built.pending("hello"), resp, p.WINDOW_DAEMON, 0.0)
-        self.assertEqual(payload, p.HelloAck(ids["B"]))
+        self.assertEqual(payload, p.HelloAck(b_id))
         self.assertEqual(
             (session.local_index, session.remote_index),
-            (self.inputs.index("hello.initiator_index"), self.inputs.index("hello.responder_index")),
+            (self.inputs.u32("hello.initiator_index"), self.inputs.u32("hello.responder_index")),
         )
 
     # ------------------------------------------------------------- TRANSPORT
 
     def test_every_kind_has_a_transport_vector(self) -> None:
-        kinds = {bytes.fromhex(self.inputs.raw[f"{n}.payload"])[0] for n in self.built.transports}
+        kinds = {self.inputs.hex(f"{n}.payload")[0] for n in self.built.transports}
         wanted = {
             p.K_KEEPALIVE, p.K_LIST, p.K_CONNECT, p.K_UNREGISTER, p.K_RELAY,
             p.K_KEEPALIVE_ACK, p.K_LIST_ACK, p.K_CONNECT_ACK, p.K_UNREGISTER_ACK, p.K_RELAY_ACK,
@@ -390,7 +581,7 @@ class Vectors(unittest.TestCase):
                 _, receiver = build.direction(name)
                 decoded = p.Transport.decode(frame)
                 self.assertEqual(decoded.receiver, receiver.local_index)
-                self.assertEqual(decoded.counter, self.inputs.integer(f"{name}.counter"))
+                self.assertEqual(decoded.counter, self.inputs.u64(f"{name}.counter"))
                 plain = receiver.open(decoded, 0.0)
                 self.assertEqual(plain, self.inputs.hex(f"{name}.payload"))
                 payload = p.decode_payload(plain, p.TRANSPORT_KINDS)
@@ -402,38 +593,74 @@ class Vectors(unittest.TestCase):
     def payload(self, name: str) -> p.Payload:
         return p.decode_payload(self.inputs.hex(f"{name}.payload"))
 
+    def test_transport_directions(self) -> None:
+        """Requests go from a peer to the server, replies and INTRO/RELAYED/ERROR
+        back, MESSAGE and PROBE between the peers (sections 5 and 6)."""
+        requests = {p.K_KEEPALIVE, p.K_LIST, p.K_CONNECT, p.K_UNREGISTER, p.K_RELAY}
+        from_server = {p.K_KEEPALIVE_ACK, p.K_LIST_ACK, p.K_CONNECT_ACK, p.K_UNREGISTER_ACK, p.K_RELAY_ACK,
+                       p.K_INTRO, p.K_RELAYED, p.K_ERROR}
+        for name in self.built.transports:
+            with self.subTest(vector=name):
+                kind = self.inputs.hex(f"{name}.payload")[0]
+                sender, receiver = self.inputs.value(f"{name}.sender"), self.inputs.value(f"{name}.receiver")
+                if kind in requests:
+                    self.assertEqual(receiver, "server")
+                elif kind in from_server:
+                    self.assertEqual(sender, "server")
+                else:
+                    self.assertNotIn("server", (sender, receiver))
+
+    def test_peer_ids_agree(self) -> None:
+        ids = self.built.peer_ids()
+        self.assertEqual(set(ids), {"peer_a", "peer_b"})
+
+    def ids(self, name: str) -> tuple:
+        """(the id of the peer that sends or receives vector `name`, the other peer's id)."""
+        ids = self.built.peer_ids()
+        sender, receiver = self.inputs.value(f"{name}.sender"), self.inputs.value(f"{name}.receiver")
+        me = sender if sender != "server" else receiver
+        (other,) = set(ids) - {me}
+        return ids[me], ids[other]
+
     def test_transport_payloads_agree_with_the_handshakes(self) -> None:
         """The values inside the frames are those of the rest of the file."""
-        ids, registered = self.inputs.peer_ids(), self.inputs.registered()
-        b_key = self.out("peer_b.public")
+        registered = self.inputs.registered()
+        keys = {who: self.out(f"{who}.public") for who in ("peer_a", "peer_b")}
+        key_of = {i: keys[who] for who, i in self.built.peer_ids().items()}
         ka = self.payload("transport.keepalive_ack")
         self.assertEqual((ka.keepalive, ka.addr), (registered.keepalive, registered.addr))
         self.assertEqual(self.payload("transport.keepalive").seq, ka.seq)
-        pairs = [("list", "list_ack"), ("connect", "connect_ack"), ("relay", "relay_ack"),
-                 ("unregister", "unregister_ack")]
+        pairs = [("keepalive", "keepalive_ack"), ("list", "list_ack"), ("connect", "connect_ack"),
+                 ("relay", "relay_ack"), ("unregister", "unregister_ack")]
         for request, reply in pairs:
             self.assertEqual(self.payload(f"transport.{request}").seq, self.payload(f"transport.{reply}").seq)
+            self.assertEqual(self.inputs.value(f"transport.{request}.sender"),
+                             self.inputs.value(f"transport.{reply}.receiver"), "a reply goes to the asker")
+        asker, target = self.ids("transport.connect")
         ack = self.payload("transport.connect_ack")
-        self.assertEqual((ack.target, ack.key), (ids["B"], b_key))
-        self.assertEqual(self.payload("transport.connect").target, ids["B"])
+        self.assertEqual((ack.target, ack.key), (target, key_of[target]))
+        self.assertEqual(self.payload("transport.connect").target, target)
+        me, other = self.ids("transport.intro")
         intro = self.payload("transport.intro")
-        self.assertEqual((intro.sender, intro.key), (ids["B"], b_key))
+        self.assertEqual((intro.sender, intro.key), (other, key_of[other]))
+        me, other = self.ids("transport.list_ack")
         listing = self.payload("transport.list_ack")
-        self.assertNotIn(registered.id, [i for i, _ in listing.entries], "LIST never shows the asker")
-        self.assertIn(ids["B"], [i for i, _ in listing.entries])
+        self.assertNotIn(me, [i for i, _ in listing.entries], "LIST never shows the asker")
+        self.assertIn(other, [i for i, _ in listing.entries])
         msg, msg_ack = self.payload("transport.message"), self.payload("transport.message_ack")
         self.assertEqual(msg.msg, msg_ack.msg)
         self.assertEqual(self.payload("transport.probe").nonce, self.payload("transport.probe_ack").nonce)
 
     def test_relay_and_relayed_carry_the_hello_handshake(self) -> None:
-        ids = self.inputs.peer_ids()
+        asker, target = self.ids("transport.relay")
         relay, relayed = self.payload("transport.relay"), self.payload("transport.relayed")
-        self.assertEqual(relay.target, ids["B"])
-        self.assertEqual(relay.data, self.out("hello.init"), "RELAY carries A's HELLO INIT to B")
-        self.assertEqual(relayed.sender, ids["B"])
-        self.assertEqual(relayed.data, self.out("hello.resp"), "RELAYED brings B's HELLO_ACK to A")
-        accepted = p.read_init(self.built.keys["peer_b"], relay.data, {p.K_HELLO})
-        self.assertEqual(accepted.payload.sender, ids["A"], "an INIT in RELAYED: `from` equals RELAYED's `from`")
+        self.assertEqual(relay.target, target)
+        self.assertEqual(relay.data, self.out("hello.init"), "RELAY carries the HELLO INIT")
+        self.assertEqual(relayed.sender, target)
+        self.assertEqual(relayed.data, self.out("hello.resp"), "RELAYED brings the HELLO_ACK back")
+        responder = self.built.keys[self.built.roles["hello"][1]]
+        accepted = p.read_init(responder, relay.data, {p.K_HELLO})
+        self.assertEqual(accepted.payload.sender, asker, "an INIT in RELAYED: `from` equals RELAYED's `from`")
         payload, _ = p.read_resp(self.built.pending("hello"), relayed.data, p.WINDOW_DAEMON, 0.0)
         self.assertEqual(payload.sender, relayed.sender)
         relay_frame, relayed_frame = self.out("transport.relay"), self.out("transport.relayed")
@@ -482,6 +709,8 @@ class Vectors(unittest.TestCase):
         with self.assertRaises(p.Malformed):  # 1001 bytes of text
             p.decode_payload(p.Message(1, 2, "").encode() + b"a" * 1001)
         self.assertEqual(len(p.Message(1, 2, "\u00e9" * 500).encode()), 1017)
+        self.assertEqual(p.RESP_OVERHEAD + 7 + p.MAX_RESP_ERROR_MESSAGE, p.INIT_MIN_SERVER,
+                         "an ERROR RESP of the longest message is as long as a REGISTER INIT")
         self.assertEqual(p.encode_addr(("::ffff:10.0.0.1", 7)), bytes.fromhex("040a0000010007"))
 
     def test_v1_answer(self) -> None:
@@ -492,6 +721,9 @@ class Vectors(unittest.TestCase):
         )
         cases = [(b'{"v":1,"seq":42}', 42), (b'{"seq":4294967295}', 4294967295), (b'{"seq":4294967296}', 0),
                  (b'{"seq":-1}', 0), (b'{"seq":1.5}', 0), (b'{"seq":"3"}', 0), (b'{"seq":true}', 0),
+                 (b'{"seq":42.0}', 0), (b'{"seq":4.2e1}', 0), (b'{"seq":42e0}', 0), (b'{"seq":042}', 0),
+                 (b'{"seq":1,"seq":9}', 9), (b'{"seq":9,"seq":"x"}', 0), (b'{"seq":7,"x":NaN}', 0),
+                 (b'{"seq":7} ', 7), (b'{"seq":7}x', 0), (b'{"a":{"seq":7}}', 0), (b'{"seq":7,"x":"\xff"}', 0),
                  (b"[1,2]", 0), (b"{", 0)]
         for datagram, seq in cases:
             with self.subTest(datagram=datagram):

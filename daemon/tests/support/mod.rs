@@ -10,7 +10,8 @@
 //! - [`bins`], [`peerctl`]: the binaries, isolated from the user's settings.
 //! - [`server`], [`daemon`], [`requests`], [`control`]: a server, daemons
 //!   and their control socket.
-//! - [`udp`], [`peers`]: raw datagrams to the server.
+//! - [`udp`]: raw datagrams to the server; [`handshake`], [`peers`]: a
+//!   protocol v2 client (REGISTER handshake, requests, replies).
 //! - [`net`]: a temporary directory with a server and daemons.
 //!
 //! Each test file includes it with `mod support;` and uses a part of it.
@@ -19,6 +20,7 @@
 mod bins;
 mod control;
 mod daemon;
+mod handshake;
 mod net;
 mod output;
 mod peerctl;
@@ -36,10 +38,11 @@ pub use self::{
     net::{Net, Scratch},
     output::{strip_ansi, Captured},
     peerctl::{os_args, peerctl_command, peerctl_run, peerctl_spawn},
-    peers::{code_of, join_many, new_token, raise_fd_limit, register_json, request_json, Peer},
+    handshake::{gap_after, handshake, Answer, Attempt, Keys, ServerSession},
+    peers::{join_many, raise_fd_limit, Payload, Peer, Req},
     poll::{poll, poll_for, wait_until, Timeout, DEADLINE, POLL},
     process::{Proc, Run},
     requests::{peer, texts_from},
-    server::{listening_addr, server_args, HeldPort, Server},
-    udp::{decode, recv_matching, Client},
+    server::{listening_addr, server_args, server_key_in, HeldPort, Server},
+    udp::{recv_matching, Client},
 };

@@ -7,6 +7,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
+use peerd_shared::proto::PublicKey;
+
 use super::bins::peerd_bin;
 use super::poll::{Timeout, DEADLINE};
 use super::process::Proc;
@@ -110,10 +112,23 @@ impl Server {
         self.proc.wait()
     }
 
+    /// The server's public key, from its `server key KEY (fingerprint FP)`
+    /// line (logged before `listening on`).
+    pub fn key(&self) -> PublicKey {
+        let line = self.wait_for_log("server key ");
+        server_key_in(&line).unwrap_or_else(|| panic!("no key in {line:?}"))
+    }
+
     /// A new client socket on loopback (same family as the server).
     pub fn client(&self) -> Client {
         Client::new(self.addr)
     }
+}
+
+/// The key in a `server key KEY (fingerprint FP)` line.
+pub fn server_key_in(line: &str) -> Option<PublicKey> {
+    let rest = &line[line.find("server key ")? + "server key ".len()..];
+    rest.split_whitespace().next()?.parse().ok()
 }
 
 /// The address in the first `listening on ADDR` line of a log.

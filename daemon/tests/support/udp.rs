@@ -1,21 +1,13 @@
-//! Raw UDP to `peerd server`: the server speaks protocol v1 JSON (and
-//! STUN) over UDP, so its tests, and the lab's probes, send datagrams from
-//! plain sockets. A request is retransmitted like a protocol client does
-//! (250 ms, doubling, 5 tries) until the reply carrying its `seq` arrives.
+//! Raw UDP to `peerd server`: a plain socket that sends any bytes and
+//! reads whatever comes back, for STUN, protocol v1 JSON, junk, replays and
+//! forgeries. The protocol v2 client ([`super::peers::Peer`]) is built on
+//! it; the lab's probes use [`recv_matching`].
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use peerd_shared::wire::{self, Packet};
-use peerd_shared::Seq;
-
 use super::poll::{Timeout, DEADLINE};
-
-/// First retransmission timeout of a request (protocol.md 2).
-const RETRY: Duration = Duration::from_millis(250);
-/// Tries per request, the first included.
-const TRIES: u32 = 5;
 
 /// Receives on `sock` until `pick` accepts a datagram (returns its value)
 /// or `limit` passes.
@@ -86,24 +78,33 @@ impl Client {
         self.socket.send_to(bytes, self.server).expect("send");
     }
 
-    /// The next datagram within `wait`, if any (from anyone).
+    /// The next datagram from the server within `wait`, if any; datagrams
+    /// from anyone else are skipped.
     pub fn recv_within(&self, wait: Duration) -> Option<Vec<u8>> {
-        recv_matching(&self.socket, wait, |buf, _| Some(buf.to_vec())).ok()
+        recv_matching(&self.socket, wait, |buf, from| {
+            (from == self.server).then(|| buf.to_vec())
+        })
+        .ok()
     }
 
-    /// The next datagram, decoded; fails the test after [`DEADLINE`].
-    pub fn recv(&self) -> Packet {
-        let bytes = self
-            .recv_within(DEADLINE)
-            .expect("a datagram from the server");
-        decode(&bytes)
+    /// The next datagram from the server; fails the test after
+    /// [`DEADLINE`].
+    pub fn recv(&self) -> Vec<u8> {
+        self.recv_within(DEADLINE)
+            .unwrap_or_else(|| panic!("no datagram from {} in {DEADLINE:?}", self.server))
     }
 
     /// Asserts nothing arrives within `wait`.
     pub fn expect_silence(&self, wait: Duration) {
         if let Some(b) = self.recv_within(wait) {
-            panic!("expected silence, got {:?}", String::from_utf8_lossy(&b));
+            panic!("expected silence, got {} bytes: {b:02x?}", b.len());
         }
+    }
+
+    /// Sends `bytes` and asserts nothing answers within `wait`.
+    pub fn send_unanswered(&self, bytes: &[u8], wait: Duration) {
+        self.send(bytes);
+        self.expect_silence(wait);
     }
 
     /// Every datagram of a burst of answers: the first may take up to
@@ -125,79 +126,4 @@ impl Client {
         }
         n
     }
-
-    /// Sends `text` and returns the reply, retransmitting like a protocol
-    /// client.
-    pub fn call(&self, text: &str) -> Packet {
-        self.send(text.as_bytes());
-        self.await_reply(text)
-    }
-
-    /// Waits for the reply to `text`, already sent once, retransmitting it
-    /// when none comes.
-    ///
-    /// Like a protocol client, it takes only a reply carrying the request's
-    /// `seq` (when the request has a readable one) and skips anything else
-    /// (a late duplicate answer, an INTRO), so stray datagrams never pass
-    /// for the answer.
-    pub fn await_reply(&self, text: &str) -> Packet {
-        let want = serde_json::from_str::<serde_json::Value>(text)
-            .ok()
-            .and_then(|v| v.get("seq").and_then(serde_json::Value::as_u64))
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Seq);
-        self.retransmit(text.as_bytes(), want, true)
-            .unwrap_or_else(|t| panic!("no reply to {text}: {t}"))
-    }
-
-    /// Sends `packet` (a request carrying a `seq`) and returns the server's
-    /// reply with that `seq` (an ERROR included).
-    pub fn request(&self, packet: &Packet) -> Result<Packet, Timeout> {
-        let seq = packet.seq().expect("a request carries a seq");
-        let bytes = wire::encode(packet).expect("encode a request");
-        self.send(&bytes);
-        self.retransmit(&bytes, Some(seq), false)
-    }
-
-    /// Waits for the reply with `seq` (any reply when `None`) to `bytes`,
-    /// sent once already, sending them again when none comes in time.
-    /// Datagrams from others than the server are skipped; with `strict`,
-    /// an undecodable one fails the test.
-    fn retransmit(&self, bytes: &[u8], seq: Option<Seq>, strict: bool) -> Result<Packet, Timeout> {
-        let mut wait = RETRY;
-        for attempt in 0..TRIES {
-            if attempt > 0 {
-                self.send(bytes);
-            }
-            let reply = recv_matching(&self.socket, wait, |buf, from| {
-                if from != self.server && !strict {
-                    return None;
-                }
-                let reply = if strict {
-                    decode(buf)
-                } else {
-                    wire::decode(buf).ok()?
-                };
-                (seq.is_none() || reply.seq() == seq).then_some(reply)
-            });
-            if let Ok(reply) = reply {
-                return Ok(reply);
-            }
-            wait *= 2;
-        }
-        Err(Timeout(format!(
-            "a reply from {} after {TRIES} tries",
-            self.server
-        )))
-    }
-}
-
-/// Decodes a datagram the server sent, failing the test if it cannot.
-pub fn decode(bytes: &[u8]) -> Packet {
-    wire::decode(bytes).unwrap_or_else(|e| {
-        panic!(
-            "undecodable reply {:?}: {e}",
-            String::from_utf8_lossy(bytes)
-        )
-    })
 }
