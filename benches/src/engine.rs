@@ -191,6 +191,8 @@ struct Run {
     /// Paced: requests issued (or passed over) so far, and the next peer.
     issued: u64,
     cursor: usize,
+    /// The requests of one refill (reused).
+    made: Vec<(u32, u64)>,
 }
 
 /// Runs `workload` over `peers` until `sched.end`, then settles what is
@@ -214,6 +216,7 @@ pub fn run<W: Workload>(
         open: 0,
         issued: 0,
         cursor: 0,
+        made: Vec::with_capacity(sched.window),
     };
     sleep_until(sched.start);
     if sched.rate.is_none() {
@@ -384,7 +387,8 @@ impl Run {
         if free == 0 || Instant::now() >= self.sched.end {
             return;
         }
-        let mut made = Vec::with_capacity(free);
+        let mut made = std::mem::take(&mut self.made);
+        made.clear();
         for k in 0..free {
             let seq = peer.next_seq;
             peer.next_seq = peer.next_seq.wrapping_add(1);
@@ -413,6 +417,7 @@ impl Run {
         if sent < free {
             self.stats.io_errors += 1;
         }
+        self.made = made;
     }
 
     /// Paced: sends the requests that have fallen due since the start,
