@@ -404,10 +404,10 @@ for target, mode, label, peers, window, c, l, p, errs, lost in rows:
     shape = f"{peers} x {window}"
     if mode == "stun":
         rc = ratio(p, c)
-        print(f"| STUN {shape}: >= 1.5 x coturn, zero errors | {fmt(rc, '{:.2f}')} x ({fmt(p)} vs {fmt(c)}/s), {errs} errors, {lost} lost | {verdict(None if rc is None else rc >= 1.5 and errs == 0)} |")
+        print(f"| STUN {shape}: >= 1.5 x coturn, zero errors | {fmt(rc, '{:.3f}')} x ({fmt(p)} vs {fmt(c)}/s), {errs} errors, {lost} lost | {verdict(None if rc is None else rc >= 1.5 and errs == 0)} |")
     elif mode == "keepalive":
         rl = ratio(p, l)
-        print(f"| authenticated keepalives {shape}: >= 60% of limit, zero errors | {fmt(None if rl is None else 100 * rl, '{:.0f}%')}, {errs} errors, {lost} lost | "
+        print(f"| authenticated keepalives {shape}: >= 60% of limit, zero errors | {fmt(None if rl is None else 100 * rl, '{:.1f}%')}, {errs} errors, {lost} lost | "
               f"{verdict(None if rl is None else rl >= 0.60 and errs == 0)} |")
     elif mode == "register":
         print(f"| new registrations (full handshakes), {label[10:]}: >= 5,000/s | {fmt(p)}/s ({spread(target, mode, peers, window)}), {errs} errors, {lost} lost | "
