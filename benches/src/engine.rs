@@ -16,18 +16,18 @@
 //! So `sent = ok + errors + invalid + lost`.
 //!
 //! What a request looks like and what makes a reply right is the
-//! [`Workload`]'s business; the engine only counts and times.
+//! [`Workload`]'s business; the engine only counts and times, into
+//! [`Stats`].
 
-use std::collections::BTreeMap;
 use std::io;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-use hdrhistogram::Histogram;
 
 use crate::error::BenchError;
 use crate::peers::{Peer, Slot};
 use crate::sys::{Batch, Poller};
+
+pub use crate::stats::Stats;
+pub use crate::workload::{Parsed, Verdict, Workload};
 
 /// How often outstanding requests are checked for the loss timeout.
 pub const SWEEP: Duration = Duration::from_millis(20);
@@ -35,59 +35,6 @@ pub const SWEEP: Duration = Duration::from_millis(20);
 const RECV_EXTRA: usize = 4;
 /// How often a paced run sends what has fallen due.
 const PACE_TICK: Duration = Duration::from_millis(1);
-
-/// What a workload made of one received datagram.
-pub enum Parsed<B> {
-    /// The reply to the request numbered `seq`.
-    Reply { seq: u32, body: B },
-    /// The server wants request `seq` sent again, differently (a
-    /// COOKIE_REPLY: the handshake is redone with `mac2`).
-    Retry { seq: u32 },
-    /// A server push the peer ignores (INTRO after someone's CONNECT).
-    Push,
-    /// Not a datagram this workload can make sense of.
-    Garbage,
-}
-
-/// Whether a reply is what the request deserved.
-pub enum Verdict {
-    Ok,
-    /// An ERROR reply (or a STUN error response), by code.
-    Error(&'static str),
-    /// A reply of the right number but the wrong content.
-    Invalid,
-}
-
-/// One kind of load: builds requests and judges replies for the peers of
-/// one thread (`peer` is the index within the thread).
-pub trait Workload: Send {
-    /// A parsed reply, handed back to [`Workload::judge`].
-    type Body;
-    /// Writes request `seq` of `peer` into `buf`; returns its length and a
-    /// tag the engine keeps with the request for [`Workload::judge`].
-    fn request(&mut self, peer: usize, seq: u32, buf: &mut [u8]) -> (usize, u64);
-    /// Reads one datagram received by `peer`.
-    fn parse(&mut self, peer: usize, datagram: &[u8]) -> Parsed<Self::Body>;
-    /// Judges the reply to the request that carried `tag`; `counted` says
-    /// whether the engine counts this verdict.
-    fn judge(
-        &mut self,
-        peer: usize,
-        local: SocketAddr,
-        tag: u64,
-        body: Self::Body,
-        counted: bool,
-    ) -> Verdict;
-    /// Writes request `seq` again after [`Parsed::Retry`]; returns its
-    /// length (0: nothing to send).
-    fn retry(&mut self, _peer: usize, _seq: u32, _tag: u64, _buf: &mut [u8]) -> usize {
-        0
-    }
-    /// Request `seq` went unanswered: whatever was kept for it can go.
-    fn forget(&mut self, _peer: usize, _seq: u32, _tag: u64) {}
-    /// After the run: checks deferred until now, corrected into `stats`.
-    fn settle(&mut self, _stats: &mut Stats) {}
-}
 
 /// Timing of one measured run.
 #[derive(Debug, Clone, Copy)]
@@ -106,79 +53,6 @@ pub struct Schedule {
     pub batch: bool,
     /// Requests per second of this thread, when paced.
     pub rate: Option<f64>,
-}
-
-/// What one thread counted of the requests sent in the measured interval.
-pub struct Stats {
-    pub ok: u64,
-    pub errors: BTreeMap<&'static str, u64>,
-    pub lost: u64,
-    /// Replies to requests already settled (lost), or duplicates.
-    pub late: u64,
-    pub invalid: u64,
-    pub garbage: u64,
-    pub pushes: u64,
-    pub sent: u64,
-    /// Requests sent again on the server's demand (COOKIE_REPLY).
-    pub retries: u64,
-    /// Paced requests no peer could take (every window full).
-    pub unsent: u64,
-    /// Socket errors on send/recv (refused, buffer full).
-    pub io_errors: u64,
-    /// Counters of one workload (e.g. `inline_inits`).
-    pub notes: BTreeMap<&'static str, u64>,
-    /// Round-trip times of answered requests, in nanoseconds.
-    pub latency: Histogram<u64>,
-}
-
-impl Stats {
-    /// Empty counters and histogram (1 ns .. 100 s, 3 significant digits).
-    pub fn new() -> Self {
-        Self {
-            ok: 0,
-            errors: BTreeMap::new(),
-            lost: 0,
-            late: 0,
-            invalid: 0,
-            garbage: 0,
-            pushes: 0,
-            sent: 0,
-            retries: 0,
-            unsent: 0,
-            io_errors: 0,
-            notes: BTreeMap::new(),
-            latency: Histogram::new_with_bounds(1, 100_000_000_000, 3)
-                .expect("static histogram bounds are valid"),
-        }
-    }
-
-    /// Adds another thread's counts.
-    pub fn merge(&mut self, other: &Stats) {
-        self.ok += other.ok;
-        for (code, n) in &other.errors {
-            *self.errors.entry(code).or_default() += n;
-        }
-        for (name, n) in &other.notes {
-            *self.notes.entry(name).or_default() += n;
-        }
-        self.lost += other.lost;
-        self.late += other.late;
-        self.invalid += other.invalid;
-        self.garbage += other.garbage;
-        self.pushes += other.pushes;
-        self.sent += other.sent;
-        self.retries += other.retries;
-        self.unsent += other.unsent;
-        self.io_errors += other.io_errors;
-        // Both histograms share bounds, so adding cannot fail.
-        let _ = self.latency.add(&other.latency);
-    }
-}
-
-impl Default for Stats {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 /// The loop's state besides the peers and the workload.

@@ -4,7 +4,8 @@
 //!   of N simulated peers, each its own UDP socket, W requests outstanding
 //!   each (or a fixed rate, for `junk`).
 //! - [`engine`]: the per-thread epoll loop that sends, matches, times and
-//!   counts; [`workload`] says what the requests are and which replies are right.
+//!   counts ([`stats`]); [`workload`] says what the requests are and which
+//!   replies are right.
 //! - [`client`]: the daemon's side of protocol v2 (handshakes, sessions).
 //! - [`setup`]: registering peers before a run; [`populate`]: the scale run.
 //! - [`junk`]: the flood of junk handshakes of `junk`.
@@ -27,6 +28,7 @@ pub mod probe;
 pub mod report;
 pub mod run;
 pub mod setup;
+pub mod stats;
 pub mod sys;
 pub mod workload;
 
