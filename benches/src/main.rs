@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
-use peerbench::{LoadConfig, MixWeights, Mode, PopulateConfig};
+use peerbench::{JunkConfig, JunkKind, LoadConfig, MixWeights, Mode, PopulateConfig};
+use peerd_shared::proto::PublicKey;
 
 #[derive(Parser)]
 #[command(
@@ -23,18 +24,45 @@ struct Cli {
 enum Command {
     /// STUN Binding requests; every response's transaction id and XOR-MAPPED-ADDRESS checked.
     Stun(Load),
-    /// Register N peers, then refresh them with REGISTER as fast as the window allows.
+    /// Register N peers by handshake, then KEEPALIVE on their sessions as fast as the window allows.
     Keepalive(Load),
-    /// Register N peers, then a weighted mix of refresh, paged LIST and CONNECT.
+    /// Register N peers, then a weighted mix of KEEPALIVE, paged LIST and CONNECT.
     Mix {
         #[command(flatten)]
         load: Load,
-        /// Relative weights REGISTER:LIST:CONNECT.
+        /// Relative weights KEEPALIVE:LIST:CONNECT.
         #[arg(long, default_value = "2:1:1", value_parser = MixWeights::parse)]
         weights: MixWeights,
     },
-    /// REGISTER with a brand-new token every request (the server's durable path).
-    Register(Load),
+    /// A full REGISTER handshake with a brand-new key every request (a new durable id each).
+    Register {
+        #[command(flatten)]
+        load: Load,
+        /// Handshakes (keys and INITs) made before the run, so that the
+        /// generator's X25519 work is not in the measured interval; more are
+        /// made inline when they run out. Default: 12,000 per second of run.
+        #[arg(long)]
+        prepare: Option<usize>,
+    },
+    /// Register N peers, then keepalives at a fixed rate under a flood of junk handshakes.
+    Junk {
+        #[command(flatten)]
+        load: Load,
+        /// Keepalives per second, all peers together.
+        #[arg(long, default_value_t = 10_000.0)]
+        rate: f64,
+        /// Junk HANDSHAKE_INITs per second.
+        #[arg(long, default_value_t = 50_000.0)]
+        junk_rate: f64,
+        /// `bad-mac1`: a wrong mac1 (dropped after one BLAKE2s); `mac1`: a
+        /// correct mac1 with random keys (costs a Diffie-Hellman unless
+        /// cookies or the per-IP limit stop it).
+        #[arg(long, default_value = "bad-mac1", value_parser = JunkKind::parse)]
+        junk_kind: JunkKind,
+        /// Source addresses of the junk (127.2.x.y), one socket each.
+        #[arg(long, default_value_t = 64)]
+        junk_sources: usize,
+    },
     /// Wait until a server answers a STUN Binding request (exit 1 if it never does).
     Wait(Wait),
     /// Print a UDP port on 127.0.0.1 that is free right now.
@@ -44,6 +72,12 @@ enum Command {
         /// Server address.
         #[arg(long)]
         server: SocketAddr,
+        /// The server's public key (base64); asked with KEY_REQUEST when not given.
+        #[arg(long, value_name = "KEY")]
+        server_key: Option<PublicKey>,
+        /// Threads registering (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
         /// Peers to register.
         #[arg(long, default_value_t = 100_000)]
         peers: usize,
@@ -150,6 +184,10 @@ struct Load {
     /// Server address.
     #[arg(long)]
     server: SocketAddr,
+    /// The server's public key (base64, as `peerd server --print-key` prints
+    /// it); asked with KEY_REQUEST when not given (not for `stun`).
+    #[arg(long, value_name = "KEY")]
+    server_key: Option<PublicKey>,
     /// Simulated peers, each its own UDP socket on loopback.
     #[arg(long, default_value_t = 64)]
     peers: usize,
@@ -185,29 +223,34 @@ struct Load {
 }
 
 impl Load {
-    fn config(&self, mode: Mode) -> anyhow::Result<LoadConfig> {
+    fn config(&self, mode: Mode, prepare: Option<usize>) -> anyhow::Result<LoadConfig> {
         let secs = |s: f64, what: &str| {
             Duration::try_from_secs_f64(s).map_err(|_| anyhow::anyhow!("bad {what}: {s}"))
         };
+        let whole = self.warmup + self.duration;
         Ok(LoadConfig {
             mode,
             server: self.server,
+            server_key: self.server_key,
             peers: self.peers,
             window: self.window,
             duration: secs(self.duration, "--duration")?,
             warmup: secs(self.warmup, "--warmup")?,
             timeout: Duration::from_millis(self.timeout_ms),
-            threads: self
-                .threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            threads: threads(self.threads),
             batch: match (self.no_batch, self.io) {
                 (true, _) | (false, Io::Plain) => false,
                 (false, Io::Batch) => true,
                 (false, Io::Auto) => self.window > 1,
             },
             server_pid: self.server_pid,
+            prepare: prepare.unwrap_or((whole.max(0.0) * 12_000.0).ceil() as usize),
         })
     }
+}
+
+fn threads(n: Option<usize>) -> usize {
+    n.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 fn main() -> ExitCode {
@@ -221,11 +264,28 @@ fn main() -> ExitCode {
 }
 
 fn real_main() -> anyhow::Result<()> {
-    let (load, mode) = match Cli::parse().command {
-        Command::Stun(l) => (l, Mode::Stun),
-        Command::Keepalive(l) => (l, Mode::Keepalive),
-        Command::Mix { load, weights } => (load, Mode::Mix(weights)),
-        Command::Register(l) => (l, Mode::Register),
+    let (load, mode, prepare) = match Cli::parse().command {
+        Command::Stun(l) => (l, Mode::Stun, None),
+        Command::Keepalive(l) => (l, Mode::Keepalive, None),
+        Command::Mix { load, weights } => (load, Mode::Mix(weights), None),
+        Command::Register { load, prepare } => (load, Mode::Register, prepare),
+        Command::Junk {
+            load,
+            rate,
+            junk_rate,
+            junk_kind,
+            junk_sources,
+        } => {
+            let mode = Mode::Junk {
+                rate,
+                junk: JunkConfig {
+                    kind: junk_kind,
+                    rate: junk_rate,
+                    sources: junk_sources,
+                },
+            };
+            (load, mode, None)
+        }
         Command::Wait(w) => {
             let deadline = Instant::now() + Duration::from_secs(w.timeout_s);
             peerbench::probe::wait_for_stun(w.server, deadline)?;
@@ -237,6 +297,8 @@ fn real_main() -> anyhow::Result<()> {
         }
         Command::Populate {
             server,
+            server_key,
+            threads: populate_threads,
             peers,
             batch,
             timeout_ms,
@@ -244,6 +306,8 @@ fn real_main() -> anyhow::Result<()> {
         } => {
             let report = peerbench::populate(&PopulateConfig {
                 server,
+                server_key,
+                threads: threads(populate_threads),
                 peers,
                 batch,
                 timeout: Duration::from_millis(timeout_ms),
@@ -252,11 +316,13 @@ fn real_main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 println!(
-                    "registered {} peers in {:.1} s ({:.0}/s); LIST walk: {} pages, {} peers, \
-                     p50 {:.1} us, p99 {:.1} us, max {:.1} us, lost {}",
+                    "registered {} peers in {:.1} s ({:.0}/s, {} cookie replies, {} retransmits); \
+                     LIST walk: {} pages, {} peers, p50 {:.1} us, p99 {:.1} us, max {:.1} us, lost {}",
                     report.registered,
                     report.register_s,
                     report.register_per_s,
+                    report.cookies,
+                    report.retransmits,
                     report.list_pages,
                     report.list_peers,
                     report.list_p50_us,
@@ -300,7 +366,7 @@ fn real_main() -> anyhow::Result<()> {
             return print(&r, daemons.json);
         }
     };
-    let report = peerbench::run(&load.config(mode)?)?;
+    let report = peerbench::run(&load.config(mode, prepare)?)?;
     if load.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -23,6 +23,8 @@ pub struct Slot {
     pub sent: Instant,
     /// Whatever the workload wants to remember to judge the reply.
     pub tag: u64,
+    /// Sent within the measured interval: its outcome is counted.
+    pub counted: bool,
 }
 
 /// One simulated peer.

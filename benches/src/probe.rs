@@ -1,10 +1,13 @@
 //! Helpers for the comparison script: wait until a server answers STUN,
+//! ask a protocol v2 server for its public key (KEY_REQUEST, section 3.5),
 //! and find a free UDP port on loopback for a server that cannot pick its
 //! own and report it (coturn).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use peerd_shared::proto::frame::key_request;
+use peerd_shared::proto::{Frame, PublicKey};
 use peerd_shared::stun;
 
 use crate::error::BenchError;
@@ -38,6 +41,35 @@ pub fn wait_for_stun(server: SocketAddr, deadline: Instant) -> Result<(), BenchE
     }
     Err(BenchError::Setup(format!(
         "{server} did not answer STUN before the deadline"
+    )))
+}
+
+/// Asks `server` for its public key with KEY_REQUEST until a KEY_REPLY
+/// comes, or fails at `deadline`. The answer is not authenticated (it is
+/// what a daemon trusts on first use); pass `--server-key` to pin one.
+pub fn fetch_server_key(server: SocketAddr, deadline: Instant) -> Result<PublicKey, BenchError> {
+    let sock = open_socket(any_loopback(server), server)?;
+    sock.set_nonblocking(false)
+        .and_then(|()| sock.set_read_timeout(Some(PROBE_EVERY)))
+        .map_err(|e| BenchError::io("cannot set up the probe socket", e))?;
+    let request = key_request();
+    let mut buf = [0u8; RECV_BUF];
+    while Instant::now() < deadline {
+        let _ = sock.send(&request);
+        let asked = Instant::now();
+        while asked.elapsed() < PROBE_EVERY {
+            match sock.recv(&mut buf) {
+                Ok(len) => {
+                    if let Ok(Frame::KeyReply(key)) = Frame::parse(&buf[..len]) {
+                        return Ok(key);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    Err(BenchError::Setup(format!(
+        "{server} did not answer KEY_REQUEST before the deadline (not a protocol v2 server?)"
     )))
 }
 

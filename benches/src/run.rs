@@ -1,30 +1,42 @@
-//! One load run from start to report: open the peers, register them if the
-//! mode needs it, split them over the threads, run the engine, and measure
-//! the generator's own CPU over exactly the counted interval.
+//! One load run from start to report: learn the server's key, open the
+//! peers, register them if the mode needs it (or prepare handshakes for
+//! `register`), split them over the threads, run the engine (and the junk
+//! flood), and measure the generator's own CPU, the server's CPU and the
+//! kernel's drops at the server's socket over exactly the counted interval.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use peerd_shared::Token;
+use peerd_shared::proto::{Identity, PublicKey};
 
+use crate::client::{new_identity, Registered, ServerKey};
 use crate::engine::{self, Schedule, Stats};
 use crate::error::BenchError;
+use crate::junk::{self, JunkConfig};
 use crate::peers::{any_loopback, Peer};
+use crate::probe::fetch_server_key;
 use crate::report::Report;
-use crate::setup::register_all;
+use crate::setup::{register_all, IN_FLIGHT};
 use crate::sys;
-use crate::workload::json::{Identity, JsonLoad, JsonWorkload, MixWeights};
+use crate::workload::register::{self as reg, RegisterWorkload};
+use crate::workload::session::{Member, MixWeights, SessionLoad, SessionWorkload};
 use crate::workload::stun::StunWorkload;
 
 /// Which load to apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
     Stun,
     Keepalive,
     Mix(MixWeights),
     Register,
+    /// Keepalives at `rate` per second (all peers together) under a flood
+    /// of junk handshakes.
+    Junk {
+        rate: f64,
+        junk: JunkConfig,
+    },
 }
 
 impl Mode {
@@ -35,7 +47,18 @@ impl Mode {
             Mode::Keepalive => "keepalive",
             Mode::Mix(_) => "mix",
             Mode::Register => "register",
+            Mode::Junk { .. } => "junk",
         }
+    }
+
+    /// Whether the mode speaks protocol v2 (and needs the server's key).
+    fn needs_key(self) -> bool {
+        self != Mode::Stun
+    }
+
+    /// Whether the peers register before the run.
+    fn registers_first(self) -> bool {
+        matches!(self, Mode::Keepalive | Mode::Mix(_) | Mode::Junk { .. })
     }
 }
 
@@ -44,6 +67,8 @@ impl Mode {
 pub struct LoadConfig {
     pub mode: Mode,
     pub server: SocketAddr,
+    /// The server's public key; asked with KEY_REQUEST when `None`.
+    pub server_key: Option<PublicKey>,
     pub peers: usize,
     /// Outstanding requests per peer.
     pub window: usize,
@@ -58,6 +83,15 @@ pub struct LoadConfig {
     pub batch: bool,
     /// The server's process id, to report its CPU over the measured interval.
     pub server_pid: Option<u32>,
+    /// `register`: handshakes made before the run (more are made inline).
+    pub prepare: usize,
+}
+
+/// The workload of one thread.
+enum Job {
+    Stun,
+    Session(SessionWorkload),
+    Register(RegisterWorkload),
 }
 
 /// Runs the load described by `cfg` and reports what it measured.
@@ -68,54 +102,86 @@ pub fn run(cfg: &LoadConfig) -> Result<Report, BenchError> {
         ));
     }
     sys::raise_fd_limit().map_err(|e| BenchError::io("cannot raise the open-file limit", e))?;
+    let key = if cfg.mode.needs_key() {
+        Some(ServerKey::new(match cfg.server_key {
+            Some(k) => k,
+            None => fetch_server_key(cfg.server, Instant::now() + Duration::from_secs(10))?,
+        }))
+    } else {
+        None
+    };
     let bind = any_loopback(cfg.server);
     let peers = (0..cfg.peers)
         .map(|_| Peer::open(bind, cfg.server, cfg.window))
         .collect::<Result<Vec<_>, _>>()?;
-    let identities = match cfg.mode {
-        Mode::Keepalive | Mode::Mix(_) => register(&peers)?,
-        Mode::Stun | Mode::Register => Vec::new(),
+    let mut registered = match (cfg.mode.registers_first(), &key) {
+        (true, Some(key)) => register(&peers, key)?,
+        _ => Vec::new(),
     };
-    let all = Arc::new(identities.iter().map(|p| p.id).collect::<Vec<_>>());
     let threads = cfg.threads.clamp(1, cfg.peers);
+    let chunks = split(peers, threads);
+    let mut jobs = Vec::with_capacity(threads);
+    match (cfg.mode, key) {
+        (Mode::Register, Some(key)) => {
+            for (chunk, pool) in chunks.iter().zip(prepare(&key, cfg.prepare, threads)?) {
+                jobs.push(Job::Register(RegisterWorkload::new(key, chunk.len(), pool)));
+            }
+        }
+        (Mode::Keepalive | Mode::Mix(_) | Mode::Junk { .. }, Some(_)) => {
+            let load = match cfg.mode {
+                Mode::Mix(weights) => SessionLoad::Mix {
+                    weights,
+                    all: Arc::new(members(&chunks, &registered)),
+                },
+                _ => SessionLoad::Keepalive,
+            };
+            for chunk in &chunks {
+                let mine: Vec<Registered> = registered.drain(..chunk.len()).collect();
+                jobs.push(Job::Session(SessionWorkload::new(load.clone(), mine)));
+            }
+        }
+        _ => jobs.extend(chunks.iter().map(|_| Job::Stun)),
+    }
     let start = Instant::now() + Duration::from_millis(20);
     let sched = Schedule {
         window: cfg.window,
         timeout: cfg.timeout,
+        start,
         measure_from: start + cfg.warmup,
         end: start + cfg.warmup + cfg.duration,
         batch: cfg.batch,
+        rate: match cfg.mode {
+            Mode::Junk { rate, .. } => Some(rate / threads as f64),
+            _ => None,
+        },
     };
-    let mut chunks = split(peers, threads);
-    let mut handles = Vec::with_capacity(threads);
-    let mut offset = 0;
-    for chunk in chunks.drain(..) {
-        let n = chunk.len();
-        let mine = identities.get(offset..offset + n).unwrap_or(&[]).to_vec();
-        offset += n;
-        let mode = cfg.mode;
-        let all = Arc::clone(&all);
-        handles.push(thread::spawn(move || match mode {
-            Mode::Stun => engine::run(chunk, StunWorkload::new(), sched),
-            Mode::Keepalive => engine::run(
-                chunk,
-                JsonWorkload::new(JsonLoad::Keepalive, mine, n),
-                sched,
-            ),
-            Mode::Register => {
-                engine::run(chunk, JsonWorkload::new(JsonLoad::Register, mine, n), sched)
-            }
-            Mode::Mix(weights) => engine::run(
-                chunk,
-                JsonWorkload::new(JsonLoad::Mix { weights, all }, mine, n),
-                sched,
-            ),
-        }));
-    }
+    let handles: Vec<_> = chunks
+        .into_iter()
+        .zip(jobs)
+        .map(|(chunk, job)| {
+            thread::spawn(move || match job {
+                Job::Stun => engine::run(chunk, StunWorkload::new(), sched),
+                Job::Session(w) => engine::run(chunk, w, sched),
+                Job::Register(w) => engine::run(chunk, w, sched),
+            })
+        })
+        .collect();
+    let flood = match (cfg.mode, key) {
+        (Mode::Junk { junk: j, .. }, Some(key)) => {
+            let server = cfg.server;
+            Some(thread::spawn(move || {
+                junk::flood(server, key, j, start, sched.measure_from, sched.end)
+            }))
+        }
+        _ => None,
+    };
     sleep_until(sched.measure_from);
     let cpu0 = sys::cpu_time();
     let server0 = cfg.server_pid.and_then(sys::process_cpu_time);
+    let drops0 = sys::udp_drops(cfg.server.port());
+    let waits0 = waits(cfg.server_pid);
     sleep_until(sched.end);
+    let waits1 = waits(cfg.server_pid);
     let cpu = sys::cpu_time().saturating_sub(cpu0);
     let server_cpu = match (server0, cfg.server_pid.and_then(sys::process_cpu_time)) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
@@ -128,6 +194,14 @@ pub fn run(cfg: &LoadConfig) -> Result<Report, BenchError> {
             .map_err(|_| BenchError::Setup("a generator thread panicked".into()))??;
         stats.merge(&part);
     }
+    // Up to now: the requests of the interval are all settled.
+    let drops = match (drops0, sys::udp_drops(cfg.server.port())) {
+        (Some(a), Some(b)) => Some(sys::UdpDrops {
+            server: b.server.saturating_sub(a.server),
+            clients: b.clients.saturating_sub(a.clients),
+        }),
+        _ => None,
+    };
     let mut report = Report::new(
         cfg.mode.name(),
         cfg.server.to_string(),
@@ -140,22 +214,76 @@ pub fn run(cfg: &LoadConfig) -> Result<Report, BenchError> {
         &stats,
     );
     report.set_server_cpu(server_cpu);
+    let secs = (sched.end - sched.measure_from).as_secs_f64();
+    let pct = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+        (Some(a), Some(b)) => Some(100.0 * b.saturating_sub(a).as_secs_f64() / secs),
+        _ => None,
+    };
+    report.gen_wait_pct = pct(waits0.0, waits1.0);
+    report.server_wait_pct = pct(waits0.1, waits1.1);
+    report.server_drops = drops.map(|d| d.server);
+    report.generator_drops = drops.map(|d| d.clients);
+    if let (Some(h), Mode::Junk { junk: j, .. }) = (flood, cfg.mode) {
+        let js = h
+            .join()
+            .map_err(|_| BenchError::Setup("the junk thread panicked".into()))??;
+        report.set_junk(j.kind.name(), j.rate, &js);
+    }
     Ok(report)
 }
 
-/// Registers every peer with a fresh token (the setup of keepalive and mix).
-fn register(peers: &[Peer]) -> Result<Vec<Identity>, BenchError> {
-    let tokens = (0..peers.len())
-        .map(|_| Token(fastrand::u128(..).to_le_bytes()))
-        .collect::<Vec<_>>();
+/// How long the generator's threads and the server's (with its pid) have
+/// waited for a CPU so far.
+fn waits(server: Option<u32>) -> (Option<Duration>, Option<Duration>) {
+    let me = sys::sched_times(std::process::id()).map(|t| t.1);
+    (me, server.and_then(sys::sched_times).map(|t| t.1))
+}
+
+/// Registers every peer with a fresh key (the setup of the session loads).
+fn register(peers: &[Peer], key: &ServerKey) -> Result<Vec<Registered>, BenchError> {
+    let identities = (0..peers.len())
+        .map(|_| new_identity())
+        .collect::<Result<Vec<Identity>, _>>()?;
     let socks: Vec<&UdpSocket> = peers.iter().map(|p| &p.sock).collect();
-    let deadline = Instant::now() + Duration::from_secs(30 + peers.len() as u64 / 1000);
-    let ids = register_all(&socks, &tokens, deadline)?;
-    Ok(tokens
-        .into_iter()
-        .zip(ids)
-        .map(|(token, id)| Identity { token, id })
-        .collect())
+    let deadline = Instant::now() + Duration::from_secs(30 + peers.len() as u64 / 200);
+    Ok(register_all(&socks, &identities, key, IN_FLIGHT, deadline)?.0)
+}
+
+/// Every registered peer with the address the server sees for it.
+fn members(chunks: &[Vec<Peer>], registered: &[Registered]) -> Vec<Member> {
+    chunks
+        .iter()
+        .flatten()
+        .zip(registered)
+        .map(|(p, r)| Member {
+            id: r.id,
+            key: r.key,
+            addr: p.local,
+        })
+        .collect()
+}
+
+/// `n` prepared handshakes in `threads` pools, made on as many threads.
+fn prepare(
+    key: &ServerKey,
+    n: usize,
+    threads: usize,
+) -> Result<Vec<Vec<reg::Prepared>>, BenchError> {
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let share = n / threads + usize::from(t < n % threads);
+                s.spawn(move || reg::prepare(key, share))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| BenchError::Setup("a preparing thread panicked".into()))?
+            })
+            .collect()
+    })
 }
 
 /// Splits `peers` into `n` contiguous chunks of near-equal size.

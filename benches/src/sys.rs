@@ -240,3 +240,62 @@ pub fn process_cpu_time(pid: u32) -> Option<Duration> {
     let hz = u64::try_from(hz).ok().filter(|&h| h > 0)?;
     Some(Duration::from_micros((utime + stime) * 1_000_000 / hz))
 }
+
+/// Datagrams the kernel dropped for want of room in a socket's receive
+/// queue, from `/proc/net/udp` and `/proc/net/udp6`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UdpDrops {
+    /// At the unconnected sockets bound to the port (the server's: it may
+    /// hold several in a reuseport group).
+    pub server: u64,
+    /// At the sockets connected to the port (the generator's).
+    pub clients: u64,
+}
+
+/// The drops around UDP `port`; `None` if neither table can be read.
+pub fn udp_drops(port: u16) -> Option<UdpDrops> {
+    let want = format!("{port:04X}");
+    let mut total = None;
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        let sum: &mut UdpDrops = total.get_or_insert_with(UdpDrops::default);
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(remote)) = (fields.get(1), fields.get(2)) else {
+                continue;
+            };
+            let port_of = |a: &str| a.rsplit(':').next().map(str::to_owned);
+            let drops: u64 = fields.last().and_then(|d| d.parse().ok()).unwrap_or(0);
+            let unconnected = remote.chars().all(|c| c == '0' || c == ':');
+            if unconnected && port_of(local).as_deref() == Some(want.as_str()) {
+                sum.server += drops;
+            } else if port_of(remote).as_deref() == Some(want.as_str()) {
+                sum.clients += drops;
+            }
+        }
+    }
+    total
+}
+
+/// Time a process's threads (all of them) have run on a CPU, and waited
+/// on a run queue for one, so far (`/proc/PID/task/*/schedstat`, in
+/// nanoseconds); `None` if it cannot be read. Waiting shows how much of a
+/// run the machine's other work took from the process.
+pub fn sched_times(pid: u32) -> Option<(Duration, Duration)> {
+    let mut run = 0u64;
+    let mut wait = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let Ok(task) = task else { continue };
+        let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        let mut fields = text
+            .split_whitespace()
+            .map(|f| f.parse::<u64>().unwrap_or(0));
+        run += fields.next().unwrap_or(0);
+        wait += fields.next().unwrap_or(0);
+    }
+    Some((Duration::from_nanos(run), Duration::from_nanos(wait)))
+}

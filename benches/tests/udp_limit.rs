@@ -50,6 +50,7 @@ fn udp_limit_answers_every_binding_request() {
         let report = peerbench::run(&LoadConfig {
             mode: Mode::Stun,
             server,
+            server_key: None,
             peers: 16,
             window: 4,
             duration: Duration::from_millis(300),
@@ -58,6 +59,7 @@ fn udp_limit_answers_every_binding_request() {
             threads: 2,
             batch,
             server_pid: None,
+            prepare: 0,
         })
         .expect("benchmark runs");
         assert!(report.ok > 0, "{report}");

@@ -56,12 +56,25 @@ fn relay_forwards_data_byte_for_byte() {
         vec![0xA4; largest],
     ] {
         let reply = a.call(Req::Relay(b.id, &data));
-        assert!(matches!(reply.body(), Body::RelayAck { .. }), "{:?}", reply.body());
+        assert!(
+            matches!(reply.body(), Body::RelayAck { .. }),
+            "{:?}",
+            reply.body()
+        );
         let relayed = b.next();
         assert!(relayed.0.len() + TRANSPORT_OVERHEAD <= MAX_DATAGRAM);
-        assert_eq!(relayed.body(), Body::Relayed { from: a.id, data: &data });
+        assert_eq!(
+            relayed.body(),
+            Body::Relayed {
+                from: a.id,
+                data: &data
+            }
+        );
     }
-    server.wait_for_log(&format!("RELAY id {} -> id {}: {largest} bytes", a.id, b.id));
+    server.wait_for_log(&format!(
+        "RELAY id {} -> id {}: {largest} bytes",
+        a.id, b.id
+    ));
 }
 
 #[test]
@@ -78,7 +91,10 @@ fn target_errors_for_connect_and_relay() {
     for req in reqs(never).into_iter().chain(reqs(largest)) {
         assert_eq!(a.call(req).code(), ErrorCode::UnknownPeer, "{req:?}");
     }
-    assert!(matches!(b.call(Req::Unregister).body(), Body::UnregisterAck { .. }));
+    assert!(matches!(
+        b.call(Req::Unregister).body(),
+        Body::UnregisterAck { .. }
+    ));
     for req in reqs(b.id) {
         assert_eq!(a.call(req).code(), ErrorCode::PeerOffline, "{req:?}");
     }
@@ -96,13 +112,25 @@ fn unregister_leaves_now_and_keeps_the_id_reserved() {
     assert_eq!(reply.body(), Body::UnregisterAck { seq });
     server.wait_for_log(&format!("UNREGISTER id {}", b.id));
 
-    assert_eq!(a.call(Req::List(0)).listed(), (vec![], false), "b left LIST");
+    assert_eq!(
+        a.call(Req::List(0)).listed(),
+        (vec![], false),
+        "b left LIST"
+    );
     // Offline, b may only KEEPALIVE (or handshake) its way back.
-    for req in [Req::List(0), Req::Connect(a.id), Req::Relay(a.id, b"x"), Req::Unregister] {
+    for req in [
+        Req::List(0),
+        Req::Connect(a.id),
+        Req::Relay(a.id, b"x"),
+        Req::Unregister,
+    ] {
         assert_eq!(b.call(req).code(), ErrorCode::Unauthorized, "{req:?}");
     }
     a.expect_nothing(QUIET);
-    assert!(matches!(b.call(Req::Keepalive).body(), Body::KeepaliveAck { .. }));
+    assert!(matches!(
+        b.call(Req::Keepalive).body(),
+        Body::KeepaliveAck { .. }
+    ));
     assert_eq!(a.call(Req::List(0)).listed().0, [(b.id, b.client.addr())]);
 
     // Unregistered again, a new handshake brings back the same id.

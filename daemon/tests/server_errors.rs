@@ -80,7 +80,12 @@ fn kinds_the_server_does_not_serve_get_unknown_type() {
         .enumerate()
     {
         let seq = 100 + i as u32;
-        expect_error(&mut p, &payload(kind, seq, &[0; 16]), ErrorCode::UnknownType, seq);
+        expect_error(
+            &mut p,
+            &payload(kind, seq, &[0; 16]),
+            ErrorCode::UnknownType,
+            seq,
+        );
     }
     expect_error(&mut p, &[0x7F, 1, 2, 3], ErrorCode::UnknownType, 0);
     server.wait_for_log("unknown_type: MESSAGE");
@@ -93,19 +98,29 @@ fn a_peer_to_peer_kind_is_unknown_type_whatever_its_fields() {
     let mut p = Peer::join(&server);
     expect_error(&mut p, &[0x20], ErrorCode::UnknownType, 0);
     expect_error(&mut p, &payload(0x22, 5, &[]), ErrorCode::UnknownType, 5);
-    expect_error(&mut p, &payload(0x20, 6, &[0; 16 + 1]), ErrorCode::UnknownType, 6);
+    expect_error(
+        &mut p,
+        &payload(0x20, 6, &[0; 16 + 1]),
+        ErrorCode::UnknownType,
+        6,
+    );
 }
 
 #[test]
 fn reply_kinds_are_never_answered() {
     let server = Server::fresh(&[]);
     let mut p = Peer::join(&server);
-    for kind in [0x80, 0x81, 0x82, 0x90, 0x91, 0x92, 0x93, 0x94, 0x98, 0x99, 0x9F, 0xFF] {
+    for kind in [
+        0x80, 0x81, 0x82, 0x90, 0x91, 0x92, 0x93, 0x94, 0x98, 0x99, 0x9F, 0xFF,
+    ] {
         let frame = p.seal(&payload(kind, 1, &[0; 32]));
         p.client.send(&frame);
     }
     p.expect_nothing(QUIET);
-    assert!(matches!(p.call(Req::Keepalive).body(), Body::KeepaliveAck { .. }));
+    assert!(matches!(
+        p.call(Req::Keepalive).body(),
+        Body::KeepaliveAck { .. }
+    ));
 }
 
 /// The server's answer to a v1 datagram whose `seq` reads as `seq`.
@@ -122,7 +137,10 @@ fn protocol_v1_json_gets_one_unsupported_version_answer() {
     let pad = format!(",\"pad\":\"{}\"", "x".repeat(120));
     let token = "00112233445566778899aabbccddeeff";
     let cases: Vec<(String, u64)> = vec![
-        (format!(r#"{{"v":1,"type":"REGISTER","seq":7,"token":"{token}"{pad}}}"#), 7),
+        (
+            format!(r#"{{"v":1,"type":"REGISTER","seq":7,"token":"{token}"{pad}}}"#),
+            7,
+        ),
         (format!(r#"{{"seq":4294967295{pad}}}"#), 4_294_967_295),
         (format!(r#"{{"seq":0{pad}}}"#), 0),
         (format!(r#"{{"seq":9,"seq":10{pad}}}"#), 10),
@@ -146,7 +164,10 @@ fn protocol_v1_json_gets_one_unsupported_version_answer() {
     }
     // Never longer than the datagram: exactly as long is answered, one
     // byte shorter is not.
-    let exact = format!(r#"{{"seq":3,"p":"{}"}}"#, "y".repeat(v1_answer(3).len() - 16));
+    let exact = format!(
+        r#"{{"seq":3,"p":"{}"}}"#,
+        "y".repeat(v1_answer(3).len() - 16)
+    );
     assert_eq!(exact.len(), v1_answer(3).len());
     let c = server.client();
     c.send(exact.as_bytes());

@@ -18,7 +18,10 @@ fn silent_peer_expires_after_three_keepalives_and_refreshing_peer_stays() {
     // b's last refresh: the server takes it after this instant.
     let refreshed = Instant::now();
     let ack = b.call(Req::Keepalive);
-    assert!(matches!(ack.body(), Body::KeepaliveAck { keepalive: 2, .. }));
+    assert!(matches!(
+        ack.body(),
+        Body::KeepaliveAck { keepalive: 2, .. }
+    ));
     let mut a = Peer::join(&server);
     let mut a_refreshed = Instant::now();
     assert_eq!(a.call(Req::List(0)).listed().0, [(b.id, b.client.addr())]);
@@ -29,7 +32,10 @@ fn silent_peer_expires_after_three_keepalives_and_refreshing_peer_stays() {
     let offline_after = poll_for("b to expire", Duration::from_secs(20), || {
         if a_refreshed.elapsed() > Duration::from_millis(500) {
             a_refreshed = Instant::now();
-            assert!(matches!(a.call(Req::Keepalive).body(), Body::KeepaliveAck { .. }));
+            assert!(matches!(
+                a.call(Req::Keepalive).body(),
+                Body::KeepaliveAck { .. }
+            ));
         }
         let reply = a.call(Req::Connect(b.id));
         match reply.body() {
@@ -69,6 +75,9 @@ fn an_expired_peer_is_told_unauthorized_and_keepalive_brings_it_back() {
     // docs/protocol.md 5.2-5.4: requests of a peer that is not online are
     // refused with `unauthorized`; KEEPALIVE brings it back.
     assert_eq!(b.call(Req::List(0)).code(), ErrorCode::Unauthorized);
-    assert!(matches!(b.call(Req::Keepalive).body(), Body::KeepaliveAck { .. }));
+    assert!(matches!(
+        b.call(Req::Keepalive).body(),
+        Body::KeepaliveAck { .. }
+    ));
     assert!(matches!(b.call(Req::List(0)).body(), Body::ListAck { .. }));
 }

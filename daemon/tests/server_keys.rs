@@ -41,7 +41,11 @@ fn print_key(args: &[&std::ffi::OsStr]) -> (PublicKey, String) {
 }
 
 fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 #[test]
@@ -56,11 +60,18 @@ fn print_key_prints_the_served_key_and_creates_a_private_reused_file() {
     assert_eq!(text.trim().len(), 44);
     let secret = SecretKey::load(&key_file).expect("the file holds a private key");
     assert_eq!(secret.public_key(), key, "... whose public key is printed");
-    assert_eq!(print_key(&["--db".as_ref(), db.as_os_str()]).0, key, "reused");
+    assert_eq!(
+        print_key(&["--db".as_ref(), db.as_os_str()]).0,
+        key,
+        "reused"
+    );
 
     let server = Server::start("127.0.0.1:0", &db, &[]);
     let line = server.wait_for_log(&format!("server key {key} (fingerprint {fingerprint})"));
-    assert!(!line.contains(", new"), "the key was made by --print-key: {line}");
+    assert!(
+        !line.contains(", new"),
+        "the key was made by --print-key: {line}"
+    );
     assert_eq!(server.key(), key);
     // It may run while the server does, and says the same.
     assert_eq!(print_key(&["--db".as_ref(), db.as_os_str()]).0, key);

@@ -56,7 +56,11 @@ fn list_walks_every_online_peer_in_pages() {
             frame_len + ENTRY > MAX_DATAGRAM,
             "a page with more is full ({frame_len} bytes)"
         );
-        after = entries.last().expect("a page with more is not empty").0.get();
+        after = entries
+            .last()
+            .expect("a page with more is not empty")
+            .0
+            .get();
     }
     let want: Vec<u64> = (1..=PEERS as u64)
         .filter(|&i| i != asker.id.get())

@@ -67,7 +67,11 @@ fn the_same_key_from_a_new_socket_moves_the_peer_and_frames_roam() {
     assert_eq!(moved.id, a.id, "same key, same id");
     assert_eq!(moved.seen_as, moved.client.addr());
     let (listed, _) = watcher.call(Req::List(0)).listed();
-    assert_eq!(listed, [(a.id, moved.client.addr())], "others see the new address");
+    assert_eq!(
+        listed,
+        [(a.id, moved.client.addr())],
+        "others see the new address"
+    );
 
     // INTRO goes to the new address, on the new session.
     let ack = watcher.call(Req::Connect(a.id));
@@ -96,7 +100,10 @@ fn keepalive_flag_is_announced() {
     let mut p = Peer::join(&server);
     assert_eq!((p.id.get(), p.keepalive), (1, 7));
     let ack = p.call(Req::Keepalive);
-    assert!(matches!(ack.body(), Body::KeepaliveAck { keepalive: 7, .. }));
+    assert!(matches!(
+        ack.body(),
+        Body::KeepaliveAck { keepalive: 7, .. }
+    ));
     server.wait_for_log("keepalive 7 s");
 }
 

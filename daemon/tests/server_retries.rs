@@ -33,7 +33,10 @@ fn retried_connect_sends_one_intro() {
     server.wait_for_log("CONNECT from id 1 seq");
     server.wait_for_log("retry, same reply again");
     // A new request (a new seq) does introduce again.
-    assert!(matches!(a.call(Req::Connect(b.id)).body(), Body::ConnectAck { .. }));
+    assert!(matches!(
+        a.call(Req::Connect(b.id)).body(),
+        Body::ConnectAck { .. }
+    ));
     assert!(matches!(b.next().body(), Body::Intro { .. }));
 }
 

@@ -78,7 +78,14 @@ impl Workload for StunWorkload {
         Parsed::Reply { seq, body }
     }
 
-    fn judge(&mut self, _peer: usize, local: SocketAddr, _tag: u64, body: StunBody) -> Verdict {
+    fn judge(
+        &mut self,
+        _peer: usize,
+        local: SocketAddr,
+        _tag: u64,
+        body: StunBody,
+        _counted: bool,
+    ) -> Verdict {
         match body {
             StunBody::Mapped(addr) if addr == local => Verdict::Ok,
             StunBody::ErrorResponse => Verdict::Error("stun_error_response"),
@@ -111,7 +118,7 @@ mod tests {
             panic!("the response is recognised");
         };
         assert_eq!(seq, 77);
-        assert!(matches!(w.judge(3, local(), tag, body), Verdict::Ok));
+        assert!(matches!(w.judge(3, local(), tag, body, true), Verdict::Ok));
     }
 
     #[test]
@@ -124,7 +131,10 @@ mod tests {
         let Parsed::Reply { body, .. } = w.parse(0, &resp) else {
             panic!("the response is recognised");
         };
-        assert!(matches!(w.judge(0, local(), tag, body), Verdict::Invalid));
+        assert!(matches!(
+            w.judge(0, local(), tag, body, true),
+            Verdict::Invalid
+        ));
         // The same response seen by another peer is not its reply.
         assert!(matches!(w.parse(1, &resp), Parsed::Garbage));
         // Another run's workload has another nonce.

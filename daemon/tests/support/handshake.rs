@@ -155,7 +155,8 @@ impl Attempt {
         let (bytes, init) = keys.init();
         client.send(&bytes);
         let now = Instant::now();
-        self.sent.retain(|(at, _)| now.duration_since(*at) < ATTEMPT_WINDOW);
+        self.sent
+            .retain(|(at, _)| now.duration_since(*at) < ATTEMPT_WINDOW);
         self.sent.push((now, init));
         self.next_due = now + gap_after(self.tries);
         self.tries += 1;
@@ -200,7 +201,10 @@ impl Attempt {
             };
             match Frame::parse(&bytes) {
                 Ok(Frame::Resp(resp)) => {
-                    let Some(at) = self.sent.iter().position(|(_, i)| i.sender == resp.receiver)
+                    let Some(at) = self
+                        .sent
+                        .iter()
+                        .position(|(_, i)| i.sender == resp.receiver)
                     else {
                         continue;
                     };

@@ -122,10 +122,20 @@ impl Peer {
 
     /// A peer from the answer to its handshake, confirmed with a KEEPALIVE.
     pub fn joined(client: Client, keys: Keys, answer: Answer) -> Self {
-        let (RespPayload::Registered { id, keepalive, addr }, Some(session)) =
-            (answer.payload.clone(), answer.session)
+        let (
+            RespPayload::Registered {
+                id,
+                keepalive,
+                addr,
+            },
+            Some(session),
+        ) = (answer.payload.clone(), answer.session)
         else {
-            panic!("REGISTER from {} answered {:?}", client.addr(), answer.payload);
+            panic!(
+                "REGISTER from {} answered {:?}",
+                client.addr(),
+                answer.payload
+            );
         };
         let mut peer = Self {
             client,
@@ -160,8 +170,14 @@ impl Peer {
         for bytes in stash {
             self.keep(&bytes);
         }
-        if let (RespPayload::Registered { id, keepalive, addr }, Some(session)) =
-            (&answer.payload, answer.session)
+        if let (
+            RespPayload::Registered {
+                id,
+                keepalive,
+                addr,
+            },
+            Some(session),
+        ) = (&answer.payload, answer.session)
         {
             (self.id, self.keepalive, self.seen_as) = (*id, *keepalive, *addr);
             self.sessions.push_front(session);
@@ -184,7 +200,9 @@ impl Peer {
     }
 
     fn newest(&self) -> &ServerSession {
-        self.sessions.front().expect("a registered peer has a session")
+        self.sessions
+            .front()
+            .expect("a registered peer has a session")
     }
 
     /// A TRANSPORT frame carrying `payload` on the newest session.
@@ -237,7 +255,11 @@ impl Peer {
 
     /// The next payload that `want` accepts, from the backlog or the
     /// socket within `wait`; others go to the backlog.
-    fn await_payload(&mut self, wait: Duration, want: impl Fn(&Payload) -> bool) -> Option<Payload> {
+    fn await_payload(
+        &mut self,
+        wait: Duration,
+        want: impl Fn(&Payload) -> bool,
+    ) -> Option<Payload> {
         if let Some(at) = self.backlog.iter().position(&want) {
             return self.backlog.remove(at);
         }
