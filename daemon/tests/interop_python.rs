@@ -40,13 +40,6 @@ const SCRIPT_DEADLINE: Duration = Duration::from_secs(400);
 const START_DEADLINE: Duration = Duration::from_secs(20);
 /// The command that installs what the Python side imports.
 const PIP_INSTALL: &str = "python3 -m pip install 'cryptography==48.0.0' 'PyNaCl==1.6.2'";
-/// The check of `live.py` that fails against `peerd server`: a MESSAGE,
-/// MESSAGE_ACK, PROBE or PROBE_ACK payload shorter than that kind's own
-/// fields (5 bytes: the kind and a seq) gets `bad_request` with seq 0, where
-/// sections 5.2 and 5.3 (step 4) give `unknown_type` with bytes 1 .. 5 as its
-/// seq for every kind the server does not serve. `live.py` reports it as a
-/// known failure and fails the run once it passes, so this mark must then go.
-const KNOWN_FAILURE: &str = "a peer-to-peer kind shorter than its own fields gets unknown_type too";
 
 fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -387,7 +380,7 @@ fn is_key_text(word: &str) -> bool {
 fn python_interop_with_peerd_server() {
     require_python_packages();
     let server = PeerdServer::start(true, &[]);
-    server.live(&["--known-failure", KNOWN_FAILURE]);
+    server.live(&[]);
 }
 
 #[test]

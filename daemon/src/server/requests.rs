@@ -112,6 +112,18 @@ impl Registry {
                 let msg = "unknown request kind";
                 return self.error(asker, seq_at_1, ErrorCode::UnknownType, msg, out);
             }
+            Err(_) if !payload.first().is_some_and(|k| is_request_kind(*k)) => {
+                // A kind the server does not serve is unknown_type whatever
+                // its length (MESSAGE, PROBE, ... too short for their own
+                // fields included).
+                let kind = payload.first().copied().unwrap_or_default();
+                info!(
+                    "request from id {}: unknown_type: kind {kind:#04x}",
+                    asker.id
+                );
+                let msg = "not a request the server serves";
+                return self.error(asker, seq_at_1, ErrorCode::UnknownType, msg, out);
+            }
             Err(e) => {
                 info!("request from id {}: bad_request", asker.id);
                 let msg = "malformed request";
@@ -430,4 +442,11 @@ fn error_text(code: ErrorCode) -> &'static str {
         ErrorCode::TooLarge => "the RELAYED frame would exceed 1200 bytes",
         _ => "request failed",
     }
+}
+
+/// Whether `kind` is one of the requests the server serves on a session
+/// (KEEPALIVE, LIST, CONNECT, UNREGISTER, RELAY).
+fn is_request_kind(kind: u8) -> bool {
+    use peerd_shared::proto::payload::kind::{CONNECT, KEEPALIVE, LIST, RELAY, UNREGISTER};
+    matches!(kind, KEEPALIVE | LIST | CONNECT | UNREGISTER | RELAY)
 }
