@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use peerd_shared::control::history::{is_unsupported, HistoryCommand};
-use peerd_shared::control::{Command, Event, InboxEntry};
+use peerd_shared::control::{Command, ErrorKind, Event, InboxEntry};
 use peerd_shared::{MsgId, PeerId};
 
 use crate::cli::{Selection, DEFAULT_FOLLOW};
@@ -60,6 +60,8 @@ enum End {
     Behind,
     /// Nobody reads stdout any more (e.g. `| head`).
     StdoutGone,
+    /// The socket answered but the daemon is stopping: dial again.
+    Stopping,
 }
 
 /// Runs `inbox --follow`.
@@ -70,6 +72,7 @@ pub async fn run(ctx: &Ctx, from: Option<PeerId>, select: &Selection) -> Result<
         view,
         from,
         cursor: None,
+        away: false,
     };
     // The first connection: not running is an error, as for every command.
     let client = ctx.connect().await?;
@@ -80,9 +83,10 @@ pub async fn run(ctx: &Ctx, from: Option<PeerId>, select: &Selection) -> Result<
             End::StdoutGone => return Ok(()),
             End::Lost => note("peerd went away; waiting for it to come back (Ctrl-C to quit)"),
             End::Behind => note("this follower fell behind and peerd cut it off; catching up"),
+            End::Stopping => tokio::time::sleep(RECONNECT).await,
         }
+        follower.away = true;
         let client = reconnect(ctx).await?;
-        note("peerd is back; following again");
         // Go on from the newest message shown, skipping it and its twins
         // (or start again when the first replay did not finish).
         end = match follower.cursor.clone() {
@@ -113,6 +117,8 @@ struct Stream<'a> {
     /// The newest message shown; `None` until the first replay is over
     /// (then at least the time of that `live`).
     cursor: Option<Cursor>,
+    /// The daemon went away: say when it is back.
+    away: bool,
 }
 
 impl Stream<'_> {
@@ -147,7 +153,13 @@ impl Stream<'_> {
             }
         };
         match stream {
-            Ok(stream) => self.pump(stream, filter, skip.as_ref()).await,
+            Ok(stream) => {
+                if std::mem::take(&mut self.away) {
+                    note("peerd is back; following again");
+                }
+                self.pump(stream, filter, skip.as_ref()).await
+            }
+            Err(ClientError::Daemon(e)) if e.code == ErrorKind::ShuttingDown => Ok(End::Stopping),
             Err(e) if e.is_lost() || e.is_not_running() => Ok(End::Lost),
             Err(e) => Err(e.into()),
         }

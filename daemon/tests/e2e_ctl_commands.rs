@@ -15,10 +15,16 @@ fn id_status_and_list() {
     assert_eq!(d1.peerctl(&["id"]).ok(), "1\n");
     assert_eq!(d2.peerctl(&["id"]).ok(), "2\n");
     assert_eq!(d3.peerctl(&["id"]).ok(), "3\n");
+    let id = d1.peerctl(&["--json", "id"]).json();
     assert_eq!(
-        d1.peerctl(&["--json", "id"]).json(),
-        serde_json::json!({"kind": "id", "id": 1})
+        (id["kind"].as_str(), id["id"].as_u64()),
+        (Some("id"), Some(1))
     );
+    let key = id["key"].as_str().expect("the own key");
+    assert_eq!(key.len(), 44, "{id}");
+    let print = id["fingerprint"].as_str().expect("the own fingerprint");
+    assert_eq!(print.len(), 39, "eight groups of four hex digits: {id}");
+    assert!(d1.peerctl(&["id"]).ok().lines().count() == 1);
 
     let status = d2.peerctl(&["status"]).ok();
     assert!(

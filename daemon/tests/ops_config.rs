@@ -5,6 +5,7 @@
 //! directories; an unknown key stops the server with an error naming it.
 
 mod ops_support;
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ops_support::{ask, command, repo, token, udp_client, Proc, DEADLINE, POLL};
+use ops_support::{command, repo, Proc, DEADLINE, POLL};
+use support::{server_key_in, Client, Keys, Peer};
 
 /// A server command on a free loopback port with its database in `dir`.
 fn server(dir: &Path) -> Command {
@@ -29,19 +31,11 @@ fn server(dir: &Path) -> Command {
     cmd
 }
 
-/// The keepalive a running server announces in REGISTER_ACK.
+/// The keepalive a running server announces in REGISTERED.
 fn announced_keepalive(proc: &mut Proc) -> u64 {
     let addr = proc.udp_addr();
-    let reply = ask(
-        &udp_client(),
-        addr,
-        &format!(
-            r#"{{"v":1,"type":"REGISTER","seq":1,"token":"{}"}}"#,
-            token(1)
-        ),
-    );
-    assert_eq!(reply["type"], "REGISTER_ACK", "{reply}");
-    reply["keepalive"].as_u64().expect("keepalive")
+    let key = server_key_in(&proc.wait_line("server key ")).expect("the server's key");
+    u64::from(Peer::join_with(Client::new(addr), Keys::new(key)).keepalive)
 }
 
 /// `text` with every commented-out `# key = value` line made active.

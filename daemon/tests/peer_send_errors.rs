@@ -39,8 +39,11 @@ fn refused_sends_fail_at_once_with_stable_codes() {
     let e = refusal(a.send(next, &"x".repeat(1001), false));
     assert_eq!(e.code, ErrorKind::TextTooLong, "{e:?}");
     assert!(e.message.contains("1000"), "{e:?}");
-    let e = refusal(a.send(next, &"\"".repeat(1000), false));
+    // The limit is in bytes of UTF-8: 501 two-byte characters are 1002.
+    let e = refusal(a.send(next, &"é".repeat(501), false));
     assert_eq!(e.code, ErrorKind::TextTooLong, "{e:?}");
+    let e = refusal(a.send(next, "", false));
+    assert_eq!(e.code, ErrorKind::BadRequest, "{e:?}");
 
     let e = refusal(a.send(ida, "me", false));
     assert_eq!(e.code, ErrorKind::SelfTarget, "{e:?}");

@@ -144,7 +144,7 @@ pub const DEFS: [Def; COUNTERS] = [
     def(Counter::CookieReplies, "peerd_server_cookie_replies", "COOKIE_REPLYs sent to handshakes without a valid cookie while under load", None),
     def(Counter::KeyReplies, "peerd_server_key_replies", "KEY_REPLYs sent (a daemon asking for the server's key)", None),
     def(Counter::RelayedDatagrams, "peerd_server_relayed_datagrams", "RELAYED datagrams sent for RELAY requests", None),
-    def(Counter::RelayedBytes, "peerd_server_relayed_bytes", "Bytes of the RELAYED datagrams sent", None),
+    def(Counter::RelayedBytes, "peerd_server_relayed_bytes", "Bytes of RELAY data carried in the RELAYED datagrams sent (the data alone, without framing)", None),
     def(Counter::RateLimitedDropped, "peerd_server_rate_limited_dropped", "Datagrams the rate limiter dropped without an answer (those answered count as errors{code=\"rate_limited\"})", None),
     def(Counter::StunAnswers, "peerd_server_stun_answers", "STUN Binding success responses sent", None),
     def(Counter::HandoffDropped, "peerd_server_handoff_dropped", "Non-STUN datagrams a STUN thread dropped because the registry thread's queue was full", None),

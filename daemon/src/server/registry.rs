@@ -197,6 +197,7 @@ impl Registry {
         );
         if answer.len() <= datagram.len() {
             out.raw(source, answer.as_bytes());
+            out.tally.add(Counter::ErrorUnsupportedVersion, 1);
             info!("protocol v1 datagram from {source}: unsupported_version");
         } else {
             self.dropped("protocol v1 datagram too short to answer", source, now_ms);

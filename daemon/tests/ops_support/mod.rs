@@ -174,21 +174,6 @@ pub fn udp_client() -> UdpSocket {
     s
 }
 
-/// Sends `request` to `server` and returns the first reply, parsed.
-pub fn ask(client: &UdpSocket, server: SocketAddr, request: &str) -> serde_json::Value {
-    client
-        .send_to(request.as_bytes(), server)
-        .expect("send request");
-    let mut buf = [0u8; 2048];
-    let (n, _) = client.recv_from(&mut buf).expect("a reply in time");
-    serde_json::from_slice(&buf[..n]).expect("a JSON reply")
-}
-
-/// A 32-hex-digit token made of `b`.
-pub fn token(b: u8) -> String {
-    format!("{b:02x}").repeat(16)
-}
-
 /// A STUN Binding request with transaction id `id` (RFC 5389).
 pub fn stun_request(id: u8) -> Vec<u8> {
     let mut m = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
