@@ -6,20 +6,44 @@
 //! Every call does nothing when `NOTIFY_SOCKET` is unset (not started by
 //! systemd), and a failure to reach the socket is logged at debug level and
 //! otherwise ignored: notification must never stop the program. Used by
-//! `peerd server` and meant for `peerd start` too.
+//! `peerd server` and `peerd start`.
 
 use std::time::Duration;
 
 use sd_notify::NotifyState;
 use tracing::debug;
 
+/// Sends one notification without ever blocking. The `sd-notify` crate
+/// formats the states, but its `notify` sends on a blocking socket: a Unix
+/// datagram socket blocks its sender once the receiver's queue is full
+/// (`net.unix.max_dgram_qlen`, 10 here), so a manager that does not read
+/// would stall the event loop that sends the watchdog pings (seen in a
+/// test). Here the send is non-blocking, and a full queue drops the
+/// notification (logged at debug level). `@name` is an abstract address.
 fn send(states: &[NotifyState<'_>]) {
-    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
         return;
-    }
-    if let Err(e) = sd_notify::notify(states) {
+    };
+    let message: String = states.iter().map(|s| format!("{s}\n")).collect();
+    if let Err(e) = send_to(&path, message.as_bytes()) {
         debug!("sd_notify: {e}");
     }
+}
+
+fn send_to(path: &std::ffi::OsStr, message: &[u8]) -> std::io::Result<()> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+
+    let bytes = path.as_bytes();
+    let addr = match bytes.strip_prefix(b"@") {
+        Some(name) => SocketAddr::from_abstract_name(name)?,
+        None => SocketAddr::from_pathname(path)?,
+    };
+    let socket = UnixDatagram::unbound()?;
+    socket.set_nonblocking(true)?;
+    socket.send_to_addr(message, &addr)?;
+    Ok(())
 }
 
 /// `READY=1` with a `STATUS=` line: start-up is complete.

@@ -1,9 +1,12 @@
 //! sd_notify from `peerd server`: on a `NOTIFY_SOCKET` the test owns (a
 //! Unix datagram socket in a temp dir), READY=1 with a STATUS= line once
 //! the server serves, WATCHDOG=1 at half of WATCHDOG_USEC, STOPPING=1 on
-//! SIGTERM. And nothing breaks when the socket is gone.
+//! SIGTERM. And nothing breaks when the socket is gone. The same from
+//! `peerd start`: READY=1 once registered (or, with no server answering,
+//! after a bounded wait, running offline), STOPPING=1 when told to stop.
 
 mod ops_support;
+mod support;
 
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
@@ -122,4 +125,61 @@ fn server_command(dir: &std::path::Path, notify: &std::path::Path) -> std::proce
     .arg(dir.join("registry.sqlite3"))
     .env("NOTIFY_SOCKET", notify);
     cmd
+}
+
+#[test]
+fn the_daemon_is_ready_once_registered_and_says_so() {
+    let server = support::Server::fresh(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).expect("bind notify socket");
+    let mut daemon = support::Launch::new(server.addr, &dir.path().join("a"))
+        .env("NOTIFY_SOCKET", path.as_os_str())
+        .env("WATCHDOG_USEC", "400000")
+        .spawn();
+    let got = until(&socket, "READY=1");
+    let ready = got.last().expect("a message");
+    assert!(
+        ready.lines().any(|l| l == "STATUS=registered as id 1"),
+        "{got:?}"
+    );
+    // Registered before READY: the control socket answers with the id.
+    // Nothing reads the notify socket meanwhile: the watchdog's pings fill
+    // its queue, and the daemon must not stall on them.
+    assert_eq!(daemon.peerctl(&["id"]).ok(), "1\n");
+    for _ in 0..3 {
+        until(&socket, "WATCHDOG=1");
+    }
+    assert!(daemon.stop().success());
+    let got = until(&socket, "STOPPING=1");
+    assert!(
+        got.last().is_some_and(|m| m.contains("STATUS=stopping")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_daemon_without_a_server_is_ready_after_a_bounded_wait_and_offline() {
+    // A port nothing answers on.
+    let silent = support::HeldPort::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).expect("bind notify socket");
+    let started = Instant::now();
+    let daemon = support::Launch::new(silent.addr(), &dir.path().join("a"))
+        .env("NOTIFY_SOCKET", path.as_os_str())
+        .spawn();
+    let got = until(&socket, "READY=1");
+    assert!(
+        started.elapsed() >= Duration::from_secs(10),
+        "READY only after the wait ({:?}): {got:?}",
+        started.elapsed()
+    );
+    assert!(
+        got.last()
+            .is_some_and(|m| m.contains("STATUS=running, not registered yet")),
+        "{got:?}"
+    );
+    let status = daemon.peerctl(&["status"]).ok();
+    assert!(!status.contains("registered as"), "{status}");
 }

@@ -89,6 +89,7 @@ impl Handler<Stop> for Lifecycle {
         }
         self.announce.send_replace(true);
         tracing::info!("stopping ({}): unregistering", stop.why);
+        crate::notify::stopping("stopping: unregistering");
         self.outbox.do_send(Stopping);
         let (link, inbox) = (self.link.clone(), self.inbox.clone());
         let sequence = async move {

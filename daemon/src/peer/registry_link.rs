@@ -11,6 +11,7 @@
 //! ([`LinkEvent::Up`]) and goes ([`LinkEvent::Down`]).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use actix::prelude::*;
 use peerd_shared::control::ListedPeer;
@@ -25,6 +26,7 @@ use super::inbox::{Inbox, MessageReceived};
 use super::outbox::{LinkEvent, Outbox};
 use super::socket::{self, Received};
 use super::store::StoreHandle;
+use crate::notify;
 
 /// Packets for peers, each over its route.
 #[derive(Message)]
@@ -109,7 +111,14 @@ pub struct RegistryLink {
     /// The data directory (the pinned server key lives there).
     data_dir: PathBuf,
     alarm: Alarm,
+    /// READY=1 went to systemd (once: registered, or [`READY_WAIT`] passed).
+    ready: bool,
 }
+
+/// Longest wait before systemd hears READY=1 without a registration: the
+/// daemon then runs offline (its control socket serves, sends queue) and
+/// keeps trying.
+pub const READY_WAIT: Duration = Duration::from_secs(10);
 
 impl RegistryLink {
     /// A link over `udp` (sending through `sender`, a duplicate of it)
@@ -132,6 +141,18 @@ impl RegistryLink {
             store,
             data_dir,
             alarm: Alarm::default(),
+            ready: false,
+        }
+    }
+
+    /// Tells systemd the daemon is up (`Type=notify`), once, and its state
+    /// in a STATUS= line every time it changes.
+    fn announce(&mut self, status: &str) {
+        if self.ready {
+            notify::status(status);
+        } else {
+            self.ready = true;
+            notify::ready(status);
         }
     }
 
@@ -141,8 +162,16 @@ impl RegistryLink {
             match action {
                 Action::Send(datagram) => self.sender.send(&datagram),
                 Action::Answer { caller, result } => self.answer(caller, result),
-                Action::Up { id } => self.outbox.do_send(LinkEvent::Up { id }),
-                Action::Down { reason } => self.outbox.do_send(LinkEvent::Down { reason }),
+                Action::Up { id } => {
+                    self.announce(&format!("registered as id {id}"));
+                    self.outbox.do_send(LinkEvent::Up { id });
+                }
+                Action::Down { reason } => {
+                    if self.ready {
+                        notify::status(&format!("not registered: {reason}"));
+                    }
+                    self.outbox.do_send(LinkEvent::Down { reason });
+                }
                 Action::RememberId(id) => self.remember(id),
                 Action::RememberTimestamp(ts) => {
                     self.keep("the handshake timestamp", move |s| s.set_last_timestamp(ts))
@@ -306,6 +335,11 @@ impl Actor for RegistryLink {
         }
         self.core.start(now());
         self.carry_out(ctx);
+        ctx.run_later(READY_WAIT, |link, _| {
+            if !link.ready {
+                link.announce("running, not registered yet (still trying)");
+            }
+        });
     }
 }
 

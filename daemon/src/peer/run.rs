@@ -195,6 +195,8 @@ fn start(p: Prepared) -> Result<(), PeerError> {
         lifecycle: lifecycle.clone(),
     };
     ControlListener::new(listener, p.socket_file, services).start();
+    // WATCHDOG=1 while the actors' runtime turns (when systemd asks).
+    actix::spawn(crate::notify::watchdog());
     actix::spawn(async move {
         let why = wait_for_signal().await;
         lifecycle.do_send(Stop { why, answer: None });
