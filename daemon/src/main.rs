@@ -26,7 +26,16 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Manpages { dir } => {
-            match peerd::manual::write_manpages(Cli::command(), "peerd", &dir) {
+            // Both programs' pages: peerd's and peerctl's (the package ships
+            // them together).
+            let pages = peerd::manual::write_manpages(Cli::command(), "peerd", &dir).and_then(
+                |mut written| {
+                    let ctl = peerctl::cli::Cli::command();
+                    written.extend(peerd::manual::write_manpages(ctl, "peerctl", &dir)?);
+                    Ok(written)
+                },
+            );
+            match pages {
                 Ok(written) => {
                     for path in written {
                         println!("{}", path.display());

@@ -210,7 +210,17 @@ fn the_daemon_sample_runs_a_daemon_against_a_real_server() {
     let sample = repo().join("contrib/config.toml");
     let text = std::fs::read_to_string(&sample).expect("read sample");
     let full = dir.path().join("full.toml");
-    std::fs::write(&full, uncommented(&text)).expect("write");
+    // Every key set: the server's real key for the placeholder, and a free
+    // port for the metrics.
+    let key = server_key_in(&srv.wait_line("server key ")).expect("the server's key");
+    let all = uncommented(&text)
+        .replace("BASE64-OF-32-BYTES=", &key.to_string())
+        .replace("127.0.0.1:9186", "127.0.0.1:0");
+    assert!(
+        all.contains("\nserver_key = ") && all.contains("\nmetrics = "),
+        "{all}"
+    );
+    std::fs::write(&full, all).expect("write");
     for (n, config) in [(1, sample), (2, full)] {
         let data: PathBuf = dir.path().join(format!("peer{n}"));
         let socket = data.join("peerd.sock");

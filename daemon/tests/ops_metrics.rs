@@ -349,3 +349,74 @@ fn metrics_are_off_by_default_and_a_busy_address_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// The address in a daemon's `metrics on http://ADDR/metrics` log line.
+fn daemon_metrics_addr(daemon: &support::Daemon) -> SocketAddr {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let found = daemon.logs().iter().find_map(|line| {
+            let rest = line.split("metrics on http://").nth(1)?;
+            rest.split("/metrics").next()?.trim().parse().ok()
+        });
+        if let Some(addr) = found {
+            return addr;
+        }
+        assert!(Instant::now() < end, "no metrics line: {:?}", daemon.logs());
+        std::thread::sleep(POLL);
+    }
+}
+
+#[test]
+fn the_daemon_counts_its_messages_paths_and_delivery_times() {
+    let tmp = support::Scratch::new();
+    let server = tmp.server();
+    let a = support::Launch::new(server.addr, &tmp.path("a"))
+        .args(&["--metrics", "127.0.0.1:0"])
+        .start();
+    let mut b = support::Daemon::start(server.addr, &tmp.path("b"));
+    let (ida, idb) = (a.wait_registered(), b.wait_registered());
+    assert_ne!(ida, idb);
+    let http = daemon_metrics_addr(&a);
+    let s = scrape(http);
+    assert_eq!(get(&s, "peerd_messages_queued_total"), 0.0);
+    assert_eq!(get(&s, r#"peerd_paths{path="direct"}"#), 0.0);
+
+    for i in 0..3 {
+        let sent = a.send(idb, &format!("m{i}"), true).expect("delivered");
+        assert_eq!(sent.path, Some(peerd_shared::control::PathKind::Direct));
+    }
+    let s = scrape_until(http, "three delivered, one direct path", |s| {
+        get(s, r#"peerd_messages_delivered_total{path="direct"}"#) == 3.0
+            && get(s, r#"peerd_paths{path="direct"}"#) == 1.0
+    });
+    assert_eq!(get(&s, "peerd_messages_queued_total"), 3.0);
+    assert_eq!(get(&s, "peerd_delivery_seconds_count"), 3.0);
+    assert!(get(&s, "peerd_punches_total") >= 1.0);
+    assert!(get(&s, "peerd_direct_paths_established_total") >= 1.0);
+    assert_eq!(get(&s, "peerd_messages_failed_total"), 0.0);
+
+    // B goes away; a message with a 1 s ttl fails.
+    assert!(b.stop().success());
+    let failed = a.send_ttl(idb, "too late", Some(1), true);
+    assert!(failed.is_err(), "{failed:?}");
+    let s = scrape_until(http, "one failed", |s| {
+        get(s, "peerd_messages_failed_total") == 1.0
+    });
+    assert_eq!(get(&s, "peerd_messages_queued_total"), 4.0);
+    promtool_accepts(&curl(http, "/metrics"));
+    let (status, _, body) = http_get(http, "/healthz");
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+}
+
+#[test]
+fn daemon_metrics_are_off_by_default() {
+    let tmp = support::Scratch::new();
+    let server = tmp.server();
+    let a = support::Daemon::start(server.addr, &tmp.path("a"));
+    a.wait_registered();
+    assert!(
+        !a.logs().iter().any(|l| l.contains("metrics on")),
+        "{:?}",
+        a.logs()
+    );
+}

@@ -29,6 +29,34 @@ use tracing::{debug, info, warn};
 use super::counters::Board;
 use super::exposition::{Exposition, CONTENT_TYPE as METRICS_TYPE};
 
+/// What an endpoint serves: the server's board, or a daemon's registry.
+pub trait Source: Send + Sync + 'static {
+    /// The metrics now, in the Prometheus text format.
+    fn render(&self) -> String;
+    /// `Err(why)` when `/healthz` must fail.
+    fn health(&self) -> Result<(), &'static str>;
+}
+
+/// The server's metrics: its board, healthy while the registry thread beats.
+struct ServerSource {
+    exposition: Exposition,
+    board: Arc<Board>,
+}
+
+impl Source for ServerSource {
+    fn render(&self) -> String {
+        self.exposition.render()
+    }
+
+    fn health(&self) -> Result<(), &'static str> {
+        if self.board.alive(Instant::now(), HEALTHY_WITHIN) {
+            Ok(())
+        } else {
+            Err("the registry thread has stalled\n")
+        }
+    }
+}
+
 /// Connections served at once; more are closed as soon as accepted.
 pub const MAX_CONNECTIONS: usize = 16;
 /// Time a client has to send a request's headers.
@@ -53,6 +81,12 @@ impl MetricsServer {
     /// Binds `addr` (TCP) now, so that an error stops start-up, then serves
     /// `board` on a thread of its own.
     pub fn start(addr: SocketAddr, board: Arc<Board>) -> std::io::Result<Self> {
+        let exposition = Exposition::new(board.clone());
+        Self::serve(addr, Arc::new(ServerSource { exposition, board }))
+    }
+
+    /// Binds `addr` (TCP) now, then serves `source` on a thread of its own.
+    pub fn serve(addr: SocketAddr, source: Arc<dyn Source>) -> std::io::Result<Self> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
@@ -69,7 +103,7 @@ impl MetricsServer {
                         Err(e) => return warn!("metrics endpoint: {e}"),
                     };
                     tokio::select! {
-                        () = serve(listener, board) => {}
+                        () = serve(listener, source) => {}
                         _ = stopped => {}
                     }
                 });
@@ -110,8 +144,7 @@ impl Drop for MetricsServer {
     }
 }
 
-async fn serve(listener: TcpListener, board: Arc<Board>) {
-    let exposition = Arc::new(Exposition::new(board.clone()));
+async fn serve(listener: TcpListener, source: Arc<dyn Source>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -132,11 +165,11 @@ async fn serve(listener: TcpListener, board: Arc<Board>) {
             debug!(%peer, "metrics: too many connections; closed");
             continue;
         };
-        let (exposition, board) = (exposition.clone(), board.clone());
+        let source = source.clone();
         let conn = http.serve_connection(
             TokioIo::new(stream),
             hyper::service::service_fn(move |req| {
-                let response = respond(&req, &exposition, &board);
+                let response = respond(&req, source.as_ref());
                 async move { Ok::<_, Infallible>(response) }
             }),
         );
@@ -151,11 +184,7 @@ async fn serve(listener: TcpListener, board: Arc<Board>) {
     }
 }
 
-fn respond(
-    req: &Request<Incoming>,
-    exposition: &Exposition,
-    board: &Board,
-) -> Response<Full<Bytes>> {
+fn respond(req: &Request<Incoming>, source: &dyn Source) -> Response<Full<Bytes>> {
     let (get, head) = (req.method() == Method::GET, req.method() == Method::HEAD);
     let path = req.uri().path();
     if !matches!(path, "/metrics" | "/healthz") {
@@ -172,17 +201,15 @@ fn respond(
     }
     // hyper leaves out the body of a reply to HEAD.
     if path == "/metrics" {
-        let mut r = Response::new(Full::new(Bytes::from(exposition.render())));
+        let mut r = Response::new(Full::new(Bytes::from(source.render())));
         r.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static(METRICS_TYPE));
         r
-    } else if board.alive(Instant::now(), HEALTHY_WITHIN) {
-        text(StatusCode::OK, "ok\n")
     } else {
-        text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the registry thread has stalled\n",
-        )
+        match source.health() {
+            Ok(()) => text(StatusCode::OK, "ok\n"),
+            Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, why),
+        }
     }
 }
 

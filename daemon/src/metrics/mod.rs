@@ -1,4 +1,5 @@
-//! Metrics of `peerd server` (`--metrics ADDR`), for Prometheus.
+//! Metrics of `peerd server` (`--metrics ADDR`), for Prometheus, and the
+//! HTTP endpoint that `peerd start --metrics` serves too.
 //!
 //! - [`counters`]: what is counted, per-thread counts and the board the
 //!   threads publish them to;
@@ -10,4 +11,4 @@ pub mod exposition;
 pub mod http;
 
 pub use counters::{Board, Counter, Counters, Gauge, Publisher};
-pub use http::MetricsServer;
+pub use http::{MetricsServer, Source};

@@ -33,7 +33,7 @@ pub enum RelayPolicy {
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(
     after_help = "Precedence: flag > environment variable > config file > default.\n\
-The config file is TOML with the keys server, server_key, listen, data_dir, socket and relay, \
+The config file is TOML with the keys server, server_key, listen, data_dir, socket, relay and metrics, \
 e.g.\n  server = \"rendezvous.example.net:8080\"\n  data_dir = \"/var/lib/peerd\""
 )]
 pub struct StartArgs {
@@ -72,6 +72,11 @@ pub struct StartArgs {
     #[arg(long, env = "PEERD_PATH_KEEPALIVE", value_name = "SECS", hide = true,
           value_parser = clap::value_parser!(u64).range(1..=25))]
     pub path_keepalive: Option<u64>,
+    /// Serve Prometheus metrics on http://ADDR/metrics (and /healthz): messages
+    /// queued, delivered, failed, retransmitted, punches, paths, delivery time.
+    /// Off unless given; keep it on loopback (e.g. 127.0.0.1:9186)
+    #[arg(long, env = "PEERD_METRICS", value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
     /// Internal: log to this file instead of stderr (set by --detach).
     #[arg(long, hide = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
@@ -88,6 +93,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     socket: Option<PathBuf>,
     relay: Option<RelayPolicy>,
+    metrics: Option<SocketAddr>,
 }
 
 /// The resolved settings of one daemon.
@@ -107,6 +113,8 @@ pub struct Config {
     pub path_keepalive: std::time::Duration,
     pub detach: bool,
     pub log_file: Option<PathBuf>,
+    /// Where to serve metrics; `None` = off.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Config {
@@ -164,6 +172,7 @@ impl Config {
             ),
             detach: args.detach,
             log_file: args.log_file.clone(),
+            metrics: args.metrics.or(file.metrics),
         })
     }
 }

@@ -10,7 +10,8 @@
 //! - [`inbox`]: received messages, stored before they are acknowledged,
 //!   and the followers;
 //! - [`control`]: the Unix control socket, one session per client;
-//! - [`lifecycle`]: the one shutdown path.
+//! - [`lifecycle`]: the one shutdown path;
+//! - [`metrics`]: the counters of `--metrics`.
 //!
 //! Around them: [`store`] (SQLite on its own thread, group commit, batched
 //! writes), [`alarm`] (the actors' clock and timer), [`args`] (flags, env,
@@ -26,6 +27,7 @@ pub mod error;
 pub mod identity;
 pub mod inbox;
 pub mod lifecycle;
+pub mod metrics;
 pub mod outbox;
 pub mod registry_link;
 pub mod run;

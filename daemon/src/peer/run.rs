@@ -19,10 +19,12 @@ use super::core::transport::Transport;
 use super::error::PeerError;
 use super::inbox::Inbox;
 use super::lifecycle::{Lifecycle, Stop};
+use super::metrics::PeerMetrics;
 use super::outbox::Outbox;
 use super::registry_link::{Caller, RegistryLink};
 use super::store::{Store, StoreHandle};
 use super::{detach, identity, socket};
+use crate::metrics::MetricsServer;
 
 /// Entry point of `peerd start`: resolve the configuration, then run in the
 /// foreground (logs on stderr) or start in the background (`--detach`).
@@ -78,6 +80,7 @@ struct Prepared {
     delivery: Delivery,
     info: Arc<DaemonInfo>,
     data_dir: std::path::PathBuf,
+    metrics: Option<PeerMetrics>,
 }
 
 /// The data dir, identity, control socket, store, UDP socket and cores.
@@ -133,6 +136,7 @@ fn prepare(config: &Config) -> Result<(Prepared, JoinHandle<()>), PeerError> {
             started: Instant::now(),
         }),
         data_dir: config.data_dir.clone(),
+        metrics: None,
     };
     Ok((prepared, store_thread))
 }
@@ -181,7 +185,9 @@ fn start(p: Prepared) -> Result<(), PeerError> {
         p.data_dir,
     );
     let link = link.start();
-    let outbox = outbox_ctx.run(Outbox::new(p.delivery, link.clone(), p.store.clone()));
+    let mut outbox = Outbox::new(p.delivery, link.clone(), p.store.clone());
+    outbox.metrics = p.metrics;
+    let outbox = outbox_ctx.run(outbox);
     let inbox = inbox_ctx.run(Inbox::new(p.store.clone(), link.clone()));
     let (lifecycle, stopping) = Lifecycle::new(link.clone(), outbox.clone(), inbox.clone());
     let lifecycle = lifecycle.start();
@@ -206,10 +212,25 @@ fn start(p: Prepared) -> Result<(), PeerError> {
 
 /// Runs the daemon until it is told to stop.
 pub fn run(config: Config) -> Result<(), PeerError> {
-    let (prepared, store_thread) = prepare(&config)?;
+    let (mut prepared, store_thread) = prepare(&config)?;
+    // The endpoint is bound before the actors start, so a busy address is
+    // an error at start-up; it serves until the daemon has stopped.
+    let endpoint = match config.metrics {
+        Some(addr) => {
+            let metrics = PeerMetrics::new();
+            let served = MetricsServer::serve(addr, Arc::new(metrics.clone()))
+                .map_err(|e| PeerError::Config(format!("--metrics {addr}: {e}")))?;
+            prepared.metrics = Some(metrics);
+            Some(served)
+        }
+        None => None,
+    };
     let sys = System::new();
     sys.block_on(async { start(prepared) })?;
     let ran = sys.run();
+    if let Some(endpoint) = endpoint {
+        endpoint.stop();
+    }
     tracing::info!("stopped");
     // The actors are gone, and with them every handle of the store thread.
     let _ = store_thread.join();

@@ -15,10 +15,11 @@ use tokio::sync::oneshot;
 use super::sends::{OutboxWrite, Then};
 use crate::peer::alarm::{now, Alarm};
 use crate::peer::core::clock::Now;
-use crate::peer::core::delivery::{Action, Delivery, PingId};
+use crate::peer::core::delivery::{Action, Change, Delivery, PingId};
 use crate::peer::core::queue::OutMsg;
 use crate::peer::core::registration::LinkError;
 use crate::peer::core::transport::{Origin, PeerPacket};
+use crate::peer::metrics::PeerMetrics;
 use crate::peer::registry_link::{Lookup, Outgoing, RegistryLink, Transmit};
 use crate::peer::store::batch::{self, Batch};
 use crate::peer::store::StoreHandle;
@@ -109,6 +110,8 @@ pub struct Outbox {
     pub(super) next_ping: PingId,
     pub(super) stopping: bool,
     alarm: Alarm,
+    /// Counters for `--metrics`, when it is on.
+    pub metrics: Option<PeerMetrics>,
 }
 
 impl Outbox {
@@ -124,6 +127,7 @@ impl Outbox {
             next_ping: 0,
             stopping: false,
             alarm: Alarm::default(),
+            metrics: None,
         }
     }
 
@@ -148,10 +152,21 @@ impl Outbox {
                     msg,
                     change,
                     outcome,
-                } => self.batch.push(
-                    OutboxWrite::Change { msg, change },
-                    Then::Answer { msg, outcome },
-                ),
+                } => {
+                    if let Some(m) = &self.metrics {
+                        match &change {
+                            Change::Delivered { path, .. } => {
+                                m.delivered(*path, outcome.elapsed_ms)
+                            }
+                            Change::Failed { .. } => m.failed(),
+                            Change::Noted { .. } => {}
+                        }
+                    }
+                    self.batch.push(
+                        OutboxWrite::Change { msg, change },
+                        Then::Answer { msg, outcome },
+                    );
+                }
                 Action::Found { peer, answer } => self.found(peer, &answer, now),
                 Action::Pong { ping, result } => {
                     if let Some(reply) = self.pings.remove(&ping) {
@@ -162,6 +177,9 @@ impl Outbox {
         }
         if !packets.is_empty() {
             self.link.do_send(Transmit(packets));
+        }
+        if let Some(m) = &self.metrics {
+            m.update(self.core.stats(), || self.core.path_counts());
         }
         batch::flush(self, ctx);
         let at = self.core.poll_timeout();

@@ -134,6 +134,9 @@ impl Outbox {
             expires_ms,
             problem,
         } = new;
+        if let Some(metrics) = &self.metrics {
+            metrics.queued();
+        }
         let mut m = OutMsg::new(send.to, send.text, created_ms, expires_ms, now.at);
         let note = problem
             .as_ref()

@@ -99,7 +99,12 @@ impl Delivery {
     /// Starts punching `addr` (a relayed path keeps relaying meanwhile).
     fn introduce(&mut self, peer: PeerId, addr: SocketAddr, now: Now) {
         let policy = self.policy;
-        self.path(peer).introduce(addr, now.at, policy);
+        let path = self.path(peer);
+        let was_punching = matches!(path.state(), PathState::Punching { .. });
+        path.introduce(addr, now.at, policy);
+        if !was_punching && matches!(self.path(peer).state(), PathState::Punching { .. }) {
+            self.stats.punches += 1;
+        }
     }
 
     /// The server gave another key for `peer` than the pinned one: the

@@ -22,5 +22,5 @@ mod state;
 mod tests;
 mod vocabulary;
 
-pub use state::{Delivery, Nonces};
+pub use state::{Delivery, Nonces, Stats};
 pub use vocabulary::{Action, Admission, Change, LookupAnswer, PingId};

@@ -76,6 +76,7 @@ impl Delivery {
         }
         if path.go_direct(src, now.at) {
             tracing::info!(%peer, addr = %src, "direct path");
+            self.stats.direct_paths += 1;
             self.flush(peer, now);
         }
         self.settle(now);

@@ -123,6 +123,9 @@ impl Delivery {
             }
             self.path(to).sent(now.at);
             if let Some(m) = self.queue.get_mut(id) {
+                if m.attempts > 0 {
+                    self.stats.retransmissions += 1;
+                }
                 m.attempts += 1;
                 m.path_sends += 1;
                 let packet = PeerPacket::Message {

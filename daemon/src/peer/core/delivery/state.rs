@@ -21,8 +21,21 @@ use crate::peer::core::timers::Timers;
 /// counter in tests).
 pub type Nonces = Box<dyn FnMut() -> u64>;
 
+/// Running totals of what the core did, for the daemon's metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages sent again after their first try.
+    pub retransmissions: u64,
+    /// Punches started (an introduction to a new address).
+    pub punches: u64,
+    /// Paths that became direct (a punch, or a proof before one).
+    pub direct_paths: u64,
+}
+
 /// The outbox's state.
 pub struct Delivery {
+    /// What the core did so far ([`Delivery::stats`]).
+    pub(super) stats: Stats,
     /// Own id, once known.
     pub(super) me: Option<PeerId>,
     /// Registered with the server right now (as the link last said).
@@ -55,6 +68,7 @@ impl Delivery {
         nonces: Nonces,
     ) -> Self {
         Self {
+            stats: Stats::default(),
             me,
             registered: false,
             policy,
@@ -69,6 +83,24 @@ impl Delivery {
             nonces,
             out: Vec::new(),
         }
+    }
+
+    /// Running totals (retransmissions, punches, direct paths).
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// How many paths are direct and how many relayed now.
+    pub fn path_counts(&self) -> (usize, usize) {
+        let mut counts = (0, 0);
+        for path in self.paths.values() {
+            match path.route() {
+                Some(crate::peer::core::transport::Route::Direct(_)) => counts.0 += 1,
+                Some(crate::peer::core::transport::Route::Relayed) => counts.1 += 1,
+                None => {}
+            }
+        }
+        counts
     }
 
     /// What to do, in order, since the last call.
