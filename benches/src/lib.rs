@@ -17,6 +17,7 @@
 //!
 //! The reference limit, `udp-limit`, is a binary of this crate.
 
+pub mod aead;
 pub mod client;
 pub mod daemon;
 pub mod engine;

@@ -67,6 +67,18 @@ enum Command {
     Wait(Wait),
     /// Print a UDP port on 127.0.0.1 that is free right now.
     FreePort,
+    /// CPU time of one ChaCha20-Poly1305 seal + open of a TRANSPORT payload, by size.
+    Aead {
+        /// Payload sizes in bytes.
+        #[arg(long, value_delimiter = ',', default_value = "5,100,1000")]
+        sizes: Vec<usize>,
+        /// Seal + open pairs per round.
+        #[arg(long, default_value_t = 200_000)]
+        iterations: u32,
+        /// Rounds per size (the best is kept).
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+    },
     /// Register N peers from distinct source addresses (127.1.x.y), then time a full LIST walk.
     Populate {
         /// Server address.
@@ -293,6 +305,16 @@ fn real_main() -> anyhow::Result<()> {
         }
         Command::FreePort => {
             println!("{}", peerbench::probe::free_udp_port()?);
+            return Ok(());
+        }
+        Command::Aead {
+            sizes,
+            iterations,
+            rounds,
+        } => {
+            for f in peerbench::aead::measure(&sizes, iterations, rounds) {
+                println!("{:>5} bytes: {:.3} us per seal + open", f.len, f.us);
+            }
             return Ok(());
         }
         Command::Populate {
