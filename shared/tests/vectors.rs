@@ -3,7 +3,12 @@
 //! timestamps, counters, the cookie secret and nonce) and must equal the
 //! stored bytes exactly; every frame is then read back and decrypted.
 //!
-//! `PEERD_WRITE_VECTORS=1 cargo test -p peerd-shared --test vectors`
+//! Every u64 input (timestamps, ids, counters) is written as a string of
+//! decimal digits (docs/protocol.md 10): many JSON parsers hold numbers as
+//! doubles, exact only up to 2^53, and the timestamps go beyond. The tests
+//! read them back as exact u64s.
+//!
+//! `PEERD_WRITE_VECTORS=1 cargo test -p peerd-shared --test vectors -- --test-threads=1`
 //! rewrites the file (only when the protocol changes on purpose).
 
 use std::collections::BTreeMap;
@@ -35,6 +40,33 @@ fn id(n: u64) -> PeerId {
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
+}
+
+/// A u64 input as the file writes it: a string of decimal digits.
+fn u64_text(n: u64) -> Value {
+    Value::String(n.to_string())
+}
+
+/// A u64 as the file writes it: a string of decimal digits, no sign, no
+/// leading zero but in 0 itself, that fits 64 bits.
+fn parse_u64(text: &str) -> Option<u64> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let canonical = text == "0" || !text.starts_with('0');
+    (digits && canonical).then(|| text.parse().ok()).flatten()
+}
+
+/// A u64 input read back exactly.
+fn u64_of(v: &Value, what: &str) -> u64 {
+    v.as_str()
+        .and_then(parse_u64)
+        .unwrap_or_else(|| panic!("{what}: {v} is not a u64 written as a decimal string"))
+}
+
+/// A u16 or u32 input: a JSON integer.
+fn u32_of(v: &Value, what: &str) -> u32 {
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or_else(|| panic!("{what}: {v} is not a u32 number"))
 }
 
 /// The vectors: what is fixed (`inputs`) and what results (`outputs`).
@@ -76,7 +108,7 @@ fn seal<const W: usize>(
         "sender": sender,
         "receiver": receiver,
         "session": session,
-        "counter": s.sent(),
+        "counter": u64_text(s.sent()),
         "payload": hex::encode(&plain),
     });
     out.input(name, inputs);
@@ -116,8 +148,8 @@ fn build() -> Out {
             "responder_ephemeral": hex::encode(e_s),
             "initiator_index": 0x0102_0304u32,
             "responder_index": 0x0A0B_0C0Du32,
-            "timestamp": ts,
-            "registered": { "id": 1, "keepalive": 25, "addr": "198.51.100.7:40000" },
+            "timestamp": u64_text(ts),
+            "registered": { "id": u64_text(1), "keepalive": 25, "addr": "198.51.100.7:40000" },
         }),
     );
     let reg = InitPayload::Register { timestamp: ts };
@@ -159,7 +191,7 @@ fn build() -> Out {
             "answers": "register",
             "init_ephemeral": hex::encode(key(0xA1)),
             "init_index": 0x0102_0305u32,
-            "init_timestamp": ts + 1,
+            "init_timestamp": u64_text(ts + 1),
         }),
     );
     let reply = guard.reply(src, &init_frame, nonce);
@@ -200,9 +232,9 @@ fn build() -> Out {
             "responder_ephemeral": hex::encode(key(0xB0)),
             "initiator_index": 0x1111_1111u32,
             "responder_index": 0x2222_2222u32,
-            "timestamp": ts + 2,
-            "initiator_id": 1,
-            "responder_id": 2,
+            "timestamp": u64_text(ts + 2),
+            "initiator_id": u64_text(1),
+            "responder_id": u64_text(2),
         }),
     );
     let (h_init, h_initiator) =
@@ -393,43 +425,263 @@ fn vectors_match_the_stored_bytes() {
     }
 }
 
+/// The stored file, with its inputs read as the document says.
+struct Stored {
+    all: Vectors,
+}
+
+impl Stored {
+    fn load() -> Self {
+        let text = std::fs::read_to_string(file()).expect("vectors file");
+        Self {
+            all: serde_json::from_str(&text).unwrap(),
+        }
+    }
+
+    /// The input at `path` (`register.timestamp`, `transport.list.counter`).
+    fn input(&self, path: &str) -> &Value {
+        let (name, field) = match self.all.inputs.get(path) {
+            Some(v) => return v,
+            None => path.rsplit_once('.').expect("a field path"),
+        };
+        match self.input(name).get(field) {
+            Some(v) => v,
+            None => panic!("input {path} is missing"),
+        }
+    }
+
+    fn u64(&self, path: &str) -> u64 {
+        u64_of(self.input(path), path)
+    }
+
+    fn u32(&self, path: &str) -> u32 {
+        u32_of(self.input(path), path)
+    }
+
+    fn text(&self, path: &str) -> &str {
+        self.input(path).as_str().expect(path)
+    }
+
+    /// A byte string, from the outputs or the inputs.
+    fn bytes(&self, name: &str) -> Vec<u8> {
+        let text = match self.all.outputs.get(name) {
+            Some(t) => t.as_str(),
+            None => self.text(name),
+        };
+        hex::decode(text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    fn key(&self, name: &str) -> [u8; 32] {
+        self.bytes(name).try_into().expect("32 bytes")
+    }
+
+    fn identity(&self, role: &str) -> Identity {
+        Identity::new(SecretKey::from_bytes(self.key(&format!("{role}.private"))))
+    }
+
+    /// The initiator's side of handshake `name`, started again from the
+    /// stored inputs: the INIT it writes must be the stored one.
+    fn initiator(&self, name: &str, payload: &InitPayload) -> Initiator {
+        let initiator = self.identity(self.text(&format!("{name}.initiator")));
+        let responder = self.identity(self.text(&format!("{name}.responder")));
+        let (init, started) = Initiator::start(
+            &initiator,
+            &responder.public,
+            self.u32(&format!("{name}.initiator_index")),
+            payload,
+            None,
+            Some(&self.key(&format!("{name}.initiator_ephemeral"))),
+        )
+        .unwrap();
+        assert_eq!(init, self.bytes(&format!("{name}.init")), "{name}.init");
+        started
+    }
+
+    /// Both sides' sessions of handshake `name`: (initiator's, responder's).
+    /// (Their replay windows are the larger one of section 4 whoever talks:
+    /// this test only opens each stored frame once.)
+    fn sessions(&self, name: &str, payload: &InitPayload) -> (Session<32>, Session<32>) {
+        let initiator = self.identity(self.text(&format!("{name}.initiator")));
+        let responder = self.identity(self.text(&format!("{name}.responder")));
+        let resp = self.bytes(&format!("{name}.resp"));
+        let Ok(Frame::Resp(resp)) = Frame::parse(&resp) else {
+            panic!("{name}.resp does not parse")
+        };
+        let (keys, _) = self
+            .initiator(name, payload)
+            .finish(&initiator, &resp)
+            .unwrap();
+        let init = self.bytes(&format!("{name}.init"));
+        let Ok(Frame::Init(init)) = Frame::parse(&init) else {
+            panic!("{name}.init does not parse")
+        };
+        let seen = accept(&responder, &init).unwrap();
+        assert_eq!(&seen.payload, payload, "{name}: the INIT's payload");
+        let (i, r) = (
+            self.u32(&format!("{name}.initiator_index")),
+            self.u32(&format!("{name}.responder_index")),
+        );
+        assert_eq!((resp.sender, resp.receiver), (r, i), "{name}.resp indices");
+        let back = SessionKeys {
+            send: keys.recv,
+            recv: keys.send,
+        };
+        (Session::new(keys, i, r), Session::new(back, r, i))
+    }
+}
+
 #[test]
 fn stored_frames_decrypt_to_their_payloads() {
-    let all: Vectors = serde_json::from_str(&std::fs::read_to_string(file()).unwrap()).unwrap();
-    let v = &all.outputs;
-    let bytes = |k: &str| {
-        let text = match v.get(k) {
-            Some(t) => t.clone(),
-            None => all.inputs[k].as_str().expect(k).to_owned(),
-        };
-        hex::decode(text).unwrap()
+    let v = Stored::load();
+    let server = v.identity("server");
+    assert_eq!(server.public, PublicKey(v.key("server.public")));
+
+    // The REGISTER handshake, from the inputs: the INIT, REGISTERED, the keys.
+    let register = InitPayload::Register {
+        timestamp: v.u64("register.timestamp"),
     };
-    let arr = |k: &str| -> [u8; 32] { bytes(k).try_into().unwrap() };
-    let server = Identity::new(SecretKey::from_bytes(arr("server.private")));
-    assert_eq!(server.public, PublicKey(arr("server.public")));
-    // The server reads the stored INIT like any other.
-    let init = bytes("register.init");
-    let Ok(Frame::Init(f)) = Frame::parse(&init) else {
-        panic!()
+    assert!(register.timestamp() > 1 << 53, "a timestamp beyond 2^53");
+    let a = v.identity("peer_a");
+    let resp = v.bytes("register.resp");
+    let Ok(Frame::Resp(resp)) = Frame::parse(&resp) else {
+        panic!("register.resp")
     };
-    let seen = accept(&server, &f).unwrap();
-    assert_eq!(seen.initiator, PublicKey(arr("peer_a.public")));
-    assert!(matches!(seen.payload, InitPayload::Register { .. }));
-    // Every server-bound frame opens with the stored session keys.
-    let keys = SessionKeys {
-        send: arr("register.key_responder_to_initiator"),
-        recv: arr("register.key_initiator_to_responder"),
+    let (keys, payload) = v
+        .initiator("register", &register)
+        .finish(&a, &resp)
+        .unwrap();
+    let registered = RespPayload::Registered {
+        id: PeerId::new(v.u64("register.registered.id")).unwrap(),
+        keepalive: u16::try_from(v.u32("register.registered.keepalive")).unwrap(),
+        addr: addr(v.text("register.registered.addr")),
     };
-    let mut srv = Session::<2>::new(keys, 0x0A0B_0C0D, 0x0102_0304);
+    assert_eq!(payload, registered);
+    assert_eq!(keys.send, v.key("register.key_initiator_to_responder"));
+    assert_eq!(keys.recv, v.key("register.key_responder_to_initiator"));
+
+    // The cookie: it opens with the answered INIT's mac1, and the INIT that
+    // follows carries its mac2, its index and its timestamp.
+    let answered = v.bytes(&format!("{}.init", v.text("cookie.answers")));
+    let Ok(Frame::Init(answered)) = Frame::parse(&answered) else {
+        panic!("cookie.answers")
+    };
+    let reply = v.bytes("cookie.reply");
+    let Ok(Frame::Cookie(reply)) = Frame::parse(&reply) else {
+        panic!("cookie.reply")
+    };
+    assert_eq!(reply.nonce.to_vec(), v.bytes("cookie.nonce"));
+    let cookie = open_reply(&server.public, &reply, &answered.mac1).unwrap();
+    assert_eq!(cookie.to_vec(), v.bytes("cookie.value"));
+    let source = addr(v.text("cookie.source"));
+    let guard = CookieGuard::new(&server.public, v.key("cookie.secret"), Instant::now());
+    let with_mac2 = v.bytes("cookie.init_with_mac2");
+    let Ok(Frame::Init(with_mac2)) = Frame::parse(&with_mac2) else {
+        panic!("cookie.init_with_mac2")
+    };
+    assert!(guard.mac2_ok(source, &with_mac2));
+    assert_eq!(with_mac2.sender, v.u32("cookie.init_index"));
+    let seen = accept(&server, &with_mac2).unwrap();
+    assert_eq!(
+        seen.payload,
+        InitPayload::Register {
+            timestamp: v.u64("cookie.init_timestamp")
+        }
+    );
+
+    // The HELLO handshake, and every TRANSPORT frame on the session its
+    // `session` input names, with the counter and payload of its inputs.
+    let hello = InitPayload::Hello {
+        timestamp: v.u64("hello.timestamp"),
+        from: PeerId::new(v.u64("hello.initiator_id")).unwrap(),
+    };
+    let mut sessions = BTreeMap::new();
+    sessions.insert("register", v.sessions("register", &register));
+    sessions.insert("hello", v.sessions("hello", &hello));
+    let h_resp = v.bytes("hello.resp");
+    let Ok(Frame::Resp(h_resp)) = Frame::parse(&h_resp) else {
+        panic!("hello.resp")
+    };
+    let (_, ack) = v.initiator("hello", &hello).finish(&a, &h_resp).unwrap();
+    assert_eq!(
+        ack,
+        RespPayload::HelloAck {
+            from: PeerId::new(v.u64("hello.responder_id")).unwrap()
+        }
+    );
+    let names: Vec<&String> = v
+        .all
+        .outputs
+        .keys()
+        .filter(|k| k.starts_with("transport."))
+        .collect();
+    assert_eq!(names.len(), 17, "a frame of every kind of sections 5 and 6");
     let mut buf = Vec::new();
-    for name in ["keepalive", "list", "connect", "relay", "unregister"] {
-        let frame = bytes(&format!("transport.{name}"));
+    for name in names {
+        let session = v.text(&format!("{name}.session"));
+        let (initiator, responder) = (
+            v.text(&format!("{session}.initiator")),
+            v.text(&format!("{session}.responder")),
+        );
+        let (sender, receiver) = (
+            v.text(&format!("{name}.sender")),
+            v.text(&format!("{name}.receiver")),
+        );
+        let pair = sessions.get_mut(session).expect("a handshake name");
+        let opener = if (sender, receiver) == (initiator, responder) {
+            &mut pair.1
+        } else {
+            assert_eq!((sender, receiver), (responder, initiator), "{name}");
+            &mut pair.0
+        };
+        let frame = v.bytes(name);
         let Ok(Frame::Transport(t)) = Frame::parse(&frame) else {
             panic!("{name}")
         };
-        let plain = srv.open(&t, &mut buf).unwrap();
-        let b = Body::decode(plain).unwrap();
-        assert!(b.is_request(), "{name}: {b:?}");
-        assert_eq!(b.name().to_lowercase(), name);
+        assert_eq!(t.receiver, opener.local, "{name}: receiver");
+        assert_eq!(t.counter, v.u64(&format!("{name}.counter")), "{name}");
+        let plain = opener.open(&t, &mut buf).unwrap().to_vec();
+        assert_eq!(plain, v.bytes(&format!("{name}.payload")), "{name}");
+        let body = Body::decode(&plain).unwrap();
+        assert_eq!(format!("transport.{}", body.name().to_lowercase()), *name);
+        assert_eq!(body.is_request(), receiver == "server", "{name}");
+    }
+}
+
+#[test]
+fn u64_inputs_are_exact_decimal_strings() {
+    let v = Stored::load();
+    for path in [
+        "register.timestamp",
+        "register.registered.id",
+        "hello.timestamp",
+        "hello.initiator_id",
+        "hello.responder_id",
+        "cookie.init_timestamp",
+        "transport.relay.counter",
+    ] {
+        assert!(v.input(path).is_string(), "{path} is written as a string");
+    }
+    for name in v.all.outputs.keys().filter(|k| k.starts_with("transport.")) {
+        let path = format!("{name}.counter");
+        assert!(v.input(&path).is_string(), "{path} is written as a string");
+    }
+    assert_eq!(
+        v.u64("register.timestamp"),
+        1_795_000_000_000_000_000,
+        "read exactly, beyond 2^53"
+    );
+    assert_eq!(parse_u64("18446744073709551615"), Some(u64::MAX));
+    assert_eq!(parse_u64("0"), Some(0));
+    for bad in [
+        "18446744073709551616",
+        "-1",
+        "+1",
+        "01",
+        "",
+        "1e3",
+        " 1",
+        "1.0",
+    ] {
+        assert_eq!(parse_u64(bad), None, "{bad:?}");
     }
 }

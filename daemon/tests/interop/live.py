@@ -800,6 +800,15 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
             (b'{"v":1,"seq":4247,"token":"' + pad + b'"}x', 0),
             (b'{"v":1,"x":{"seq":4248},"token":"' + pad + b'"}', 0),
             (b"{" + pad, 0),
+            # Nesting depth at most 127, the outer object counting 1.
+            (b'{"v":1,"seq":4250,"x":' + b"[" * 126 + b"]" * 126 + b"}", 4250),
+            (b'{"v":1,"seq":4251,"x":' + b"[" * 127 + b"]" * 127 + b"}", 0),
+            # A lone surrogate anywhere makes the datagram invalid; a pair does not.
+            (b'{"v":1,"seq":4252,"x":"\\ud83d\\ude00","token":"' + pad + b'"}', 4252),
+            (b'{"v":1,"seq":4253,"x":"\\ud800","token":"' + pad + b'"}', 0),
+            # Every number finite as a double.
+            (b'{"v":1,"seq":4254,"x":1e308,"token":"' + pad + b'"}', 4254),
+            (b'{"v":1,"seq":4255,"x":1e309,"token":"' + pad + b'"}', 0),
         ]
         for datagram, seq in cases:
             got = case(datagram)
@@ -807,7 +816,8 @@ def scenario(server: tuple, server_key: bytes, fingerprint: Optional[str], list_
         short = b'{"v":1,"type":"REGISTER","seq":4245}'
         got = case(short)
         expect(not got, f"a {len(short)}-byte v1 datagram was answered: {got}")
-        return f"exact bytes, {len(p.v1_answer(4242))} for {len(request)}; seq 0 when not a u32"
+        return (f"exact bytes, {len(p.v1_answer(4242))} for {len(request)}; seq 0 when not a u32, "
+                "nested deeper than 127, with a lone surrogate or a number beyond a double")
 
     checks.run("a v1 JSON datagram gets exactly the unsupported_version answer of section 7", v1_json)
 

@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import math
 import os
 import struct
 import time
@@ -1223,30 +1224,84 @@ def v1_answer(seq: int) -> bytes:
 
 
 def v1_seq(datagram: bytes) -> int:
-    """`S` of section 7: the datagram's `seq` when the datagram is a JSON object
-    whose `seq` is a number written without fraction or exponent, from 0 to
-    2^32-1 (when the key appears twice, the last one counts), else 0.
+    """`S` of section 7: the datagram's `seq` when all of these hold, else 0:
 
-    The datagram must be JSON as RFC 8259 has it: UTF-8, no NaN or Infinity
-    (which Python's json module would otherwise accept).
+    - the datagram is one JSON text as RFC 8259 has it (UTF-8, no NaN or
+      Infinity, which Python's json module would otherwise accept) whose
+      value is an object;
+    - its nesting depth is at most 127 (the outer object counts 1);
+    - no string in it (member names included) holds a lone surrogate;
+    - every number in it is finite as a double (`1e309` is not);
+    - its `seq` (the last one when the name appears twice) is a number
+      written without fraction or exponent, from 0 to 2^32 - 1.
     """
 
     def not_json(text: str) -> None:
         raise ValueError(f"{text} is not JSON")
 
-    def integer_only(text: str) -> object:
+    def finite_float(text: str) -> object:
+        if math.isinf(float(text)):
+            raise ValueError(f"{text} is not finite as a double")
         return _NOT_AN_INTEGER  # a fraction or an exponent
 
+    def finite_int(text: str) -> int:
+        if math.isinf(float(text)):
+            raise ValueError(f"{text} is not finite as a double")
+        return int(text)
+
     try:
-        body = json.loads(datagram.decode("utf-8"), parse_constant=not_json, parse_float=integer_only)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return 0
-    if not isinstance(body, dict):
+        body = json.loads(
+            datagram.decode("utf-8"), parse_constant=not_json, parse_float=finite_float, parse_int=finite_int
+        )
+        if not isinstance(body, dict) or _json_depth(datagram.decode("utf-8")) > V1_MAX_DEPTH:
+            return 0
+    except (ValueError, UnicodeError, RecursionError):
         return 0
     seq = body.get("seq")  # a key given twice: json keeps the last
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 1 << 32:
         return 0
     return seq
+
+
+# Section 7: the deepest nesting of a v1 datagram whose `seq` is answered.
+V1_MAX_DEPTH = 127
+
+
+def _json_depth(text: str) -> int:
+    """The nesting depth of the valid JSON `text` (each object or array
+    counts 1 plus its deepest member), read from the text itself so that
+    the values of a name given twice count too; raises ValueError on a
+    lone surrogate escape anywhere in a string."""
+    depth = deepest = 0
+    i, in_string, high = 0, False, False
+    while i < len(text):
+        c = text[i]
+        if in_string:
+            step = 1
+            if c == "\\" and text[i + 1] == "u":
+                unit, step = int(text[i + 2 : i + 6], 16), 6
+                low = 0xDC00 <= unit <= 0xDFFF
+                if low != high:
+                    raise ValueError("a lone surrogate")
+                high = 0xD800 <= unit <= 0xDBFF
+            else:
+                if high:
+                    raise ValueError("a lone surrogate")
+                if c == "\\":
+                    step = 2
+                elif c == '"':
+                    in_string = False
+            i += step
+            continue
+        if c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+        i += 1
+    return deepest
 
 
 _NOT_AN_INTEGER = object()

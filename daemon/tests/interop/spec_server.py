@@ -5,11 +5,12 @@ run the live scenario end to end, so that a failure of live.py against the
 real server is the server's (or the document's), not the scenario's. It keeps
 everything in memory and serves one socket in one thread.
 
-Sessions follow section 4: a peer's current session is the newest confirmed
-one (or, while none is confirmed, the newest one answered); an unconfirmed
-session is kept for 15 s and becomes current when its first frame arrives;
-the session a confirmation replaced is kept for 30 s. INTRO and RELAYED go
-on the current session.
+Sessions follow section 4: a new session becomes current at once unless the
+current one is confirmed (so while none is confirmed the newest one answered
+is current), else it is kept beside for 15 s; its first frame makes it
+current unless it is older than a confirmed current one; the session it
+replaces, and one beside that receives a frame, are kept 30 s more. INTRO
+and RELAYED go on the current session, replies on the request's session.
 
     python3 spec_server.py [--listen 127.0.0.1:0] [--cookie-threshold N]
 
@@ -161,12 +162,19 @@ class SpecServer:
         if peer.current is not None:
             self.send(peer.current.seal(payload.encode()), peer.addr)
 
-    def confirmed(self, peer: Peer, session: p.Session, now: float) -> None:
-        """The first frame arrived on `session`: it becomes the current one."""
+    def received_on(self, peer: Peer, session: p.Session, now: float) -> None:
+        """An authenticated frame arrived on `session` (section 4, rule 3): a
+        session beside the current one becomes current unless it is older
+        than a confirmed current one; otherwise it is kept 30 s more."""
+        current = peer.current
+        if session is current:
+            return
+        if current is not None and current.confirmed and current.created > session.created:
+            peer.kept[session.local_index] = (session, now + REPLACED_KEPT)
+            return
         peer.kept.pop(session.local_index, None)
-        if peer.current is not None and peer.current is not session:
-            until = now + REPLACED_KEPT if peer.current.confirmed else peer.current.created + UNCONFIRMED_KEPT
-            peer.kept[peer.current.local_index] = (peer.current, until)
+        if current is not None:
+            peer.kept[current.local_index] = (current, now + REPLACED_KEPT)
         peer.current = session
 
     def live_session(self, index: int, now: float):
@@ -194,10 +202,8 @@ class SpecServer:
         if entry is None:
             return
         session, peer = entry
-        was_confirmed = session.confirmed
         raw = session.open(frame, now)
-        if not was_confirmed:
-            self.confirmed(peer, session, now)
+        self.received_on(peer, session, now)
         peer.addr = src
         reply = self.request(peer, raw, now)
         if reply is not None:

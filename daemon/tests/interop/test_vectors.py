@@ -10,16 +10,15 @@ computes every output from the inputs and the document, nothing else; the
 tests compare the two sets of names and every value, check that every input
 was read, and decode every frame back with the receiver's keys.
 
-`Inputs` reads the inputs strictly: an input of an unknown name, a missing
-one, a value of the wrong type (byte strings in lower-case hex, numbers as
-JSON integers in the range of their field, never a fraction or a string, a
-role one of `server`, `peer_a`, `peer_b`), a key that appears twice, or an
-input the build never read fails the run. Section 10 names the kinds of
-values but not the names of the fields; the names below are those of the
-file, read for their plain meaning (`initiator_index`: the `sender` of the
-INIT; `responder_index`: the `sender` of the RESP; `cookie.answers`: the
-handshake whose first INIT the COOKIE_REPLY answers, `cookie.init_*`: the
-fresh INIT that follows it, from the same initiator to the same responder).
+`Inputs` reads the inputs strictly, as section 10 describes every field: an
+input of an unknown name, a missing one, a value of the wrong type, a key
+that appears twice, or an input the build never read fails the run. Byte
+strings are lower-case hex; every u64 (timestamps, ids, counters) is a
+string of decimal digits (no sign, no leading zero but in "0", at most
+2^64 - 1), read as an exact integer, never through a float; u16 and u32
+values (indices, the keepalive) are JSON integers in the range of their
+field, never a fraction, a boolean or a string; a role is one of `server`,
+`peer_a`, `peer_b`.
 """
 
 from __future__ import annotations
@@ -153,6 +152,7 @@ class Inputs:
         return value
 
     def number(self, path: str, bits: int) -> int:
+        """A u16 or u32: a JSON integer."""
         value = self.value(path)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
             raise ValueError(f"input {path} is not a u{bits}: {value!r}")
@@ -165,7 +165,8 @@ class Inputs:
         return self.number(path, 32)
 
     def u64(self, path: str) -> int:
-        return self.number(path, 64)
+        """A u64: a string of decimal digits (section 10), read exactly."""
+        return parse_u64(self.value(path), path)
 
     def one_of(self, path: str, allowed: tuple) -> str:
         value = self.value(path)
@@ -206,6 +207,16 @@ class Inputs:
         if (sender, receiver) not in ((initiator, responder), (responder, initiator)):
             raise ValueError(f"{name}: {sender} and {receiver} are not the two sides of {handshake}")
         return handshake, sender == initiator
+
+
+def parse_u64(text, what: str) -> int:
+    """A u64 written as section 10 has it: "0" or digits without a leading zero, below 2^64."""
+    if not isinstance(text, str) or not re.fullmatch(r"0|[1-9][0-9]{0,19}", text):
+        raise ValueError(f"input {what} is not a u64 in a decimal string: {text!r}")
+    value = int(text)
+    if value >= 1 << 64:
+        raise ValueError(f"input {what} is over u64: {text}")
+    return value
 
 
 def parse_addr(text, what: str) -> tuple:
@@ -393,8 +404,15 @@ class Vectors(unittest.TestCase):
             "odd hex": changed("cookie/nonce", self.inputs.raw["cookie"]["nonce"] + "0"),
             "an index as a string": changed("register/initiator_index", "16909060"),
             "an index over u32": changed("register/initiator_index", 1 << 32),
-            "a negative counter": changed("transport.list/counter", -1),
+            "a negative counter": changed("transport.list/counter", "-1"),
+            "a counter as a number": changed("transport.list/counter", 1),
+            "a timestamp as a number": changed("register/timestamp", 1795000000000000000),
+            "a counter with a leading zero": changed("transport.list/counter", "01"),
+            "a counter with a sign": changed("transport.list/counter", "+1"),
+            "a timestamp over u64": changed("register/timestamp", "18446744073709551616"),
+            "a timestamp with an exponent": changed("register/timestamp", "1.795e18"),
             "a boolean id": changed("hello/initiator_id", True),
+            "an id as a number": changed("hello/initiator_id", 1),
             "a keepalive over u16": changed("register/registered/keepalive", 1 << 16),
             "an unknown role": changed("hello/responder", "peer_c"),
             "the server saying HELLO": changed("hello/initiator", "server"),
@@ -413,6 +431,15 @@ class Vectors(unittest.TestCase):
                     strict_json(path)
         finally:
             path.unlink(missing_ok=True)
+
+    def test_u64_inputs_are_exact(self) -> None:
+        """Section 10: u64 values are decimal strings, read without a float on the way."""
+        stamp = self.inputs.u64("register.timestamp")
+        self.assertGreater(stamp, 1 << 53, "the vectors hold a timestamp beyond 2^53")
+        self.assertEqual(str(stamp), self.inputs.raw["register"]["timestamp"])
+        self.assertEqual(parse_u64("9007199254740993", "t"), (1 << 53) + 1, "2^53 + 1 is not rounded")
+        self.assertEqual(parse_u64("18446744073709551615", "t"), (1 << 64) - 1)
+        self.assertEqual(parse_u64("0", "t"), 0)
 
     # ----------------------------------------------------------------- keys
 
@@ -725,6 +752,19 @@ class Vectors(unittest.TestCase):
                  (b'{"seq":1,"seq":9}', 9), (b'{"seq":9,"seq":"x"}', 0), (b'{"seq":7,"x":NaN}', 0),
                  (b'{"seq":7} ', 7), (b'{"seq":7}x', 0), (b'{"a":{"seq":7}}', 0), (b'{"seq":7,"x":"\xff"}', 0),
                  (b"[1,2]", 0), (b"{", 0)]
+        # Section 7: nesting depth at most 127 (the outer object counts 1).
+        nested = lambda n: b'{"seq":7,"x":' + b"[" * n + b"]" * n + b"}"  # noqa: E731
+        cases += [(nested(126), 7), (nested(127), 0), (nested(2000), 0),
+                  (b'{"x":' + b"[" * 127 + b"]" * 127 + b',"x":1,"seq":7}', 0)]
+        # Lone surrogates anywhere (a name, a value later replaced) make it invalid.
+        cases += [(rb'{"seq":7,"x":"\ud83d\ude00"}', 7), (rb'{"seq":7,"x":"\ud800"}', 0),
+                  (rb'{"seq":7,"x":"\udc00"}', 0), (rb'{"seq":7,"\ud800":1}', 0),
+                  (rb'{"x":"\ud800\u0041","x":1,"seq":7}', 0), (rb'{"seq":7,"x":"\\ud800"}', 7),
+                  (rb'{"se\u0071":7}', 7)]
+        # Numbers must be finite as doubles; big integers elsewhere are fine.
+        cases += [(b'{"seq":7,"x":1e308}', 7), (b'{"seq":7,"x":1e309}', 0), (b'{"seq":7,"x":-1e309}', 0),
+                  (b'{"seq":7,"x":1e-400}', 7), (b'{"seq":7,"x":1' + b"0" * 308 + b"}", 7),
+                  (b'{"seq":7,"x":1' + b"0" * 309 + b"}", 0), (b'{"seq":7,"x":123456789012345678901234567890}', 7)]
         for datagram, seq in cases:
             with self.subTest(datagram=datagram):
                 self.assertEqual(p.v1_seq(datagram), seq)
