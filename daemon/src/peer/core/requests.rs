@@ -1,7 +1,9 @@
-//! The requests out with the server, by `seq`: each keeps its datagram for
-//! retransmission (protocol.md 2: the same bytes, same `seq`, 250 ms
-//! doubling, at most [`REQUEST_TRIES`] tries) and what it is for (`P`),
-//! until it is answered or given up.
+//! The requests out with the server, by `seq`: each keeps its request for
+//! retransmission (docs/protocol.md 5.2 and 9: the same `seq`, 250 ms
+//! doubling, at most [`REQUEST_TRIES`] tries; each try sealed anew, as a
+//! new TRANSPORT frame with a new counter, so that a try is never taken
+//! for a replay of the last) and what it is for (`P`), until it is
+//! answered or given up.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -10,11 +12,11 @@ use peerd_shared::Seq;
 
 use super::timers::Timers;
 use super::timing::{Backoff, REQUEST_TIMEOUTS, REQUEST_TRIES};
-use super::transport::Datagram;
+use super::transport::ServerRequest;
 
 /// A request on the wire.
 struct Pending<P> {
-    datagram: Datagram,
+    request: ServerRequest,
     tries: u32,
     timeouts: Backoff,
     purpose: P,
@@ -23,8 +25,8 @@ struct Pending<P> {
 /// What a request needs when its timer fires.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Due<P> {
-    /// Send the same datagram again.
-    Resend(Datagram),
+    /// Seal the same request with the same `seq` again, and send it.
+    Resend(Seq, ServerRequest),
     /// The last try went unanswered: the request is over.
     GaveUp(P),
 }
@@ -45,12 +47,12 @@ impl<P> Default for Requests<P> {
 }
 
 impl<P> Requests<P> {
-    /// A request just sent as `datagram` with `seq`.
-    pub fn sent(&mut self, seq: Seq, datagram: Datagram, purpose: P, now: Instant) {
+    /// `request` was just sent with `seq`.
+    pub fn sent(&mut self, seq: Seq, request: ServerRequest, purpose: P, now: Instant) {
         let mut timeouts = REQUEST_TIMEOUTS;
         self.timers.arm(seq, now + timeouts.next_delay());
         let pending = Pending {
-            datagram,
+            request,
             tries: 1,
             timeouts,
             purpose,
@@ -81,7 +83,7 @@ impl<P> Requests<P> {
         if p.tries < REQUEST_TRIES {
             p.tries += 1;
             self.timers.arm(seq, now + p.timeouts.next_delay());
-            return Some(Due::Resend(p.datagram.clone()));
+            return Some(Due::Resend(seq, p.request));
         }
         self.pending.remove(&seq).map(|p| Due::GaveUp(p.purpose))
     }
@@ -95,18 +97,15 @@ mod tests {
     #[test]
     fn five_tries_250_ms_doubling_then_give_up() {
         let t0 = Instant::now();
-        let datagram = Datagram {
-            to: "127.0.0.1:9".parse().expect("addr"),
-            bytes: b"x".to_vec(),
-        };
+        let request = ServerRequest::Keepalive;
         let mut r = Requests::default();
-        r.sent(Seq(7), datagram.clone(), "register", t0);
+        r.sent(Seq(7), request, "register", t0);
         let mut fired = Vec::new();
         while let Some(at) = r.next_deadline() {
             let due = r.pop_due(at).expect("due at its deadline");
             fired.push((at.duration_since(t0).as_millis(), due));
         }
-        let resend = || Due::Resend(datagram.clone());
+        let resend = || Due::Resend(Seq(7), request);
         assert_eq!(
             fired,
             [
@@ -117,7 +116,7 @@ mod tests {
                 (7750, Due::GaveUp("register")),
             ]
         );
-        r.sent(Seq(8), datagram, "list", t0);
+        r.sent(Seq(8), ServerRequest::List { after: 0 }, "list", t0);
         assert!(r.any(|p| *p == "list"));
         assert_eq!(r.answered(Seq(8)), Some("list"));
         assert_eq!(r.pop_due(t0 + Duration::from_secs(60)), None);

@@ -221,7 +221,14 @@ impl<C> Registration<C> {
         }
         while let Some(due) = self.requests.pop_due(now.at) {
             match due {
-                Due::Resend(datagram) => self.out.push(Action::Send(datagram)),
+                Due::Resend(seq, request) => {
+                    // Without a session now (a round began meanwhile) the
+                    // try is skipped; the request is answered or given up
+                    // on its own timer.
+                    if let Ok(datagram) = self.transport.reseal_request(seq, request, now.at) {
+                        self.out.push(Action::Send(datagram));
+                    }
+                }
                 Due::GaveUp(purpose) => {
                     let reason = format!(
                         "server {} did not answer ({REQUEST_TRIES} tries)",

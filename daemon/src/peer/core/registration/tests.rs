@@ -338,3 +338,36 @@ fn a_server_presenting_another_key_is_refused_with_both_fingerprints() {
     assert!(reason.contains("--server-key"), "{reason}");
     assert_eq!(status.server_key, Some(wrong), "never trusted");
 }
+
+#[test]
+fn a_request_whose_reply_was_lost_is_answered_on_its_next_try() {
+    let mut net = Net::new();
+    let a = net.registered(1);
+    net.registered(2);
+    let a_addr = net.nodes[a].addr;
+    let mark = net.wire.len();
+    net.lose_to.insert(a_addr);
+    let now = net.now();
+    net.nodes[a].reg.list(7, now);
+    net.settle();
+    assert!(net.nodes[a].answers.is_empty(), "the first reply was lost");
+    net.lose_to.clear();
+    let start = net.ms;
+    net.at(start + 250);
+    assert!(
+        matches!(net.nodes[a].answers.as_slice(), [(7, Ok(Answer::Peers(p)))] if p.len() == 1),
+        "answered on the second try: {:?}",
+        net.nodes[a].answers
+    );
+    let tries: Vec<&Vec<u8>> = net
+        .since(mark)
+        .iter()
+        .filter(|(from, to, _)| *from == a_addr && *to == addr(SERVER))
+        .map(|(_, _, bytes)| bytes)
+        .collect();
+    assert_eq!(tries.len(), 2, "two tries");
+    assert_ne!(
+        tries[0], tries[1],
+        "each try is a new frame (a new counter): the server drops a replay"
+    );
+}

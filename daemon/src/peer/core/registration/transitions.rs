@@ -131,8 +131,8 @@ impl<C> Registration<C> {
         }
         match self.transport.seal_request(request, now.at) {
             Ok((seq, datagram)) => {
-                self.out.push(Action::Send(datagram.clone()));
-                self.requests.sent(seq, datagram, purpose, now.at);
+                self.out.push(Action::Send(datagram));
+                self.requests.sent(seq, request, purpose, now.at);
             }
             Err(SealError::NoServerSession) => {
                 self.deferred.push(purpose);

@@ -222,6 +222,18 @@ impl Transport {
         now: Instant,
     ) -> Result<(Seq, Datagram), SealError> {
         let seq = self.seq();
+        let datagram = self.reseal_request(seq, request, now)?;
+        Ok((seq, datagram))
+    }
+
+    /// `request` with `seq` sealed again (a retransmission: a new frame
+    /// with a new counter, the same `seq`).
+    pub fn reseal_request(
+        &mut self,
+        seq: Seq,
+        request: ServerRequest,
+        now: Instant,
+    ) -> Result<Datagram, SealError> {
         let body = match request {
             ServerRequest::Keepalive => Body::Keepalive { seq },
             ServerRequest::List { after } => Body::List { seq, after },
@@ -229,7 +241,7 @@ impl Transport {
             ServerRequest::Unregister => Body::Unregister { seq },
         };
         let bytes = self.seal_to_server(&body, now)?;
-        Ok((seq, self.datagram(bytes, self.server.addr)))
+        Ok(self.datagram(bytes, self.server.addr))
     }
 
     pub(super) fn seal_to_server(
