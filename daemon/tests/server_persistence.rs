@@ -202,7 +202,7 @@ fn ids_of_a_protocol_v1_database_stay_reserved() {
     drop(server);
 
     let server = Server::start("127.0.0.1:0", &db, &[]);
-    assert_eq!(ids_of(&server, &[p.keys.clone()]), [p.id]);
+    assert_eq!(ids_of(&server, std::slice::from_ref(&p.keys)), [p.id]);
     assert_eq!(new_id(&server), 5);
     let conn = rusqlite::Connection::open(&db).expect("open");
     let tokens: i64 = conn
