@@ -27,6 +27,8 @@ use peerd_shared::Seq;
 use support::*;
 
 const QUIET: Duration = Duration::from_millis(300);
+/// How long a flood's answers may pause before the rest count as dropped.
+const FLOOD_QUIET: Duration = Duration::from_secs(1);
 /// `rate_limited` answers per second per source, at most (section 7).
 const NOTICES_PER_SECOND: f64 = 10.0;
 
@@ -49,9 +51,10 @@ impl Tally {
 }
 
 /// Sends `rounds` KEEPALIVEs from each peer (round by round, each in its
-/// own TRANSPORT frame, every `seq` new), then reads every answer until
-/// none came for [`QUIET`]. Each answer must be the KEEPALIVE_ACK or the
-/// `rate_limited` of one of those requests, at most once each.
+/// own TRANSPORT frame, every `seq` new), then reads the answers until
+/// every request has one or none came for [`FLOOD_QUIET`]. Each answer
+/// must be the KEEPALIVE_ACK or the `rate_limited` of one of those
+/// requests, at most once each.
 fn flood(peers: &mut [Peer], rounds: usize) -> Tally {
     let start = Instant::now();
     let mut sent: Vec<HashSet<Seq>> = vec![HashSet::new(); peers.len()];
@@ -91,7 +94,8 @@ fn flood(peers: &mut [Peer], rounds: usize) -> Tally {
             }
         }
         let waited = last.map_or(start.elapsed(), |t| t.elapsed());
-        if !got && waited > last.map_or(DEADLINE, |_| QUIET) {
+        let all = sent.iter().all(HashSet::is_empty);
+        if all || (!got && waited > last.map_or(DEADLINE, |_| FLOOD_QUIET)) {
             break;
         }
     }
@@ -178,11 +182,11 @@ fn excess_stun_is_dropped() {
         c.send(&peerd_shared::stun::binding_request([i; 12]));
     }
     let mut answers = 0;
-    for bytes in c.recv_burst(QUIET) {
+    for bytes in c.recv_burst(FLOOD_QUIET) {
         peerd_shared::stun::parse_binding_response(&bytes).expect("only STUN answers");
         answers += 1;
     }
-    let elapsed = start.elapsed().saturating_sub(QUIET);
+    let elapsed = start.elapsed().saturating_sub(FLOOD_QUIET);
     let allowed = 10 + (10.0 * elapsed.as_secs_f64()).ceil() as usize + 1;
     assert!(
         (10..=allowed).contains(&answers),
@@ -247,7 +251,7 @@ fn is_cookie(bytes: &[u8]) -> bool {
 fn count_answers(c: &Client, first: Duration) -> (usize, Option<Instant>) {
     let mut n = 0;
     let mut last = None;
-    while let Some(bytes) = c.recv_within(if n == 0 { first } else { QUIET }) {
+    while let Some(bytes) = c.recv_within(if n == 0 { first } else { FLOOD_QUIET }) {
         assert!(
             matches!(
                 Frame::parse(&bytes),
@@ -281,7 +285,7 @@ fn handshake_limit_is_per_ip_and_counts_key_requests() {
     }
     let (handshakes, t1) = count_answers(&c, DEADLINE);
     // Sent after the INITs: handled by the time those are answered.
-    let (replies, t2) = count_answers(&asker, QUIET);
+    let (replies, t2) = count_answers(&asker, FLOOD_QUIET);
     let elapsed = t1.max(t2).map_or(Duration::ZERO, |t| t - start);
     let allowed = 10 + (5.0 * elapsed.as_secs_f64()).ceil() as usize + 1;
     eprintln!("{handshakes} handshakes and {replies} key replies answered within {elapsed:?}");
