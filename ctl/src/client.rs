@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use peerd_shared::control::{Command, ControlError, ErrorKind, Event, Reply, Response, MAX_LINE};
-use peerd_shared::wire::MAX_TEXT;
+use peerd_shared::proto::MAX_TEXT;
 use peerd_shared::PeerId;
 use serde::Serialize;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};

@@ -15,9 +15,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use lab::{lab_or_skip, mapped_address, start_server, Kind, Lab};
-use peerd_shared::wire::{ErrorCode, Packet};
-use peerd_shared::Token;
-use support::{poll_for, Server};
+use peerd_shared::proto::Body;
+use support::{poll_for, Req, Server};
 use tempfile::TempDir;
 
 const WAIT: Duration = Duration::from_secs(3);
@@ -262,9 +261,9 @@ fn conntrack_flush_rebinds_the_cone_mapping() {
     let u = lab.server_host().bind_udp(3479).expect("bind");
     let u_addr = lab.server_host().addr(3479);
     let inside = host.bind_udp(0).expect("bind");
-    let token = Token::generate().expect("token");
 
-    let (id, m1) = lab::register(&inside, server, token).expect("REGISTER");
+    let mut peer = lab::register(&inside, server).expect("REGISTER");
+    let (id, m1) = (peer.id, peer.seen_as);
     assert_eq!(
         mapped_address(&inside, server).expect("STUN"),
         m1,
@@ -276,21 +275,19 @@ fn conntrack_flush_rebinds_the_cone_mapping() {
 
     router.flush_conntrack().expect("conntrack -F");
     u.send_to(b"stale", m1).expect("send");
-    // The server still holds m1: a request from the new mapping is refused,
-    // which is how a daemon notices the rebinding (protocol.md 2).
-    let list = Packet::List {
-        seq: lab::next_seq(),
-        id,
-        token,
-        after: None,
+    // The server held m1: the first authenticated frame from the new
+    // mapping moves the peer there (roaming), and KEEPALIVE_ACK carries the
+    // new address, which is how a daemon notices the rebinding
+    // (docs/protocol.md 4).
+    let roamed = match peer.call(Req::Keepalive).body() {
+        Body::KeepaliveAck { addr, .. } => addr,
+        other => panic!("KEEPALIVE from the rebound address answered {other:?}"),
     };
-    match lab::request(&inside, server, &list).expect("LIST") {
-        Packet::Error { code, .. } => assert_eq!(code, ErrorCode::Unauthorized),
-        other => panic!("LIST from the rebound address answered {other:?}"),
-    }
-    let (id2, m2) = lab::register(&inside, server, token).expect("REGISTER again");
+    peer.register();
+    let (id2, m2) = (peer.id, peer.seen_as);
+    assert_eq!(roamed, m2, "KEEPALIVE_ACK and REGISTERED agree");
     eprintln!("rebinding: {m1} -> {m2} after conntrack -F");
-    assert_eq!(id2, id, "same token, same id");
+    assert_eq!(id2, id, "same key, same id");
     assert_ne!(m2, m1, "a new mapping after the flush");
     assert_eq!(m2.ip(), router.wan_ip());
     inside.send_to(b"after", u_addr).expect("send");

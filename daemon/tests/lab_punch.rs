@@ -1,7 +1,8 @@
-//! Hole punching by hand across the lab's NATs: raw sockets speak
-//! protocol.md section 3 (REGISTER, CONNECT -> CONNECT_ACK + INTRO, then
-//! PUNCH / PUNCH_ACK every 200 ms for at most 3 s) through the real
-//! `peerd server`. This pins down what issue 4's matrix may expect from
+//! Hole punching by hand across the lab's NATs: raw sockets register and
+//! ask CONNECT (CONNECT_ACK + INTRO) in protocol v2 through the real
+//! `peerd server` (the harness's v2 client), then punch with plain probes
+//! (`PUNCH` / `PUNCH_ACK` text datagrams) every 200 ms for at most 3 s.
+//! This pins down what issue 4's matrix may expect from
 //! the lab, independently of the daemon: a direct path for public-public,
 //! public-cone, public-symmetric and cone-cone; none for cone-symmetric
 //! and symmetric-symmetric; and no hairpinning behind one router (two
@@ -14,10 +15,11 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use lab::{lab_or_skip, Host, Kind};
-use peerd_shared::wire::{self, Packet};
-use peerd_shared::{PeerId, Token};
+use peerd_shared::proto::Body;
+use peerd_shared::PeerId;
+use support::{Peer, Req};
 
-/// PUNCH period and window of protocol.md 3.
+/// Punching period and window of docs/protocol.md 6.
 const PUNCH_EVERY: Duration = Duration::from_millis(200);
 const PUNCH_WINDOW: Duration = Duration::from_secs(3);
 
@@ -32,43 +34,77 @@ struct Side {
     heard: Option<SocketAddr>,
 }
 
+/// A probe between the two sides: `PUNCH` or `PUNCH_ACK`, from, to, nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Probe {
+    ack: bool,
+    from: u64,
+    to: u64,
+    nonce: u64,
+}
+
+impl Probe {
+    fn encode(&self) -> Vec<u8> {
+        let word = if self.ack { "PUNCH_ACK" } else { "PUNCH" };
+        format!("{word} {} {} {}", self.from, self.to, self.nonce).into_bytes()
+    }
+
+    fn decode(buf: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(buf).ok()?;
+        let mut words = text.split(' ');
+        let ack = match words.next()? {
+            "PUNCH" => false,
+            "PUNCH_ACK" => true,
+            _ => return None,
+        };
+        let mut num = || words.next()?.parse::<u64>().ok();
+        Some(Self {
+            ack,
+            from: num()?,
+            to: num()?,
+            nonce: num()?,
+        })
+    }
+}
+
 impl Side {
-    fn send(&self, packet: &Packet, to: SocketAddr) {
-        let bytes = wire::encode(packet).expect("encode");
-        self.sock.send_to(&bytes, to).expect("send");
+    fn send(&self, probe: Probe, to: SocketAddr) {
+        self.sock.send_to(&probe.encode(), to).expect("send");
     }
 
     fn punch(&self) {
-        let p = Packet::Punch {
-            from: self.id,
-            to: self.peer,
+        let p = Probe {
+            ack: false,
+            from: self.id.get(),
+            to: self.peer.get(),
             nonce: self.nonce,
         };
-        self.send(&p, self.target);
+        self.send(p, self.target);
     }
 
     /// Handles one datagram arriving within `wait`: answers PUNCH, records
-    /// PUNCH and PUNCH_ACK whose source IP is the introduced IP (protocol.md 3).
+    /// PUNCH and PUNCH_ACK whose source IP is the introduced IP.
     fn poll(&mut self, wait: Duration) {
         let got = lab::recv_matching(&self.sock, wait, |buf, src| {
-            Some((wire::decode(buf).ok()?, src))
+            Some((Probe::decode(buf)?, src))
         });
-        match got {
-            Ok((Packet::Punch { from, to, nonce }, src)) if from == self.peer && to == self.id => {
-                let ack = Packet::PunchAck {
-                    from: self.id,
-                    to: self.peer,
-                    nonce,
-                };
-                self.send(&ack, src);
-                self.record(src);
-            }
-            Ok((Packet::PunchAck { from, to, nonce }, src))
-                if from == self.peer && to == self.id && nonce == self.nonce =>
-            {
-                self.record(src);
-            }
-            _ => {}
+        let Ok((p, src)) = got else {
+            return;
+        };
+        if p.from != self.peer.get() || p.to != self.id.get() {
+            return;
+        }
+        if !p.ack {
+            let ack = Probe {
+                ack: true,
+                from: self.id.get(),
+                to: self.peer.get(),
+                nonce: p.nonce,
+            };
+            self.send(ack, src);
+            self.record(src);
+        } else if p.nonce == self.nonce {
+            self.record(src);
         }
     }
 
@@ -79,39 +115,28 @@ impl Side {
     }
 }
 
-/// Registers a socket of `host`; returns it with its id and token.
-fn registered(host: &Host, server: SocketAddr) -> (UdpSocket, PeerId, Token) {
+/// Registers a socket of `host`; returns it with its v2 client.
+fn registered(host: &Host, server: SocketAddr) -> (UdpSocket, Peer) {
     let sock = host.bind_udp(0).expect("bind");
-    let token = Token::generate().expect("token");
-    let (id, _) = lab::register(&sock, server, token).expect("REGISTER");
-    (sock, id, token)
+    let peer = lab::register(&sock, server).expect("REGISTER");
+    (sock, peer)
 }
 
 /// A punches B through `server`: CONNECT from A, INTRO at B, then both
 /// punch. Returns how long until both heard each other and where A heard
 /// B from, or `None`.
 fn punch(a: &Host, b: &Host, server: SocketAddr) -> Option<(Duration, SocketAddr)> {
-    let (sa, ida, ta) = registered(a, server);
-    let (sb, idb, _) = registered(b, server);
-    let connect = Packet::Connect {
-        seq: lab::next_seq(),
-        id: ida,
-        token: ta,
-        target: idb,
-    };
-    let b_addr = match lab::request(&sa, server, &connect).expect("CONNECT") {
-        Packet::ConnectAck { addr, .. } => addr,
+    let (sa, mut pa) = registered(a, server);
+    let (sb, mut pb) = registered(b, server);
+    let (ida, idb) = (pa.id, pb.id);
+    let b_addr = match pa.call(Req::Connect(idb)).body() {
+        Body::ConnectAck { addr, .. } => addr,
         other => panic!("CONNECT answered {other:?}"),
     };
-    let a_addr = lab::recv_matching(
-        &sb,
-        Duration::from_secs(3),
-        |buf, src| match wire::decode(buf).ok()? {
-            Packet::Intro { from, addr } if from == ida && src == server => Some(addr),
-            _ => None,
-        },
-    )
-    .expect("INTRO at b");
+    let a_addr = match pb.next().body() {
+        Body::Intro { from, addr, .. } if from == ida => addr,
+        other => panic!("b got {other:?} instead of INTRO"),
+    };
     let start = Instant::now();
     let mut sides = [
         Side {

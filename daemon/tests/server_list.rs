@@ -74,7 +74,7 @@ fn list_walks_every_online_peer_in_pages() {
 fn after_from_zero_to_past_the_end() {
     let server = Server::fresh(&[]);
     let mut peers: Vec<Peer> = (0..3).map(|_| Peer::join(&server)).collect();
-    let mut ids = |p: &mut Peer, after: u64| {
+    let ids = |p: &mut Peer, after: u64| {
         let (entries, more) = p.call(Req::List(after)).listed();
         (entries.iter().map(|e| e.0.get()).collect::<Vec<_>>(), more)
     };

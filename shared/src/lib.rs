@@ -1,12 +1,11 @@
 //! Types shared by the peerd binaries and any program that talks to them.
 //!
-//! - [`wire`]: the UDP messages of protocol version 1 (`docs/protocol.md`),
-//!   with encode/decode and the 1200-byte datagram limit.
+//! - [`proto`]: protocol version 2 (`docs/protocol.md`): keys, Noise
+//!   handshakes, sessions, frames, payloads and the 1200-byte datagram limit.
 //! - [`stun`]: the STUN Binding codec the server answers stock clients with.
-//! - [`ids`]: newtype ids and the secret identity token.
+//! - [`ids`]: newtype ids: peers, messages, request sequence numbers.
 //! - [`control`]: the JSON-lines protocol of the daemon's control socket.
 //! - [`paths`]: where data, sockets and config live.
-//! - [`proto`]: protocol version 2: keys, Noise handshakes, sessions, frames.
 //! - [`text`]: received text made safe for terminals and log lines.
 
 pub mod control;
@@ -15,9 +14,8 @@ pub mod paths;
 pub mod proto;
 pub mod stun;
 pub mod text;
-pub mod wire;
 
-pub use ids::{MsgId, PeerId, Seq, Token};
+pub use ids::{MsgId, PeerId, Seq};
 
-/// The wire protocol version this crate speaks.
-pub const PROTOCOL_VERSION: u64 = wire::VERSION;
+/// The wire protocol version this crate speaks (announced in KEY_REPLY).
+pub const PROTOCOL_VERSION: u8 = proto::frame::VERSION;

@@ -60,12 +60,16 @@ impl Registry {
         match self.peers.id_of(&key) {
             Some(id) => match self.pending.get_mut(&id) {
                 Some(p) if timestamp > p.ts => {
-                    // A newer try while the id is being stored: answer that one.
+                    // A newer try while the id is being stored: answer that
+                    // one, and keep its timestamp on disk too (the row being
+                    // stored holds the first try's), so that a replay of it
+                    // stays refused after a restart.
                     *p = Pending {
                         accepted,
                         source,
                         ts: timestamp,
                     };
+                    out.persist.push(Persist::Timestamp { id, ts: timestamp });
                 }
                 Some(_) => self.handshake_dropped(out, "replayed handshake", source, now_ms),
                 None if timestamp <= self.peers.last_ts(id) => {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use peerd_shared::wire::canonical;
+use peerd_shared::proto::codec::canonical;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 

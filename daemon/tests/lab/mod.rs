@@ -34,7 +34,7 @@ pub use self::{
     netns::{list_all as list_namespaces, Netns},
     precheck::{lab_or_skip, preflight},
     probe::{force_recv_buffer, mapped_address, Reflector, StunTx},
-    rendezvous::{next_seq, register, request},
+    rendezvous::{register, server_key},
     server::start_server,
     topology::{Lab, SERVER_IP},
 };

@@ -128,12 +128,22 @@ pub struct Answer {
     pub session: Option<ServerSession>,
     /// INITs the attempt sent.
     pub tries: u32,
+    /// The bytes of the INIT that was answered (to replay it).
+    pub init: Vec<u8>,
+}
+
+/// An INIT of an attempt: when it was sent, its bytes, and the state that
+/// reads its answer.
+struct Sent {
+    at: Instant,
+    bytes: Vec<u8>,
+    init: Initiator,
 }
 
 /// One handshake attempt in flight: every INIT sent (an answer to any of
 /// them is taken), when the next one is due.
 pub struct Attempt {
-    sent: Vec<(Instant, Initiator)>,
+    sent: Vec<Sent>,
     next_due: Instant,
     tries: u32,
 }
@@ -156,8 +166,12 @@ impl Attempt {
         client.send(&bytes);
         let now = Instant::now();
         self.sent
-            .retain(|(at, _)| now.duration_since(*at) < ATTEMPT_WINDOW);
-        self.sent.push((now, init));
+            .retain(|s| now.duration_since(s.at) < ATTEMPT_WINDOW);
+        self.sent.push(Sent {
+            at: now,
+            bytes,
+            init,
+        });
         self.next_due = now + gap_after(self.tries);
         self.tries += 1;
     }
@@ -204,11 +218,11 @@ impl Attempt {
                     let Some(at) = self
                         .sent
                         .iter()
-                        .position(|(_, i)| i.sender == resp.receiver)
+                        .position(|s| s.init.sender == resp.receiver)
                     else {
                         continue;
                     };
-                    let (_, init) = self.sent.swap_remove(at);
+                    let Sent { bytes, init, .. } = self.sent.swap_remove(at);
                     let local = init.sender;
                     if let Ok((session_keys, payload)) = init.finish(&keys.identity, &resp) {
                         let session = matches!(payload, RespPayload::Registered { .. })
@@ -217,12 +231,13 @@ impl Attempt {
                             payload,
                             session,
                             tries: self.tries,
+                            init: bytes,
                         });
                     }
                 }
                 Ok(Frame::Cookie(reply)) => {
-                    let init = self.sent.iter().find(|(_, i)| i.sender == reply.receiver);
-                    if init.is_some_and(|(_, i)| keys.take_cookie(&reply, i)) {
+                    let init = self.sent.iter().find(|s| s.init.sender == reply.receiver);
+                    if init.is_some_and(|s| keys.take_cookie(&reply, &s.init)) {
                         self.send_init(client, keys);
                     }
                 }

@@ -39,10 +39,10 @@ pub use self::{
     net::{Net, Scratch},
     output::{strip_ansi, Captured},
     peerctl::{os_args, peerctl_command, peerctl_run, peerctl_spawn},
-    peers::{join_many, raise_fd_limit, Payload, Peer, Req},
+    peers::{join_all, join_many, raise_fd_limit, Payload, Peer, Req},
     poll::{poll, poll_for, wait_until, Timeout, DEADLINE, POLL},
     process::{Proc, Run},
     requests::{peer, texts_from},
     server::{listening_addr, server_args, server_key_in, HeldPort, Server},
-    udp::{recv_matching, Client},
+    udp::{ipv6_loopback_or_skip, recv_matching, Client},
 };

@@ -100,6 +100,8 @@ pub struct Peer {
     pub keepalive: u16,
     /// The source address the last REGISTERED said the server saw.
     pub seen_as: SocketAddr,
+    /// The INIT the last REGISTERED answered (a replay of it must fail).
+    pub init: Vec<u8>,
     /// Newest first.
     sessions: VecDeque<ServerSession>,
     next_seq: u32,
@@ -143,6 +145,7 @@ impl Peer {
             id,
             keepalive,
             seen_as: addr,
+            init: answer.init,
             sessions: VecDeque::from([session]),
             next_seq: super::handshake::rand_u32() >> 1,
             backlog: VecDeque::new(),
@@ -180,6 +183,7 @@ impl Peer {
         ) = (&answer.payload, answer.session)
         {
             (self.id, self.keepalive, self.seen_as) = (*id, *keepalive, *addr);
+            self.init = answer.init;
             self.sessions.push_front(session);
             self.sessions.truncate(KEPT_SESSIONS);
             self.confirm();
@@ -343,12 +347,18 @@ pub fn raise_fd_limit(want: u64) {
 /// batches). The server needs `--handshake-limit` above `n` (or 0): the
 /// sockets share one IP.
 pub fn join_many(server: &Server, n: usize) -> Vec<Peer> {
-    raise_fd_limit(n as u64 + 256);
     let key = server.key();
-    let mut started: Vec<(Client, Keys, Attempt)> = (0..n)
-        .map(|_| {
+    join_all(server, (0..n).map(|_| Keys::new(key)).collect())
+}
+
+/// Registers every one of `keys`, each from a new socket, sending every
+/// first INIT before reading any answer (see [`join_many`]).
+pub fn join_all(server: &Server, keys: Vec<Keys>) -> Vec<Peer> {
+    raise_fd_limit(keys.len() as u64 + 256);
+    let mut started: Vec<(Client, Keys, Attempt)> = keys
+        .into_iter()
+        .map(|mut keys| {
             let client = server.client();
-            let mut keys = Keys::new(key);
             let attempt = Attempt::start(&client, &mut keys);
             (client, keys, attempt)
         })

@@ -63,6 +63,13 @@ impl Client {
         Self { socket, server }
     }
 
+    /// A socket bound to `local` (e.g. `127.0.0.2:0`: another source IP
+    /// on loopback).
+    pub fn bind(local: SocketAddr, server: SocketAddr) -> Self {
+        let socket = UdpSocket::bind(local).unwrap_or_else(|e| panic!("cannot bind {local}: {e}"));
+        Self { socket, server }
+    }
+
     /// A client on an existing socket (e.g. one opened in a namespace).
     pub fn on(socket: UdpSocket, server: SocketAddr) -> Self {
         Self { socket, server }
@@ -125,5 +132,22 @@ impl Client {
             n += 1;
         }
         n
+    }
+}
+
+/// Whether this machine has an IPv6 loopback; if not, says on stderr that
+/// `test` is skipped and why.
+pub fn ipv6_loopback_or_skip(test: &str) -> bool {
+    match UdpSocket::bind("[::1]:0") {
+        Ok(_) => true,
+        Err(e) => {
+            use std::io::Write;
+            // Past the test harness's output capture, so the skip shows.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipping {test}: no IPv6 loopback on this machine (bind [::1]:0: {e})"
+            );
+            false
+        }
     }
 }

@@ -1,11 +1,11 @@
 //! The numbers of STUN: limits, the magic cookie, the Binding method and
 //! the attribute types this codec knows.
 
-use crate::wire;
+use crate::proto::MAX_DATAGRAM;
 
-/// Longest STUN message the server processes, in bytes (same limit as JSON
-/// datagrams: [`wire::MAX_DATAGRAM`]). Longer ones are dropped unread.
-pub const MAX_STUN: usize = wire::MAX_DATAGRAM;
+/// Longest STUN message the server processes, in bytes (the limit of every
+/// peerd datagram: [`MAX_DATAGRAM`]). Longer ones are dropped unread.
+pub const MAX_STUN: usize = MAX_DATAGRAM;
 /// Size of the STUN header, in bytes.
 pub const HEADER_LEN: usize = 20;
 /// Smallest `out` buffer [`answer`] needs, in bytes: every answer fits.

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::codes::*;
-use crate::wire;
+use crate::proto::codec::canonical;
 
 /// Why a datagram is not the STUN message expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -262,7 +262,7 @@ pub(super) fn encode_address(
     mask: Option<&[u8; 16]>,
     value: &mut [u8; 20],
 ) -> usize {
-    let addr = wire::canonical(addr);
+    let addr = canonical(addr);
     let (family, ip, ip_len): (u8, [u8; 16], usize) = match addr.ip() {
         IpAddr::V4(v4) => {
             let mut ip = [0u8; 16];

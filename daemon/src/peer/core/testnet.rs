@@ -58,6 +58,12 @@ pub struct Net {
     out: ReplyBuffer,
 }
 
+impl Default for Net {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Net {
     /// A server with a fixed key and a 10 s keepalive, no rate limits.
     pub fn new() -> Self {

@@ -119,6 +119,37 @@ fn junk_and_bad_mac1_create_no_state_and_get_no_answer() {
 }
 
 #[test]
+fn a_retry_while_the_new_id_is_stored_is_answered_and_its_timestamp_kept() {
+    let mut h = Harness::new();
+    let mut a = Client::new(1, 5001, h.server);
+    let (first, _) = a.init(None);
+    assert!(h.send(5001, 0.0, &first).is_empty());
+    assert_eq!(h.new_ids(), [id(1)]);
+    let (retry, hs) = a.init(None);
+    assert!(
+        h.send(5001, 0.1, &retry).is_empty(),
+        "still waiting for the disk"
+    );
+    // The row being stored holds the first try's timestamp: the retry's
+    // goes to disk too, or a replay of it would pass after a restart.
+    assert_eq!(
+        h.out.persist,
+        [Persist::Timestamp {
+            id: id(1),
+            ts: a.ts
+        }]
+    );
+    h.out.clear();
+    let now = h.at(0.2);
+    h.reg.on_durable(&[id(1)], true, now, &mut h.out);
+    let answers = h.drain();
+    let [(_, resp)] = answers.as_slice() else {
+        panic!("{answers:?}")
+    };
+    assert!(matches!(a.finish(hs, resp), RespPayload::Registered { .. }));
+}
+
+#[test]
 fn under_load_a_cookie_is_demanded_and_then_accepted() {
     let mut h = Harness::with(Limits {
         cookie_threshold: 1,

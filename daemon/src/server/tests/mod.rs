@@ -1,9 +1,11 @@
 //! Unit tests of the server's protocol core on a fake clock: every request
 //! and error of docs/protocol.md 5, the handshake checks of section 3, and
-//! hostile input, without sockets. [`Harness`] drives the [`Registry`];
+//! hostile input, without sockets; the answer to protocol v1 JSON as
+//! properties. [`Harness`] drives the [`Registry`];
 //! [`Client`] is a daemon's side built from `peerd_shared::proto` alone.
 
 mod handshakes;
+mod legacy;
 mod requests;
 
 use std::net::SocketAddr;

@@ -268,7 +268,7 @@ impl Transport {
                     return;
                 };
                 match Body::decode(plain) {
-                    Ok(body) => self.from_server(body, src, now, out),
+                    Ok(body) => self.on_server_body(body, src, now, out),
                     Err(e) => {
                         tracing::debug!(error = %e, "dropped a server frame that does not decode")
                     }
@@ -308,7 +308,13 @@ impl Transport {
     }
 
     /// What the server says on its session.
-    fn from_server(&mut self, body: Body<'_>, src: SocketAddr, now: Now, out: &mut Vec<Inbound>) {
+    fn on_server_body(
+        &mut self,
+        body: Body<'_>,
+        src: SocketAddr,
+        now: Now,
+        out: &mut Vec<Inbound>,
+    ) {
         let reply = match body {
             Body::KeepaliveAck {
                 seq,

@@ -48,3 +48,31 @@ impl RelayLog {
         self.targets.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answered_relays_and_old_ones_are_forgotten() {
+        let mut log = RelayLog::default();
+        let t0 = Instant::now();
+        let target = PeerId::new(2).expect("id");
+        for s in 0..100 {
+            log.sent(Seq(s), target, t0);
+        }
+        assert_eq!(log.len(), 100);
+        assert_eq!(log.answered(Seq(5), t0), Some(target));
+        assert_eq!(log.answered(Seq(5), t0), None, "answered once");
+        assert_eq!(log.answered(Seq(500), t0), None, "not a RELAY's seq");
+        assert_eq!(log.len(), 99);
+        // Once the window has passed, the next RELAY forgets the old ones:
+        // an ERROR with their seq is no longer about a RELAY.
+        let later = t0 + RETRY_WINDOW;
+        log.sent(Seq(1000), target, later);
+        assert_eq!(log.len(), 1);
+        assert_eq!(log.answered(Seq(7), later), None);
+        assert_eq!(log.answered(Seq(1000), later), Some(target));
+        assert_eq!(log.len(), 0);
+    }
+}

@@ -63,6 +63,7 @@ impl Transport {
     /// of `local`; `pins` are the peers' pinned keys; `last_ts` the last
     /// handshake timestamp sent by an earlier run; `seed` seeds indices and
     /// the first `seq` (random in the daemon, fixed in tests).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         identity: Identity,
         server: (SocketAddr, Option<PublicKey>),
