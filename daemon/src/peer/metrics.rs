@@ -117,8 +117,8 @@ impl PeerMetrics {
         );
         for kind in [PathKind::Direct, PathKind::Relayed] {
             // Both series exist from the start, at zero.
-            delivered.get_or_create(&label(kind));
-            paths.get_or_create(&label(kind));
+            let _ = delivered.get_or_create(&label(kind));
+            let _ = paths.get_or_create(&label(kind));
         }
         Self {
             registry: Arc::new(registry),
