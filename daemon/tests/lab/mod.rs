@@ -16,9 +16,11 @@
 //! allowance (and `unused_imports` on the re-exports).
 #![allow(dead_code)]
 
+mod capture;
 mod daemon;
 mod error;
 mod machines;
+mod memory;
 mod netns;
 mod precheck;
 mod probe;
@@ -28,13 +30,15 @@ mod topology;
 
 #[allow(unused_imports)]
 pub use self::{
+    capture::{contains, Capture, Captured, Datagram, Packet},
     daemon::PeerDaemon,
     error::LabError,
     machines::{Host, Kind, Router},
+    memory::{scan as scan_memory, Scan},
     netns::{list_all as list_namespaces, Netns},
     precheck::{lab_or_skip, preflight},
     probe::{force_recv_buffer, mapped_address, Reflector, StunTx},
-    rendezvous::{next_seq, register, request},
+    rendezvous::join,
     server::start_server,
     topology::{Lab, SERVER_IP},
 };
