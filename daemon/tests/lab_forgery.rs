@@ -42,7 +42,7 @@ use peerd_shared::proto::handshake::mac1_key;
 use peerd_shared::proto::{Body, Identity, InitPayload, Initiator, PublicKey, SecretKey};
 use peerd_shared::PeerId;
 use serde_json::Value;
-use support::{Peer, Req, DEADLINE};
+use support::{poll_for, Peer, Req, DEADLINE};
 
 const KEEPALIVE: u64 = 5;
 /// Rounds of the attack; texts each way are sent between them.
@@ -148,7 +148,7 @@ fn forgeries(
     out
 }
 
-/// The UDP payloads `cap` saw arrive from `src` at `dst`.
+/// The payloads of the datagrams in `all` that arrived from `src` at `dst`.
 fn arrived(all: &[Datagram], src: SocketAddrV4, dst: SocketAddrV4) -> Vec<Vec<u8>> {
     all.iter()
         .filter(|d| !d.outgoing && d.src == src && d.dst == dst)
@@ -200,29 +200,23 @@ fn an_attacker_behind_the_same_nat_cannot_move_a_direct_path() {
     let (a_public, b_public) = (v4(&a_at_b), v4(&b_at_a));
     assert_eq!(*a_public.ip(), router.wan_ip());
 
-    // What a and b exchanged so far, as the attacker is given it.
-    let to_b = arrived(
-        &at_b
-            .frames()
-            .iter()
-            .filter_map(lab::Packet::udp)
-            .collect::<Vec<_>>(),
-        a_public,
-        b_public,
-    );
-    let to_a = arrived(
-        &at_a
-            .frames()
-            .iter()
-            .filter_map(lab::Packet::udp)
-            .collect::<Vec<_>>(),
-        b_public,
-        a_private,
-    );
-    assert!(
-        !to_b.is_empty() && !to_a.is_empty(),
-        "captured the exchange"
-    );
+    // What a and b exchanged so far, as the attacker is given it: once the
+    // captures hold handshakes and TRANSPORT frames both ways.
+    let exchanged = |cap: &Capture, src, dst| {
+        poll_for(
+            "handshakes and TRANSPORT frames in a capture",
+            DEADLINE,
+            || {
+                let frames = arrived(&cap.datagrams(), src, dst);
+                let has = |t: u8| frames.iter().any(|f| f[0] == t);
+                let both =
+                    has(ty::TRANSPORT) && (has(ty::HANDSHAKE_INIT) || has(ty::HANDSHAKE_RESP));
+                both.then_some(frames)
+            },
+        )
+    };
+    let to_b = exchanged(&at_b, a_public, b_public);
+    let to_a = exchanged(&at_a, b_public, a_private);
     let m_identity = Identity::new(SecretKey::generate().expect("a key"));
     let against_b = forgeries(&m_identity, &key_b, ida, idb, &to_b);
     let against_a = forgeries(&m_identity, &key_a, idb, ida, &to_a);
@@ -250,13 +244,6 @@ fn an_attacker_behind_the_same_nat_cannot_move_a_direct_path() {
         kinds(&to_b),
         kinds(&to_a)
     );
-    for (frames, to) in [(&to_b, "b"), (&to_a, "a")] {
-        let has = |t: u8| frames.iter().any(|f| f[0] == t);
-        assert!(
-            has(ty::TRANSPORT) && (has(ty::HANDSHAKE_INIT) || has(ty::HANDSHAKE_RESP)),
-            "handshakes and TRANSPORT frames to replay to {to}"
-        );
-    }
 
     for round in 0..ROUNDS {
         send_all(&m_nat, SocketAddr::V4(b_public), &against_b);
@@ -315,26 +302,33 @@ fn an_attacker_behind_the_same_nat_cannot_move_a_direct_path() {
     // Nothing came back to the attacker through the relay.
     m_peer.expect_nothing(Duration::from_millis(500));
 
-    // The forgeries reached a and b (the captures saw them arrive), and
-    // a and b sent the attacker nothing but answers to replayed HELLOs.
+    // The forgeries reached a and b (the captures saw every one arrive),
+    // and a and b sent the attacker nothing but answers to replayed HELLOs.
+    let server_v4 = SocketAddrV4::new(lab::SERVER_IP, server.port());
+    let forged = |all: &[Datagram], me: SocketAddrV4, peer: SocketAddrV4| {
+        all.iter()
+            .filter(|d| !d.outgoing && d.dst == me && d.src != peer && d.src != server_v4)
+            .count()
+    };
+    let expected_at_b = 2 * ROUNDS * against_b.len();
+    let expected_at_a = ROUNDS * against_a.len();
+    poll_for("the captures to hold every forgery", DEADLINE, || {
+        let b_done = forged(&at_b.datagrams(), b_public, a_public) >= expected_at_b;
+        let a_done = forged(&at_a.datagrams(), a_private, b_public) >= expected_at_a;
+        (a_done && b_done).then_some(())
+    });
     let (at_a, at_b) = (at_a.stop().expect("capture"), at_b.stop().expect("capture"));
     assert_eq!(
         (at_a.dropped, at_b.dropped),
         (0, 0),
         "the captures missed frames"
     );
-    let server_v4 = SocketAddrV4::new(lab::SERVER_IP, server.port());
-    let expected_at_b = 2 * ROUNDS * against_b.len();
-    let expected_at_a = ROUNDS * against_a.len();
     for (cap, me, peer, expected, what) in [
         (&at_b, b_public, a_public, expected_at_b, "b"),
         (&at_a, a_private, b_public, expected_at_a, "a"),
     ] {
         let all = cap.datagrams();
-        let forged = all
-            .iter()
-            .filter(|d| !d.outgoing && d.dst == me && d.src != peer && d.src != server_v4)
-            .count();
+        let forged = forged(&all, me, peer);
         let answers: Vec<&Datagram> = all
             .iter()
             .filter(|d| d.outgoing && d.src == me && d.dst != peer && d.dst != server_v4)

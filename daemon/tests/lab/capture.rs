@@ -153,6 +153,12 @@ impl Capture {
             .clone()
     }
 
+    /// The UDP datagrams captured so far.
+    pub fn datagrams(&self) -> Vec<Datagram> {
+        let frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        frames.iter().filter_map(Packet::udp).collect()
+    }
+
     /// Stops reading once the socket's queue is empty; returns everything
     /// captured and how many frames the kernel dropped.
     pub fn stop(mut self) -> Result<Captured> {

@@ -8,6 +8,10 @@
 //! namespace doing iptables NAT. Everything the lab creates (namespaces,
 //! veths, processes) is removed when the `Lab` is dropped, panics included.
 //!
+//! For the hostile checks, [`Capture`] records every frame on an interface
+//! (or a whole namespace) with a packet socket, and [`scan_memory`]
+//! searches a live process's memory.
+//!
 //! The lab is built on the integration tests' harness (`tests/support/`):
 //! processes in a namespace are the harness's `Proc`s, the server and the
 //! daemons its `Server` and `Daemon` run under `ip netns exec`, and every
