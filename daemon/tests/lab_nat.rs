@@ -1,8 +1,10 @@
 //! The lab's NATs behave as their kind says (issue 4), measured with the
-//! real `peerd server` (STUN and REGISTER) from raw sockets inside the lab:
-//! a cone router maps endpoint-independently and filters by address and
-//! port, a symmetric router maps per destination, loss injection drops the
-//! configured fraction, a conntrack flush rebinds, an idle mapping expires.
+//! real `peerd server` (STUN, and protocol v2 through the harness's client)
+//! from raw sockets inside the lab: a cone router maps
+//! endpoint-independently and filters by address and port, a symmetric
+//! router maps per destination, loss injection drops the configured
+//! fraction, a conntrack flush rebinds (and the server follows the peer to
+//! its new mapping), an idle mapping expires.
 //!
 //! Needs root, `ip`, `iptables` and `conntrack`; without them the tests
 //! print a skip line, except under `CI=true` where they fail.
@@ -15,7 +17,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use lab::{lab_or_skip, mapped_address, start_server, Kind, Lab};
-use peerd_shared::proto::Body;
+use peerd_shared::proto::{Body, RespPayload};
 use support::{poll_for, Req, Server};
 use tempfile::TempDir;
 
@@ -258,43 +260,53 @@ fn conntrack_flush_rebinds_the_cone_mapping() {
     let host = lab.add_host(Kind::Cone).expect("cone host");
     let router = host.router().expect("router").clone();
     let server = lab.start_server(None).expect("peerd server");
+    let key = lab.server_key().expect("server key");
     let u = lab.server_host().bind_udp(3479).expect("bind");
     let u_addr = lab.server_host().addr(3479);
-    let inside = host.bind_udp(0).expect("bind");
+    let observer = lab.add_host(Kind::Public).expect("public host");
+    let mut watcher = lab::join(observer.bind_udp(0).expect("bind"), server, key);
 
-    let mut peer = lab::register(&inside, server).expect("REGISTER");
+    let mut peer = lab::join(host.bind_udp(0).expect("bind"), server, key);
     let (id, m1) = (peer.id, peer.seen_as);
+    assert_eq!(m1.ip(), router.wan_ip(), "REGISTERED names the router");
     assert_eq!(
-        mapped_address(&inside, server).expect("STUN"),
+        mapped_address(&peer.client.socket, server).expect("STUN"),
         m1,
         "STUN agrees"
     );
-    inside.send_to(b"before", u_addr).expect("send");
+    peer.client.socket.send_to(b"before", u_addr).expect("send");
     let seen = lab::recv_matching(&u, WAIT, |buf, src| (buf == b"before").then_some(src));
     assert_eq!(seen.expect("u hears"), m1, "one mapping towards both ports");
 
     router.flush_conntrack().expect("conntrack -F");
     u.send_to(b"stale", m1).expect("send");
-    // The server held m1: the first authenticated frame from the new
-    // mapping moves the peer there (roaming), and KEEPALIVE_ACK carries the
-    // new address, which is how a daemon notices the rebinding
-    // (docs/protocol.md 4).
-    let roamed = match peer.call(Req::Keepalive).body() {
+    // The next authenticated frame comes from a new mapping: the server
+    // takes its source as the peer's address (protocol.md 4, roaming) and
+    // says so in KEEPALIVE_ACK, which is how a daemon notices a rebinding.
+    let m2 = match peer.call(Req::Keepalive).body() {
         Body::KeepaliveAck { addr, .. } => addr,
         other => panic!("KEEPALIVE from the rebound address answered {other:?}"),
     };
-    peer.register();
-    let (id2, m2) = (peer.id, peer.seen_as);
-    assert_eq!(roamed, m2, "KEEPALIVE_ACK and REGISTERED agree");
     eprintln!("rebinding: {m1} -> {m2} after conntrack -F");
-    assert_eq!(id2, id, "same key, same id");
     assert_ne!(m2, m1, "a new mapping after the flush");
     assert_eq!(m2.ip(), router.wan_ip());
-    inside.send_to(b"after", u_addr).expect("send");
+    // Other peers now find it there.
+    let (listed, _) = watcher.call(Req::List(0)).listed();
+    assert_eq!(listed, [(id, m2)], "LIST shows the new address");
+    // A new REGISTER handshake from the same key keeps the id.
+    match peer.register() {
+        RespPayload::Registered {
+            id: again, addr, ..
+        } => {
+            assert_eq!((again, addr), (id, m2), "same key, same id, same mapping");
+        }
+        other => panic!("REGISTER again answered {other:?}"),
+    }
+    peer.client.socket.send_to(b"after", u_addr).expect("send");
     let seen = lab::recv_matching(&u, WAIT, |buf, src| (buf == b"after").then_some(src));
     assert_eq!(seen.expect("u hears"), m2, "the peer sees the new mapping");
     u.send_to(b"fresh", m2).expect("send");
-    let got = collect_until(&inside, u_addr, "fresh");
+    let got = collect_until(&peer.client.socket, u_addr, "fresh");
     assert_eq!(
         got,
         [format!("fresh from {u_addr}")],

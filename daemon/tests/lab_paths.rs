@@ -67,8 +67,8 @@ fn keepalives_hold_an_idle_direct_path_open() {
         .last_seen_ms
         .expect("seen");
 
-    // a keeps the path alive: the PUNCH_ACKs to its keepalives keep
-    // arriving for three times the mapping timeout.
+    // a keeps the path alive: the PROBE_ACKs answering its keepalive
+    // PROBEs keep arriving for three times the mapping timeout.
     let info = wait_info(&da, idb, "keepalive answers keep arriving", |i| {
         i.path == PathWord::Direct && i.last_seen_ms.is_some_and(|t| t >= seen + 6000)
     });
@@ -117,7 +117,8 @@ fn relay_policies_always_and_never() {
     );
 
     // `always`: relayed although cone-cone could go direct, both ways (a
-    // does not answer b's PUNCH, so b falls back after its punch window).
+    // neither punches nor answers a direct PROBE, so a's router drops b's
+    // HELLOs as unsolicited and b falls back after its punch window).
     let out = da.send(idb, "forced", true).expect("a -> b");
     assert_eq!(out.path, Some(PathKind::Relayed), "{out:?}");
     let info = da.path_to(idb).expect("peers").expect("listed");

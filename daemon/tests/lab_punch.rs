@@ -1,9 +1,15 @@
-//! Hole punching by hand across the lab's NATs: raw sockets register and
-//! ask CONNECT (CONNECT_ACK + INTRO) in protocol v2 through the real
-//! `peerd server` (the harness's v2 client), then punch with plain probes
-//! (`PUNCH` / `PUNCH_ACK` text datagrams) every 200 ms for at most 3 s.
-//! This pins down what issue 4's matrix may expect from
-//! the lab, independently of the daemon: a direct path for public-public,
+//! Hole punching by hand across the lab's NATs: raw sockets speak protocol
+//! v2 (docs/protocol.md 3, 5 and 6) through the real `peerd server`:
+//! REGISTER handshake, CONNECT -> CONNECT_ACK + INTRO (each side learns the
+//! other's key and public address), then each side sends a new HELLO
+//! HANDSHAKE_INIT to that address every 200 ms for at most 3 s, answers the
+//! other's HELLOs with HELLO_ACK, confirms a session it initiated with a
+//! PROBE, and answers PROBEs. A side has a direct path once a
+//! HANDSHAKE_RESP to its own INIT or an authenticated TRANSPORT frame
+//! arrived from the peer directly (a received INIT proves nothing).
+//!
+//! This pins down what issue 4's matrix may expect from the lab,
+//! independently of the daemon: a direct path for public-public,
 //! public-cone, public-symmetric and cone-cone; none for cone-symmetric
 //! and symmetric-symmetric; and no hairpinning behind one router (two
 //! hosts there reach each other only on their private addresses).
@@ -11,153 +17,210 @@
 mod lab;
 mod support;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use lab::{lab_or_skip, Host, Kind};
-use peerd_shared::proto::Body;
+use lab::{lab_or_skip, Host, Kind, Lab};
+use peerd_shared::proto::frame::{Init, Resp, Transport};
+use peerd_shared::proto::handshake::accept;
+use peerd_shared::proto::{
+    Body, Frame, InitPayload, Initiator, PublicKey, RespPayload, Session, PEER_WINDOW_WORDS,
+};
 use peerd_shared::PeerId;
 use support::{Peer, Req};
 
-/// Punching period and window of docs/protocol.md 6.
+/// HELLO period and punch window of protocol.md 6.
 const PUNCH_EVERY: Duration = Duration::from_millis(200);
 const PUNCH_WINDOW: Duration = Duration::from_secs(3);
 
-/// One side of a punch: its socket, id and the address it was introduced to.
+type PeerSession = Session<PEER_WINDOW_WORDS>;
+
+/// One side of a punch: a registered raw peer, the peer it was introduced
+/// to, and the handshakes and sessions between them.
 struct Side {
-    sock: UdpSocket,
-    id: PeerId,
-    peer: PeerId,
+    me: Peer,
+    other: PeerId,
+    other_key: PublicKey,
+    /// The address the server introduced.
     target: SocketAddr,
-    nonce: u64,
-    /// Where a PUNCH or PUNCH_ACK of the peer came from, once one did.
+    /// HELLOs sent and not yet answered.
+    pending: Vec<Initiator>,
+    sessions: Vec<PeerSession>,
+    /// The newest HELLO timestamp accepted from the other side.
+    last_hello: u64,
+    /// The last session index used (each side numbers its own).
+    next_index: u32,
+    /// Where an authenticated frame of the peer came from directly, once
+    /// one did: the direct path.
     heard: Option<SocketAddr>,
 }
 
-/// A probe between the two sides: `PUNCH` or `PUNCH_ACK`, from, to, nonce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Probe {
-    ack: bool,
-    from: u64,
-    to: u64,
-    nonce: u64,
-}
-
-impl Probe {
-    fn encode(&self) -> Vec<u8> {
-        let word = if self.ack { "PUNCH_ACK" } else { "PUNCH" };
-        format!("{word} {} {} {}", self.from, self.to, self.nonce).into_bytes()
-    }
-
-    fn decode(buf: &[u8]) -> Option<Self> {
-        let text = std::str::from_utf8(buf).ok()?;
-        let mut words = text.split(' ');
-        let ack = match words.next()? {
-            "PUNCH" => false,
-            "PUNCH_ACK" => true,
-            _ => return None,
-        };
-        let mut num = || words.next()?.parse::<u64>().ok();
-        Some(Self {
-            ack,
-            from: num()?,
-            to: num()?,
-            nonce: num()?,
-        })
-    }
-}
-
 impl Side {
-    fn send(&self, probe: Probe, to: SocketAddr) {
-        self.sock.send_to(&probe.encode(), to).expect("send");
+    fn new(me: Peer, other: PeerId, other_key: PublicKey, target: SocketAddr) -> Self {
+        Self {
+            me,
+            other,
+            other_key,
+            target,
+            pending: Vec::new(),
+            sessions: Vec::new(),
+            last_hello: 0,
+            next_index: 0,
+            heard: None,
+        }
     }
 
-    fn punch(&self) {
-        let p = Probe {
-            ack: false,
-            from: self.id.get(),
-            to: self.peer.get(),
-            nonce: self.nonce,
+    fn send(&self, bytes: &[u8], to: SocketAddr) {
+        self.me.client.socket.send_to(bytes, to).expect("send");
+    }
+
+    fn index(&mut self) -> u32 {
+        self.next_index += 1;
+        self.next_index
+    }
+
+    /// One punch: a new HELLO to the introduced address.
+    fn punch(&mut self) {
+        let hello = InitPayload::Hello {
+            timestamp: self.me.keys.timestamp(),
+            from: self.me.id,
         };
-        self.send(p, self.target);
+        let index = self.index();
+        let (bytes, init) = Initiator::start(
+            &self.me.keys.identity,
+            &self.other_key,
+            index,
+            &hello,
+            None,
+            None,
+        )
+        .expect("a HELLO fits a datagram");
+        self.pending.push(init);
+        self.send(&bytes, self.target);
     }
 
-    /// Handles one datagram arriving within `wait`: answers PUNCH, records
-    /// PUNCH and PUNCH_ACK whose source IP is the introduced IP.
+    /// Handles what arrives within `wait` from anyone but the server.
     fn poll(&mut self, wait: Duration) {
-        let got = lab::recv_matching(&self.sock, wait, |buf, src| {
-            Some((Probe::decode(buf)?, src))
+        let server = self.me.client.server;
+        let got = lab::recv_matching(&self.me.client.socket, wait, |buf, src| {
+            (src != server).then(|| (buf.to_vec(), src))
         });
-        let Ok((p, src)) = got else {
+        let Ok((bytes, src)) = got else { return };
+        match Frame::parse(&bytes) {
+            Ok(Frame::Init(init)) => self.answer(&init, src),
+            Ok(Frame::Resp(resp)) => self.answered(&resp, src),
+            Ok(Frame::Transport(t)) => self.transport(&t, src),
+            _ => {}
+        }
+    }
+
+    /// A HELLO: answered with HELLO_ACK when it is the introduced peer's
+    /// key and a new timestamp. It records no path (protocol.md 6).
+    fn answer(&mut self, init: &Init<'_>, src: SocketAddr) {
+        let Ok(accepted) = accept(&self.me.keys.identity, init) else {
             return;
         };
-        if p.from != self.peer.get() || p.to != self.id.get() {
+        let InitPayload::Hello { timestamp, from } = accepted.payload else {
+            return;
+        };
+        if from != self.other || accepted.initiator != self.other_key {
             return;
         }
-        if !p.ack {
-            let ack = Probe {
-                ack: true,
-                from: self.id.get(),
-                to: self.peer.get(),
-                nonce: p.nonce,
-            };
-            self.send(ack, src);
-            self.record(src);
-        } else if p.nonce == self.nonce {
-            self.record(src);
+        if timestamp <= self.last_hello {
+            return;
         }
+        self.last_hello = timestamp;
+        let (local, remote) = (self.index(), accepted.initiator_index);
+        let ack = RespPayload::HelloAck { from: self.me.id };
+        let (bytes, keys) = accepted.respond(local, &ack).expect("a HELLO_ACK");
+        self.sessions.push(Session::new(keys, local, remote));
+        self.send(&bytes, src);
+    }
+
+    /// A HELLO_ACK to one of our HELLOs: a session, confirmed at once with
+    /// a PROBE, and a direct path to where it came from.
+    fn answered(&mut self, resp: &Resp<'_>, src: SocketAddr) {
+        let Some(at) = self.pending.iter().position(|i| i.sender == resp.receiver) else {
+            return;
+        };
+        let init = self.pending.swap_remove(at);
+        let local = init.sender;
+        let Ok((keys, RespPayload::HelloAck { from })) = init.finish(&self.me.keys.identity, resp)
+        else {
+            return;
+        };
+        if from != self.other {
+            return;
+        }
+        let mut session = Session::new(keys, local, resp.sender);
+        let probe = encode(&Body::Probe { nonce: 1 });
+        let mut frame = Vec::new();
+        session.seal(&probe, &mut frame).expect("a PROBE fits");
+        self.sessions.push(session);
+        self.send(&frame, src);
+        self.record(src);
+    }
+
+    /// A TRANSPORT frame on one of our sessions: a direct path once it
+    /// authenticates; a PROBE is answered.
+    fn transport(&mut self, t: &Transport<'_>, src: SocketAddr) {
+        let Some(session) = self.sessions.iter_mut().find(|s| s.local == t.receiver) else {
+            return;
+        };
+        let mut buf = Vec::new();
+        let Ok(plain) = session.open(t, &mut buf) else {
+            return;
+        };
+        if let Ok(Body::Probe { nonce }) = Body::decode(plain) {
+            let mut frame = Vec::new();
+            let ack = encode(&Body::ProbeAck { nonce });
+            session.seal(&ack, &mut frame).expect("a PROBE_ACK fits");
+            self.send(&frame, src);
+        }
+        self.record(src);
     }
 
     fn record(&mut self, src: SocketAddr) {
-        if src.ip() == self.target.ip() && self.heard.is_none() {
-            self.heard = Some(src);
-        }
+        self.heard.get_or_insert(src);
     }
 }
 
-/// Registers a socket of `host`; returns it with its v2 client.
-fn registered(host: &Host, server: SocketAddr) -> (UdpSocket, Peer) {
-    let sock = host.bind_udp(0).expect("bind");
-    let peer = lab::register(&sock, server).expect("REGISTER");
-    (sock, peer)
+fn encode(body: &Body<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    body.encode(&mut out);
+    out
 }
 
-/// A punches B through `server`: CONNECT from A, INTRO at B, then both
-/// punch. Returns how long until both heard each other and where A heard
-/// B from, or `None`.
-fn punch(a: &Host, b: &Host, server: SocketAddr) -> Option<(Duration, SocketAddr)> {
-    let (sa, mut pa) = registered(a, server);
-    let (sb, mut pb) = registered(b, server);
+/// Registers a new key from a socket of `host`.
+fn registered(lab: &Lab, host: &Host) -> Peer {
+    let key = lab.server_key().expect("server key");
+    lab::join(host.bind_udp(0).expect("bind"), lab.server_addr(), key)
+}
+
+/// A punches B through the lab's server: CONNECT from A, INTRO at B, then
+/// both punch. Returns how long until both had a direct path and where A
+/// heard B from, or `None` when the punch window passed without one.
+fn punch(lab: &Lab, a: &Host, b: &Host) -> Option<(Duration, SocketAddr)> {
+    let mut pa = registered(lab, a);
+    let mut pb = registered(lab, b);
     let (ida, idb) = (pa.id, pb.id);
-    let b_addr = match pa.call(Req::Connect(idb)).body() {
-        Body::ConnectAck { addr, .. } => addr,
+    let (key_b, b_addr) = match pa.call(Req::Connect(idb)).body() {
+        Body::ConnectAck { key, addr, .. } => (key, addr),
         other => panic!("CONNECT answered {other:?}"),
     };
-    let a_addr = match pb.next().body() {
-        Body::Intro { from, addr, .. } if from == ida => addr,
-        other => panic!("b got {other:?} instead of INTRO"),
+    assert_eq!(key_b, pb.keys.public(), "CONNECT_ACK carries b's key");
+    let (key_a, a_addr) = match pb.next().body() {
+        Body::Intro { from, key, addr } if from == ida => (key, addr),
+        other => panic!("b expected an INTRO from {ida}, got {other:?}"),
     };
+    assert_eq!(key_a, pa.keys.public(), "INTRO carries a's key");
     let start = Instant::now();
     let mut sides = [
-        Side {
-            sock: sa,
-            id: ida,
-            peer: idb,
-            target: b_addr,
-            nonce: 1,
-            heard: None,
-        },
-        Side {
-            sock: sb,
-            id: idb,
-            peer: ida,
-            target: a_addr,
-            nonce: 2,
-            heard: None,
-        },
+        Side::new(pa, idb, key_b, b_addr),
+        Side::new(pb, ida, key_a, a_addr),
     ];
     while start.elapsed() < PUNCH_WINDOW {
-        for side in &sides {
+        for side in &mut sides {
             if side.heard.is_none() {
                 side.punch();
             }
@@ -185,12 +248,12 @@ fn pair(a: Kind, b: Kind, direct: bool) {
     let Some(lab) = lab_or_skip(&name) else {
         return;
     };
-    let server = lab.start_server(None).expect("peerd server");
+    lab.start_server(None).expect("peerd server");
     let (ha, hb) = (
         lab.add_host(a).expect("host a"),
         lab.add_host(b).expect("host b"),
     );
-    let result = punch(&ha, &hb, server);
+    let result = punch(&lab, &ha, &hb);
     eprintln!("punch {a:?} -> {b:?}: {result:?}");
     if direct {
         assert!(
@@ -240,10 +303,10 @@ fn same_router_no_hairpin_but_private_addresses_work() {
     let Some(lab) = lab_or_skip("same_router_no_hairpin_but_private_addresses_work") else {
         return;
     };
-    let server = lab.start_server(None).expect("peerd server");
+    lab.start_server(None).expect("peerd server");
     let a = lab.add_host(Kind::Cone).expect("a");
     let b = lab.add_host_behind(a.router().expect("router")).expect("b");
-    let result = punch(&a, &b, server);
+    let result = punch(&lab, &a, &b);
     eprintln!("punch behind one router via public addresses: {result:?}");
     assert!(result.is_none(), "the lab's routers do not hairpin");
     let sa = a.bind_udp(0).expect("bind");
@@ -267,7 +330,7 @@ fn same_router_with_hairpin_punches_via_public_addresses() {
     let router = a.router().expect("router").clone();
     lab.enable_hairpin(&router).expect("hairpin");
     let b = lab.add_host_behind(&router).expect("b");
-    let (took, b_seen) = punch(&a, &b, server).expect("hairpinned punch");
+    let (took, b_seen) = punch(&lab, &a, &b).expect("hairpinned punch");
     eprintln!("hairpin punch: direct after {took:?}, a sees b as {b_seen}");
     assert_eq!(
         b_seen.ip(),

@@ -26,7 +26,7 @@ pub struct PeerDaemon {
     host: Host,
     daemon: Daemon,
     /// The data dir, the socket and the config file; removed last.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl PeerDaemon {
@@ -50,7 +50,7 @@ impl PeerDaemon {
             name: name.to_owned(),
             host: host.clone(),
             daemon,
-            _dir: dir,
+            dir,
         })
     }
 
@@ -65,6 +65,11 @@ impl PeerDaemon {
     /// The daemon's label in logs and messages.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The daemon's data directory (its `identity.key`, database, ...).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
     }
 
     /// The host the daemon runs on.

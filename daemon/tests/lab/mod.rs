@@ -8,6 +8,10 @@
 //! namespace doing iptables NAT. Everything the lab creates (namespaces,
 //! veths, processes) is removed when the `Lab` is dropped, panics included.
 //!
+//! For the hostile checks, [`Capture`] records every frame on an interface
+//! (or a whole namespace) with a packet socket, and [`scan_memory`]
+//! searches a live process's memory.
+//!
 //! The lab is built on the integration tests' harness (`tests/support/`):
 //! processes in a namespace are the harness's `Proc`s, the server and the
 //! daemons its `Server` and `Daemon` run under `ip netns exec`, and every
@@ -16,9 +20,11 @@
 //! allowance (and `unused_imports` on the re-exports).
 #![allow(dead_code)]
 
+mod capture;
 mod daemon;
 mod error;
 mod machines;
+mod memory;
 mod netns;
 mod precheck;
 mod probe;
@@ -28,13 +34,15 @@ mod topology;
 
 #[allow(unused_imports)]
 pub use self::{
+    capture::{contains, Capture, Captured, Datagram, Packet},
     daemon::PeerDaemon,
     error::LabError,
     machines::{Host, Kind, Router},
+    memory::{scan as scan_memory, Scan},
     netns::{list_all as list_namespaces, Netns},
     precheck::{lab_or_skip, preflight},
     probe::{force_recv_buffer, mapped_address, Reflector, StunTx},
-    rendezvous::{register, server_key},
+    rendezvous::join,
     server::start_server,
     topology::{Lab, SERVER_IP},
 };

@@ -1,13 +1,16 @@
-//! Preconditions of the lab (root, `ip`, `iptables`, `conntrack`) and the
-//! skip-or-fail policy: under `CI=true` a lab that cannot be set up fails
-//! the test loudly; elsewhere a lab test without its preconditions prints a
-//! one-line reason and returns.
+//! Preconditions of the lab (root, `ip`, `iptables`, `conntrack`, and
+//! network namespaces the machine lets us make) and the skip-or-fail
+//! policy: under `CI=true` a lab that cannot be set up fails the test
+//! loudly; elsewhere a lab test without its preconditions prints a one-line
+//! reason and returns.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use super::error::{LabError, Result};
-use super::topology::Lab;
+use super::netns::run;
+use super::topology::{Lab, PREFIX};
 
 /// The external tools the lab drives, with the Debian package of each.
 const TOOLS: [(&str, &str, &str); 3] = [
@@ -38,7 +41,24 @@ pub fn preflight() -> Result<()> {
             )));
         }
     }
-    Ok(())
+    netns_supported()
+}
+
+/// Whether this machine can make network namespaces at all (a kernel
+/// without them, or a container that forbids them, cannot): one probe
+/// namespace is created and deleted, once per test process.
+fn netns_supported() -> Result<()> {
+    static PROBE: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let name = format!("{PREFIX}-{}-probe", std::process::id());
+            let made = run("ip", &["netns", "add", &name]);
+            let _ = run("ip", &["netns", "delete", &name]);
+            made.map(drop)
+                .map_err(|e| format!("network namespaces are not available: {e}"))
+        })
+        .clone()
+        .map_err(LabError::Unavailable)
 }
 
 /// Whether we run under CI (`CI=true`), where skipping is not allowed.

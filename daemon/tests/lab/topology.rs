@@ -12,6 +12,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
+use peerd_shared::proto::PublicKey;
+
 use super::error::{LabError, Result};
 use super::machines::{drop_new_udp, install_loss_chain, source_nat, Host, Kind, Router};
 use super::netns::{self, Netns};
@@ -117,6 +119,12 @@ impl Lab {
     pub fn namespace_names(&self) -> Vec<String> {
         let all = self.namespaces.0.lock().unwrap_or_else(|e| e.into_inner());
         all.iter().map(|n| n.name().to_owned()).collect()
+    }
+
+    /// The namespace of the public segment: the bridge `br0` and one port
+    /// `pN` per machine on it (a capture there sees the whole internet).
+    pub fn core(&self) -> &Netns {
+        &self.core
     }
 
     /// The host on the public segment that runs the server (198.51.100.2).
@@ -244,6 +252,28 @@ impl Lab {
     pub fn stop_server(&self) {
         let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(server);
+    }
+
+    /// The public key of the server started by [`Lab::start_server`] (from
+    /// its `server key KEY` log line), or why there is none.
+    pub fn server_key(&self) -> Result<PublicKey> {
+        let slot = self.server.lock().unwrap_or_else(|e| e.into_inner());
+        let server = slot
+            .as_ref()
+            .ok_or_else(|| LabError::Unavailable("the lab's server is not running".into()))?;
+        Ok(server.key())
+    }
+
+    /// The process id of the server started by [`Lab::start_server`].
+    pub fn server_pid(&self) -> Option<u32> {
+        let slot = self.server.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref().map(|s| s.proc.pid())
+    }
+
+    /// The directory holding the server's database and its key file
+    /// (`server.key`); it lives as long as the lab.
+    pub fn server_dir(&self) -> &Path {
+        self.server_db.path()
     }
 
     /// Log lines of the running server, if any.
