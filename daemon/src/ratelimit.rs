@@ -140,6 +140,20 @@ impl<K: Hash + Eq + Copy> RateLimiter<K> {
         verdict
     }
 
+    /// Charges one datagram to the overall limit alone (no source's
+    /// bucket): accepted or dropped.
+    pub fn check_global(&mut self, now_ms: u64) -> Verdict {
+        let fits = self.global_rate == 0
+            || self
+                .global
+                .take(self.global_rate, self.global_rate * MILLI, now_ms);
+        if fits {
+            Verdict::Accept
+        } else {
+            Verdict::Drop
+        }
+    }
+
     fn notice_global(&mut self, now_ms: u64) -> Verdict {
         let second = now_ms / MILLI;
         if second != self.notice_second {
@@ -217,5 +231,21 @@ mod tests {
             assert_eq!(rl.check(addr(1), 0), Verdict::Accept);
         }
         assert_eq!(rl.tracked(), 0);
+    }
+
+    #[test]
+    fn the_global_check_alone_makes_no_source_bucket() {
+        let mut r: RateLimiter<u8> = RateLimiter::new(1, 1, 2);
+        assert_eq!(r.check_global(0), Verdict::Accept);
+        assert_eq!(r.check_global(0), Verdict::Accept);
+        assert_eq!(r.check_global(0), Verdict::Drop, "two a second in all");
+        assert_eq!(r.tracked(), 0, "no source bucket");
+        assert_eq!(
+            r.check_global(1000),
+            Verdict::Accept,
+            "refilled a second later"
+        );
+        let mut open: RateLimiter<u8> = RateLimiter::new(1, 1, 0);
+        assert!((0..100).all(|_| open.check_global(0) == Verdict::Accept));
     }
 }

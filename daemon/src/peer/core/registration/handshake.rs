@@ -77,6 +77,18 @@ impl Rounds {
         Some(Step::Unanswered)
     }
 
+    /// A try out of turn (the INIT that carries a fresh cookie): it counts
+    /// as one of the round's tries; false when the round has none left
+    /// (or none is under way), and then no INIT goes (the next round's
+    /// first carries the cookie).
+    pub fn extra_try(&mut self) -> bool {
+        if self.tries == 0 || self.tries >= REQUEST_TRIES {
+            return false;
+        }
+        self.tries += 1;
+        true
+    }
+
     /// The round ended without success: the next starts after the wait.
     pub fn failed(&mut self, now: Instant) {
         self.tries = 0;
@@ -139,5 +151,20 @@ mod tests {
         r.succeeded();
         assert_eq!(r.next(), None);
         assert_eq!(r.due(t0 + Duration::from_secs(60)), None);
+    }
+
+    #[test]
+    fn a_try_out_of_turn_counts_toward_the_five() {
+        let t0 = Instant::now();
+        let mut r = Rounds::default();
+        assert!(!r.extra_try(), "no round under way");
+        assert!(r.begin(t0));
+        assert!(r.extra_try(), "the second try");
+        let mut tries = 2;
+        while let Some(Step::Try) = r.next().and_then(|at| r.due(at)) {
+            tries += 1;
+        }
+        assert_eq!(tries, REQUEST_TRIES, "five in all, the extra one included");
+        assert!(!r.extra_try(), "the round is over");
     }
 }

@@ -177,7 +177,13 @@ impl<C> Registration<C> {
                     self.rounds.failed(now.at);
                     self.went_offline(reason, now);
                 }
-                Inbound::CookieStored => self.handshake_try(now),
+                Inbound::CookieStored => {
+                    // The INIT with the cookie counts toward the round's
+                    // five (docs/protocol.md 3.4).
+                    if self.rounds.extra_try() {
+                        self.handshake_try(now);
+                    }
+                }
                 Inbound::ServerKey(key) => self.server_key(key, now),
                 Inbound::KeyPinned { peer, key } => {
                     self.out.push(Action::PinPeerKey { peer, key });
@@ -210,6 +216,7 @@ impl<C> Registration<C> {
 
     /// Retransmits, gives up, handshakes, refreshes and re-keys as due.
     pub fn handle_timeout(&mut self, now: Now) {
+        self.transport.sweep_sessions(now.at);
         self.rounds_due(now);
         if self.next_keepalive.is_some_and(|at| at <= now.at) {
             self.keepalive_now(now);

@@ -174,18 +174,32 @@ impl Transport {
         }
     }
 
+    /// Forgets expired, surplus and long-unconfirmed sessions of the
+    /// server and of every peer (also done whenever a session is added);
+    /// run from the registration's timer, so that sessions nobody adds to
+    /// any more do not outlive their limits.
+    pub fn sweep_sessions(&mut self, now: Instant) {
+        let mut dropped = self.server.sessions.trim(now);
+        for tunnel in self.peers.values_mut() {
+            dropped.extend(tunnel.sessions.trim(now));
+        }
+        self.forget_indices(dropped);
+    }
+
     /// Whether a HELLO from `src` may be answered now (direct: per IP and in
     /// all; relayed: `None`, in all only).
     pub(super) fn init_allowed(&mut self, src: Option<IpAddr>, now: Instant) -> bool {
         let ms = u64::try_from(now.saturating_duration_since(self.epoch).as_millis())
             .unwrap_or(u64::MAX);
-        // Relayed INITs share one bucket, keyed by the unspecified address.
-        let key = src.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let Some(ip) = src else {
+            // Relayed INITs count against the overall limit only.
+            return self.inits.check_global(ms) == Verdict::Accept;
+        };
         if self.inits.tracked() > 1024 {
             // Sources whose bucket is full again carry nothing: forget them.
             self.inits.sweep(ms);
         }
-        self.inits.check(key, ms) == Verdict::Accept
+        self.inits.check(ip, ms) == Verdict::Accept
     }
 
     /// A KEY_REQUEST for the server (section 3.5).
