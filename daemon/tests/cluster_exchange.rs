@@ -54,9 +54,17 @@ fn a_nodes_peers_are_listed_by_every_other_node() {
     sorted.dedup();
     assert_eq!(sorted.len(), 3, "three keys, three ids: {:?}", c.ids);
     let rows = c.engines.pg.keys();
-    assert_eq!(rows.len(), 3, "the ids of record are in PostgreSQL: {rows:?}");
+    assert_eq!(
+        rows.len(),
+        3,
+        "the ids of record are in PostgreSQL: {rows:?}"
+    );
     for (id, _) in &rows {
-        assert!(c.ids.iter().any(|i| i.get() == *id), "{rows:?} vs {:?}", c.ids);
+        assert!(
+            c.ids.iter().any(|i| i.get() == *id),
+            "{rows:?} vs {:?}",
+            c.ids
+        );
     }
     for (i, d) in c.daemons.iter().enumerate() {
         let others: Vec<PeerId> = c

@@ -104,9 +104,19 @@ impl Postgres {
         chown_nobody(dir.path());
         let data = dir.path().join("data");
         let mut init = Command::new(pg_bin("initdb"));
-        init.args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "-D"])
-            .arg(&data)
-            .env("HOME", dir.path());
+        init.args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "-D",
+        ])
+        .arg(&data)
+        .env("HOME", dir.path());
         unprivileged(&mut init);
         let run = Proc::run("initdb", &mut init);
         assert!(run.success(), "initdb failed: {run:?}");
@@ -133,19 +143,26 @@ impl Postgres {
                 .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-k"])
                 .arg(self.data.parent().expect("data dir has a parent"))
                 .args(["-c", "max_connections=50", "-c", "log_min_messages=warning"])
-                .args(["-c", &format!("fsync={}", if self.fsync { "on" } else { "off" })])
+                .args([
+                    "-c",
+                    &format!("fsync={}", if self.fsync { "on" } else { "off" }),
+                ])
                 .env("HOME", self.data.parent().expect("parent"));
             unprivileged(&mut cmd);
             let proc = Proc::spawn("postgres", &mut cmd);
-            let ready = proc.stderr.wait_until("postgres to start", DEADLINE, |log| {
-                if log.contains("ready to accept connections") {
-                    Some(true)
-                } else if log.contains("could not bind") || log.contains("could not create any TCP") {
-                    Some(false)
-                } else {
-                    None
-                }
-            });
+            let ready = proc
+                .stderr
+                .wait_until("postgres to start", DEADLINE, |log| {
+                    if log.contains("ready to accept connections") {
+                        Some(true)
+                    } else if log.contains("could not bind")
+                        || log.contains("could not create any TCP")
+                    {
+                        Some(false)
+                    } else {
+                        None
+                    }
+                });
             match ready {
                 Ok(true) => {
                     self.port = port;
@@ -153,7 +170,10 @@ impl Postgres {
                     return;
                 }
                 Ok(false) if self.port == 0 => continue,
-                Ok(false) => panic!("postgres cannot bind port {port} again:\n{}", proc.output_tail(20)),
+                Ok(false) => panic!(
+                    "postgres cannot bind port {port} again:\n{}",
+                    proc.output_tail(20)
+                ),
                 Err(t) => panic!("{t}\n{}", proc.output_tail(30)),
             }
         }
@@ -182,9 +202,16 @@ impl Postgres {
     /// Rows of `peerd_keys`: (id, key as hex), by id, read with psql.
     pub fn keys(&self) -> Vec<(u64, String)> {
         let mut cmd = Command::new(pg_bin("psql"));
-        cmd.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
-            .args(["-At", "-F", " ", "-c"])
-            .arg("SELECT id, encode(key, 'hex') FROM peerd_keys ORDER BY id");
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            "postgres",
+        ])
+        .args(["-At", "-F", " ", "-c"])
+        .arg("SELECT id, encode(key, 'hex') FROM peerd_keys ORDER BY id");
         let out = Proc::run("psql", &mut cmd);
         assert!(out.success(), "psql: {out:?}");
         out.stdout
@@ -302,7 +329,6 @@ impl Engines {
         let cmd = self.node_command(name, extra);
         Server::launch(cmd, &self.key_file, &format!("node {name}"))
     }
-
 }
 
 /// How long a test waits for the cluster to converge (generous: a loaded
