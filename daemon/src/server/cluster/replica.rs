@@ -396,6 +396,11 @@ impl Replica {
         self.entries.len()
     }
 
+    /// No remote peer is online.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Nodes heard from (alive).
     pub fn nodes(&self) -> usize {
         self.nodes.len()
