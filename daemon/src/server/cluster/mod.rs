@@ -15,6 +15,8 @@ pub mod db;
 pub mod engine;
 pub mod node;
 pub mod replica;
+#[cfg(test)]
+mod tests;
 pub mod wire;
 
 pub use self::core::{Claimed, Found};
