@@ -34,12 +34,25 @@ const SCHEMA_LOCK: i64 = 0x7065_6572_6431; // "peerd1"
 /// Why the cluster database cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("{0}")]
+    #[error("{}", chain(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("timed out after {0:?}")]
     Timeout(Duration),
     #[error("{0}")]
     Url(String),
+}
+
+/// An error with its causes: "error connecting to server: Connection
+/// refused (os error 111)".
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// The URL without its password, for logs and errors.
