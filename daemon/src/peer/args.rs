@@ -38,8 +38,12 @@ e.g.\n  server = \"rendezvous.example.net:8080\"\n  data_dir = \"/var/lib/peerd\
 )]
 pub struct StartArgs {
     /// The rendezvous server, HOST[:PORT] (host names are resolved; the port
-    /// defaults to 8080) [default: 127.0.0.1:8080]
-    #[arg(long, env = "PEERD_SERVER", value_name = "HOST[:PORT]")]
+    /// defaults to 8080), or the nodes of a cluster as a comma-separated
+    /// list A,B,C: the daemon keeps one home server and moves to the next
+    /// when its home stops answering. A host name with several addresses
+    /// counts as several servers (tried in a random order, to spread the
+    /// daemons) [default: 127.0.0.1:8080]
+    #[arg(long, env = "PEERD_SERVER", value_name = "HOST[:PORT][,...]")]
     pub server: Option<String>,
     /// The server's public key (base64, as `peerd server --print-key` prints
     /// it). Without it the key is learned on first contact and pinned in
@@ -101,8 +105,11 @@ struct FileConfig {
 pub struct Config {
     /// The server as configured, for `status`.
     pub server_text: String,
-    /// The server address the daemon talks to.
+    /// The first server address the daemon talks to (its first home).
     pub server: SocketAddr,
+    /// Every server, in the order they are tried: a label (the entry as
+    /// configured) and an address.
+    pub servers: Vec<(String, SocketAddr)>,
     /// The server's key, when given (else pinned or learned).
     pub server_key: Option<peerd_shared::proto::PublicKey>,
     pub listen: SocketAddr,
@@ -142,7 +149,8 @@ impl Config {
             .clone()
             .or(file.server)
             .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
-        let server = resolve_server(&server_text, listen)?;
+        let servers = resolve_servers(&server_text, listen)?;
+        let server = servers[0].1;
         let server_key = match args.server_key.clone().or(file.server_key) {
             Some(text) => Some(text.parse().map_err(|e| {
                 PeerError::Config(format!(
@@ -161,6 +169,7 @@ impl Config {
         Ok(Self {
             server_text,
             server,
+            servers,
             server_key,
             listen,
             data_dir: absolute(&data_dir),
@@ -200,9 +209,42 @@ fn read_file(path: &Path, required: bool) -> Result<FileConfig, PeerError> {
     })
 }
 
-/// Resolves `HOST[:PORT]` (port 8080 when none is given), preferring an
-/// address of the listen socket's family.
-fn resolve_server(text: &str, listen: SocketAddr) -> Result<SocketAddr, PeerError> {
+/// Resolves a comma-separated list of `HOST[:PORT]`: each entry gives
+/// the addresses of the listen socket's family it resolves to (any, if it
+/// has none of that family), several in a random order; an address given
+/// twice counts once. Never empty.
+fn resolve_servers(text: &str, listen: SocketAddr) -> Result<Vec<(String, SocketAddr)>, PeerError> {
+    let mut out: Vec<(String, SocketAddr)> = Vec::new();
+    for entry in text.split(',').map(str::trim) {
+        if entry.is_empty() {
+            return Err(PeerError::Resolve {
+                server: text.to_owned(),
+                message: "an empty entry in the list of servers".into(),
+            });
+        }
+        let mut addrs = resolve_server(entry, listen)?;
+        if addrs.len() > 1 {
+            fastrand::shuffle(&mut addrs);
+        }
+        let several = addrs.len() > 1;
+        for addr in addrs {
+            if out.iter().any(|(_, a)| *a == addr) {
+                continue;
+            }
+            let label = if several {
+                format!("{entry} ({addr})")
+            } else {
+                entry.to_owned()
+            };
+            out.push((label, addr));
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves `HOST[:PORT]` (port 8080 when none is given): its addresses of
+/// the listen socket's family, or all of them if it has none of that family.
+fn resolve_server(text: &str, listen: SocketAddr) -> Result<Vec<SocketAddr>, PeerError> {
     let err = |message: String| PeerError::Resolve {
         server: text.to_owned(),
         message,
@@ -219,12 +261,16 @@ fn resolve_server(text: &str, listen: SocketAddr) -> Result<SocketAddr, PeerErro
                 .collect()
         }
     };
-    addrs
+    let same: Vec<SocketAddr> = addrs
         .iter()
-        .find(|a| a.is_ipv4() == listen.is_ipv4())
-        .or(addrs.first())
+        .filter(|a| a.is_ipv4() == listen.is_ipv4())
         .copied()
-        .ok_or_else(|| err("no address found".into()))
+        .collect();
+    match (same.is_empty(), addrs.first()) {
+        (false, _) => Ok(same),
+        (true, Some(first)) => Ok(vec![*first]),
+        (true, None) => Err(err("no address found".into())),
+    }
 }
 
 #[cfg(test)]
@@ -277,6 +323,31 @@ mod tests {
         args.server_key = Some("not a key".into());
         let e = Config::resolve(&args).expect_err("bad key");
         assert!(e.to_string().contains("--server-key"), "{e}");
+    }
+
+    #[test]
+    fn a_list_of_servers_is_tried_in_order_without_repeats() {
+        let (_dir, mut args) = args_with_config("");
+        args.server = Some("127.0.0.1:9001, 127.0.0.2:9002,127.0.0.1:9001,127.0.0.3".into());
+        let c = Config::resolve(&args).expect("resolve");
+        let got: Vec<(String, String)> = c
+            .servers
+            .iter()
+            .map(|(l, a)| (l.clone(), a.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("127.0.0.1:9001".into(), "127.0.0.1:9001".into()),
+                ("127.0.0.2:9002".into(), "127.0.0.2:9002".into()),
+                ("127.0.0.3".into(), "127.0.0.3:8080".into()),
+            ]
+        );
+        assert_eq!(c.server, "127.0.0.1:9001".parse().unwrap());
+        for bad in ["127.0.0.1:1,", ",127.0.0.1:1", "127.0.0.1:1,,127.0.0.1:2"] {
+            args.server = Some(bad.into());
+            assert!(Config::resolve(&args).is_err(), "{bad}");
+        }
     }
 
     #[test]

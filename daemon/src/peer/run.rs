@@ -128,7 +128,8 @@ fn prepare(config: &Config) -> Result<(Prepared, JoinHandle<()>), PeerError> {
         store,
         udp,
         sender,
-        registration: Registration::new(transport, config.server_text.clone()),
+        registration: Registration::new(transport, config.server_text.clone())
+            .with_servers(config.servers.clone()),
         delivery: Delivery::new(id, config.relay, config.path_keepalive, nonces),
         info: Arc::new(DaemonInfo {
             server: config.server_text.clone(),

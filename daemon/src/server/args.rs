@@ -23,7 +23,8 @@ use clap::Args;
     after_help = "Precedence: flag > environment variable > config file > default.\n\
                   The config file is TOML; its keys are the flags' long names with `_` for `-` \
                   (listen, db, key_file, keepalive, rate_limit, rate_burst, global_rate_limit, \
-                  handshake_limit, cookie_threshold, replay_cache, threads, metrics, log_format), \
+                  handshake_limit, cookie_threshold, replay_cache, threads, metrics, log_format, \
+                  cluster_db, cluster_bus, node), \
                   e.g.\n  \
                   listen = \"[::]:8080\"\n  metrics = \"127.0.0.1:9185\"\n\
                   Unknown keys are an error. A commented sample: contrib/server.toml."
@@ -120,6 +121,22 @@ pub struct ServerArgs {
     /// is not an error]
     #[arg(long, env = "PEERD_SERVER_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Run as a node of a cluster whose ids are kept in this PostgreSQL
+    /// database (postgres://USER[:PASSWORD]@HOST:PORT/DB) instead of the
+    /// SQLite `--db`; needs `--cluster-bus` and `--node` (docs/cluster.md)
+    #[arg(long, env = "PEERD_SERVER_CLUSTER_DB", value_name = "URL")]
+    pub cluster_db: Option<String>,
+
+    /// The NATS server the nodes of the cluster share presence and
+    /// forwarding on (nats://[USER:PASSWORD@]HOST:PORT)
+    #[arg(long, env = "PEERD_SERVER_CLUSTER_BUS", value_name = "URL")]
+    pub cluster_bus: Option<String>,
+
+    /// This node's name in the cluster, unique among its nodes: 1 to 64
+    /// letters, digits, `-` or `_`
+    #[arg(long, env = "PEERD_SERVER_NODE", value_name = "NAME")]
+    pub node: Option<String>,
 }
 
 /// Allowed `--keepalive`, seconds.

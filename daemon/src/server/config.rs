@@ -49,6 +49,9 @@ pub enum ConfigError {
         value: String,
         message: String,
     },
+    /// Settings that do not go together, from flags, environment or file.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// The config file's keys (the flags' names); anything else is an error.
@@ -68,6 +71,20 @@ struct FileConfig {
     threads: Option<usize>,
     metrics: Option<SocketAddr>,
     log_format: Option<LogFormat>,
+    cluster_db: Option<String>,
+    cluster_bus: Option<String>,
+    node: Option<String>,
+}
+
+/// How a node reaches its cluster (all three are given, or none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The PostgreSQL URL (may hold a password: never logged as is).
+    pub db: String,
+    /// The NATS URL.
+    pub bus: String,
+    /// This node's name.
+    pub node: String,
 }
 
 /// The resolved settings of one server.
@@ -95,6 +112,8 @@ pub struct ServerConfig {
     pub log_format: Option<LogFormat>,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
+    /// Set: this server is a node of a cluster (and `db` is not used).
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for ServerConfig {
@@ -114,6 +133,7 @@ impl Default for ServerConfig {
             metrics: None,
             log_format: None,
             config_file: None,
+            cluster: None,
         }
     }
 }
@@ -153,6 +173,8 @@ impl ServerConfig {
             });
         }
         let d = Self::default();
+        let explicit_db = args.db.is_some() || file.db.is_some();
+        let cluster = cluster(args, &file, explicit_db)?;
         let db = args.db.clone().or(file.db).unwrap_or(d.db);
         Ok(Self {
             listen: args.listen.or(file.listen).unwrap_or(d.listen),
@@ -185,6 +207,7 @@ impl ServerConfig {
             metrics: args.metrics.or(file.metrics),
             log_format: file.log_format,
             config_file: path,
+            cluster,
         })
     }
 
@@ -209,6 +232,59 @@ impl ServerConfig {
             replay_capacity: self.replay_cache as usize,
             handshake_rate: self.handshake_limit,
             cookie_threshold: self.cookie_threshold,
+        }
+    }
+}
+
+/// The cluster settings: `--cluster-db`, `--cluster-bus` and `--node`
+/// together (flags or file), or none of them.
+fn cluster(
+    args: &ServerArgs,
+    file: &FileConfig,
+    explicit_db: bool,
+) -> Result<Option<ClusterConfig>, ConfigError> {
+    let db = args.cluster_db.clone().or_else(|| file.cluster_db.clone());
+    let bus = args
+        .cluster_bus
+        .clone()
+        .or_else(|| file.cluster_bus.clone());
+    let node = args.node.clone().or_else(|| file.node.clone());
+    let bad = |m: String| Err(ConfigError::Invalid(m));
+    match (db, bus, node) {
+        (None, None, None) => Ok(None),
+        (Some(db), Some(bus), Some(node)) => {
+            if !super::cluster::wire::valid_node_name(&node) {
+                return bad(format!(
+                    "--node {node:?}: a node name is 1 to 64 letters, digits, `-` or `_`"
+                ));
+            }
+            if !bus.starts_with("nats://") {
+                return bad(format!(
+                    "--cluster-bus {}: must be a nats:// URL, e.g. nats://10.0.0.5:4222",
+                    super::cluster::db::redact(&bus)
+                ));
+            }
+            if explicit_db {
+                return bad(
+                    "--db: a cluster node keeps its ids in --cluster-db; give one of them".into(),
+                );
+            }
+            Ok(Some(ClusterConfig { db, bus, node }))
+        }
+        (db, bus, node) => {
+            let missing: Vec<&str> = [
+                ("--cluster-db", db.is_none()),
+                ("--cluster-bus", bus.is_none()),
+                ("--node", node.is_none()),
+            ]
+            .into_iter()
+            .filter(|(_, m)| *m)
+            .map(|(f, _)| f)
+            .collect();
+            bad(format!(
+                "a cluster node needs --cluster-db, --cluster-bus and --node together; missing {}",
+                missing.join(", ")
+            ))
         }
     }
 }

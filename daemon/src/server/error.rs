@@ -33,6 +33,10 @@ pub enum ServerError {
     Socket(std::io::Error),
     #[error("server key: {0}")]
     Key(#[from] peerd_shared::proto::keys::KeyError),
+    #[error("cluster database {url}: {message}")]
+    ClusterDb { url: String, message: String },
+    #[error("the cluster engine thread stopped")]
+    ClusterGone,
     #[error("cannot serve metrics on TCP {addr}: {source}")]
     Metrics {
         addr: SocketAddr,

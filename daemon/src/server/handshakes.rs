@@ -102,6 +102,14 @@ impl Registry {
         now_ms: u64,
         out: &mut ReplyBuffer,
     ) {
+        if self.cluster.is_some() {
+            let pending = Pending {
+                accepted,
+                source,
+                ts,
+            };
+            return self.claim_new(pending, now_ms, out);
+        }
         if self.pending.len() >= MAX_PENDING {
             return self.dropped("too many new keys waiting for the database", source, now_ms);
         }
@@ -147,6 +155,7 @@ impl Registry {
                 self.peers.install(id, keys, local, remote, now_ms);
                 self.peers.set_last_ts(id, ts);
                 self.peers.refresh(id, source, now_ms);
+                self.announce_online(id);
                 out.raw(source, &bytes);
                 out.tally.add(Counter::Handshakes, 1);
                 if !new {
@@ -162,7 +171,7 @@ impl Registry {
     }
 
     /// A new key whose id could not be stored: `internal`, no session.
-    pub(super) fn refuse_new(&mut self, id: PeerId, p: Pending, out: &mut ReplyBuffer) {
+    pub(super) fn refuse_new(&mut self, id: Option<PeerId>, p: Pending, out: &mut ReplyBuffer) {
         let payload = RespPayload::Refused {
             code: ErrorCode::Internal,
             message: "id not stored; retry".into(),
@@ -170,7 +179,13 @@ impl Registry {
         match p.accepted.respond(0, &payload) {
             Ok((bytes, _)) => {
                 out.raw(p.source, &bytes);
-                warn!("REGISTER from {}: internal: id {id} not stored", p.source);
+                match id {
+                    Some(id) => warn!("REGISTER from {}: internal: id {id} not stored", p.source),
+                    None => warn!(
+                        "REGISTER from {}: internal: no id from the cluster database",
+                        p.source
+                    ),
+                }
             }
             Err(e) => warn!("REGISTER from {}: cannot answer: {e}", p.source),
         }

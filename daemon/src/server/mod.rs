@@ -5,12 +5,16 @@
 //!   file and defaults merged.
 //! - [`registry`] (+ `handshakes`, `requests`, `peers`, `reply_buffer`,
 //!   `replay`, `load`; the rate limiter is [`crate::ratelimit`]): the pure protocol core, no I/O.
-//! - [`store`]: the SQLite database and its writer thread.
+//! - [`store`]: the SQLite database and its writer thread; [`cluster`]:
+//!   a node of a cluster (PostgreSQL and NATS) instead; [`backend`]: the
+//!   one of them the event loop talks to.
 //! - [`udp`] (+ `mmsg`, `reuseport`, `stun_threads`): the event loop of
 //!   the registry's thread around its UDP socket, reading and writing
 //!   datagrams in batches, and the STUN threads sharing its port.
 
 pub mod args;
+mod backend;
+pub mod cluster;
 pub mod config;
 mod error;
 mod handshakes;
@@ -134,8 +138,6 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
-    let path = config.db.clone();
-    let (conn, loaded) = store::open(&path)?;
     let (identity, created) = load_identity(&config)?;
     info!(
         "server key {} (fingerprint {}){}",
@@ -143,15 +145,45 @@ pub async fn run(
         identity.public.fingerprint(),
         if created { ", new" } else { "" }
     );
-    let known = loaded.rows.len();
-    let registry = Registry::new(
-        identity,
-        config.limits(),
-        loaded.rows,
-        loaded.reserved,
-        Instant::now(),
-    );
-    let writer = store::Writer::start(conn, path.clone())?;
+    let (registry, backend, known, place) = match &config.cluster {
+        None => {
+            let path = config.db.clone();
+            let (conn, loaded) = store::open(&path)?;
+            let known = loaded.rows.len();
+            let registry = Registry::new(
+                identity,
+                config.limits(),
+                loaded.rows,
+                loaded.reserved,
+                Instant::now(),
+            );
+            let writer = store::Writer::start(conn, path.clone())?;
+            let place = format!("registry {}", path.display());
+            (registry, backend::Backend::Local(writer), known, place)
+        }
+        Some(c) => {
+            let settings = cluster::Settings {
+                db: c.db.clone(),
+                bus: c.bus.clone(),
+                node: c.node.clone(),
+                server_key: identity.public,
+            };
+            let (engine, rows) = cluster::Engine::start(settings).await?;
+            let known = rows.len();
+            let bus_key = identity.secret.derive(cluster::wire::KEY_LABEL);
+            let incarnation =
+                u64::from_le_bytes(registry::random32()[..8].try_into().expect("8 bytes of 32"));
+            let mut registry = Registry::new(identity, config.limits(), rows, 0, Instant::now());
+            registry.join_cluster(cluster::Cluster::new(c.node.clone(), incarnation, bus_key));
+            let place = format!(
+                "cluster node {} (database {}, bus {})",
+                c.node,
+                cluster::db::redact(&c.db),
+                cluster::db::redact(&c.bus)
+            );
+            (registry, backend::Backend::Cluster(engine), known, place)
+        }
+    };
     let (socket, stun_sockets) = udp::bind(config.listen, config.threads())?;
     let local = socket.local_addr().map_err(ServerError::Socket)?;
     let threads = 1 + stun_sockets.len();
@@ -167,11 +199,7 @@ pub async fn run(
     let stun =
         stun_threads::StunThreads::start(stun_sockets, config.limits(), handoff, board.as_ref())
             .map_err(ServerError::Socket)?;
-    info!(
-        "registry {}: {known} ids; keepalive {} s",
-        path.display(),
-        config.keepalive
-    );
+    info!("{place}: {known} ids; keepalive {} s", config.keepalive);
     info!(
         "{threads} threads: 1 for the registry, {} for STUN",
         threads - 1
@@ -186,7 +214,7 @@ pub async fn run(
     };
     let publisher = board.map(|b| b.publisher(0));
     let served = tokio::select! {
-        served = udp::serve(socket, registry, writer, handed, publisher, shutdown) => served,
+        served = udp::serve(socket, registry, backend, handed, publisher, shutdown) => served,
         () = notify::watchdog() => Ok(()),
     };
     stun.stop();

@@ -188,6 +188,29 @@ impl Peers {
         Some(id)
     }
 
+    /// Records that `id` belongs to `key` (a cluster node learns ids from
+    /// the cluster database and from the other nodes). False, and nothing
+    /// changes, when this table holds `id` or `key` otherwise.
+    pub fn learn(&mut self, id: PeerId, key: PublicKey) -> bool {
+        let Some(index) = index_of(id).filter(|i| *i < MAX_SLOTS) else {
+            return false;
+        };
+        if self.registered.get(index) {
+            return self.slots[index].key == key;
+        }
+        if self.by_key.get(&key).is_some_and(|&i| i as usize != index) {
+            return false;
+        }
+        if index >= self.slots.len() {
+            let unused = PublicKey([0; 32]);
+            self.slots.resize_with(index + 1, || Slot::empty(unused));
+        }
+        self.slots[index] = Slot::empty(key);
+        self.registered.set(index, true);
+        self.by_key.insert(key, index as u32);
+        true
+    }
+
     /// The id of `key`, registered or pending.
     pub fn id_of(&self, key: &PublicKey) -> Option<PeerId> {
         self.by_key
@@ -497,6 +520,23 @@ mod tests {
             None,
             "reserved slots hold no key"
         );
+    }
+
+    #[test]
+    fn learned_ids_keep_their_place_and_a_clash_changes_nothing() {
+        let mut p = Peers::default();
+        assert!(p.learn(id(5), PublicKey([5; 32])));
+        assert!(p.learn(id(5), PublicKey([5; 32])), "again: the same");
+        assert!(p.learn(id(2), PublicKey([2; 32])), "below the highest");
+        assert!(!p.learn(id(5), PublicKey([6; 32])), "another key for id 5");
+        assert!(
+            !p.learn(id(7), PublicKey([2; 32])),
+            "key 2 under another id"
+        );
+        assert_eq!(p.id_of(&PublicKey([5; 32])), Some(id(5)));
+        assert_eq!(p.id_of(&PublicKey([2; 32])), Some(id(2)));
+        assert!(p.is_registered(id(2)) && !p.is_registered(id(3)));
+        assert_eq!(p.key_of(id(5)), Some(PublicKey([5; 32])));
     }
 
     #[test]

@@ -17,11 +17,12 @@ use std::time::Instant;
 use peerd_shared::proto::codec::canonical;
 use peerd_shared::proto::cookie::CookieGuard;
 use peerd_shared::proto::handshake::Accepted;
-use peerd_shared::proto::{Frame, Identity, EXPIRY_KEEPALIVES};
+use peerd_shared::proto::{Frame, Identity, PublicKey, EXPIRY_KEEPALIVES};
 use peerd_shared::PeerId;
 use tracing::{debug, info};
 
 use super::args::Limits;
+use super::cluster::Cluster;
 use super::load::{LoadMeter, LogLimiter};
 use super::peers::{Peers, Row};
 use super::replay::ReplayCache;
@@ -51,6 +52,10 @@ pub struct Registry {
     pub(super) identity: Identity,
     pub(super) peers: Peers,
     pub(super) pending: HashMap<PeerId, Pending>,
+    /// New keys waiting for the cluster database to give them an id.
+    pub(super) claims: HashMap<PublicKey, Pending>,
+    /// This node's side of the cluster, when it is one.
+    pub(super) cluster: Option<Cluster>,
     pub(super) replay: ReplayCache,
     limiter: RateLimiter<SocketAddr>,
     pub(super) handshakes: RateLimiter<IpAddr>,
@@ -102,6 +107,8 @@ impl Registry {
             identity,
             peers: Peers::load(rows, reserved),
             pending: HashMap::new(),
+            claims: HashMap::new(),
+            cluster: None,
             replay: ReplayCache::new(limits.replay_capacity),
             limiter: RateLimiter::new(
                 limits.rate_per_source,
@@ -223,7 +230,7 @@ impl Registry {
                 self.complete(id, p.accepted, p.source, p.ts, true, now_ms, out);
             } else {
                 self.peers.abandon(id);
-                self.refuse_new(id, p, out);
+                self.refuse_new(Some(id), p, out);
             }
         }
     }
@@ -245,6 +252,7 @@ impl Registry {
         for id in expired {
             self.peers.set_offline(id);
             self.peers.drop_sessions(id);
+            self.announce_offline(id);
             info!(
                 "id {id} expired (no refresh for {} s)",
                 self.expiry_ms / 1000
@@ -268,7 +276,7 @@ impl Registry {
         debug!(
             online = self.peers.online_count(),
             ids = self.peers.assigned(),
-            pending = self.pending.len(),
+            pending = self.pending.len() + self.claims.len(),
             rate_tracked = self.limiter.tracked(),
             replay = self.replay.len(),
             "sweep"

@@ -15,6 +15,7 @@ use peerd_shared::proto::session::SealError;
 use peerd_shared::proto::{Body, PublicKey, MAX_DATAGRAM};
 use peerd_shared::PeerId;
 
+use super::cluster::BusOut;
 use super::peers::ServerSession;
 use crate::metrics::{Counter, Counters};
 
@@ -37,6 +38,10 @@ pub struct ReplyBuffer {
     /// Plaintext of the payload being sealed.
     scratch: Vec<u8>,
     pub persist: Vec<Persist>,
+    /// New keys whose ids the cluster database must give (cluster nodes).
+    pub claims: Vec<PublicKey>,
+    /// Messages for the other nodes of the cluster.
+    pub bus: Vec<BusOut>,
     /// What this thread has done so far, for the metrics ([`crate::metrics`]);
     /// kept across [`ReplyBuffer::clear`].
     pub tally: Counters,
@@ -50,6 +55,8 @@ impl ReplyBuffer {
             items: Vec::with_capacity(8),
             scratch: Vec::with_capacity(MAX_DATAGRAM),
             persist: Vec::new(),
+            claims: Vec::new(),
+            bus: Vec::new(),
             tally: Counters::default(),
         }
     }
@@ -59,6 +66,8 @@ impl ReplyBuffer {
         self.buf.clear();
         self.items.clear();
         self.persist.clear();
+        self.claims.clear();
+        self.bus.clear();
     }
 
     /// The datagrams, in the order they were queued.

@@ -14,6 +14,7 @@ use peerd_shared::proto::{Body, ErrorCode, REJECT_AFTER};
 use peerd_shared::{PeerId, Seq};
 use tracing::info;
 
+use super::cluster::Found;
 use super::registry::Registry;
 use super::replay::Cached;
 use super::reply_buffer::ReplyBuffer;
@@ -60,7 +61,9 @@ impl Registry {
                     local: t.receiver,
                     source,
                 };
+                let before = self.presence_of(id);
                 self.authenticated(asker, &plain[..n], verdict, now_ms, out);
+                self.presence_changed(id, before);
             }
             Err(reason) => self.dropped(reason, source, now_ms),
         }
@@ -220,16 +223,16 @@ impl Registry {
         page.put_u8(0);
         page.put_u16(0);
         if let Some(first) = PeerId::new(after.saturating_add(1)) {
-            for (peer, p) in self.peers.online_from(first) {
-                if peer == asker.id || self.expired(p.last_ms, now_ms) {
+            for (peer, addr) in self.online_after(first, now_ms) {
+                if peer == asker.id {
                     continue;
                 }
-                if page.len() + 8 + addr_len(p.addr) > MAX_PAYLOAD || count == u16::MAX {
+                if page.len() + 8 + addr_len(addr) > MAX_PAYLOAD || count == u16::MAX {
                     more = true;
                     break;
                 }
                 page.put_u64(peer.get());
-                page.put_addr(p.addr);
+                page.put_addr(addr);
                 count += 1;
             }
         }
@@ -247,19 +250,16 @@ impl Registry {
         );
     }
 
-    /// The target of CONNECT or RELAY, online.
-    fn target(&self, asker: PeerId, target: PeerId, now_ms: u64) -> Result<SocketAddr, ErrorCode> {
+    /// The target of CONNECT or RELAY, online here or on another node of
+    /// the cluster.
+    fn target(&self, asker: PeerId, target: PeerId, now_ms: u64) -> Result<Found, ErrorCode> {
         if target == asker {
             return Err(ErrorCode::BadRequest);
         }
         if !self.peers.is_registered(target) {
             return Err(ErrorCode::UnknownPeer);
         }
-        self.peers
-            .online(target)
-            .filter(|p| !self.expired(p.last_ms, now_ms))
-            .map(|p| p.addr)
-            .ok_or(ErrorCode::PeerOffline)
+        self.find(target, now_ms).ok_or(ErrorCode::PeerOffline)
     }
 
     /// Sends a remembered reply again (a retransmission within the window).
@@ -324,24 +324,33 @@ impl Registry {
         {
             return;
         }
-        let found = self.target(asker.id, target, now_ms).and_then(|addr| {
-            Ok((
-                addr,
-                self.peers.key_of(target).ok_or(ErrorCode::UnknownPeer)?,
-            ))
-        });
-        let reply = match found {
-            Ok((addr, key)) => {
-                if let Some(asker_key) = self.peers.key_of(asker.id) {
-                    let intro = Body::Intro {
-                        from: asker.id,
-                        key: asker_key,
-                        addr: asker.source,
-                    };
-                    if let Some(live) = self.peers.current(target) {
-                        let _ = out.seal(addr, &mut live.session, &intro);
+        let reply = match self.target(asker.id, target, now_ms) {
+            Ok(Found::Local(addr)) => match self.peers.key_of(target) {
+                Some(key) => {
+                    if let Some(asker_key) = self.peers.key_of(asker.id) {
+                        let intro = Body::Intro {
+                            from: asker.id,
+                            key: asker_key,
+                            addr: asker.source,
+                        };
+                        if let Some(live) = self.peers.current(target) {
+                            let _ = out.seal(addr, &mut live.session, &intro);
+                        }
                     }
+                    Ok((addr, key))
                 }
+                None => Err(ErrorCode::UnknownPeer),
+            },
+            Ok(Found::Remote { node, key, addr }) => {
+                // The target's NAT admits only its home node: INTRO goes
+                // from there.
+                self.forward_intro(node, target, asker.id, asker.source, out);
+                Ok((addr, key))
+            }
+            Err(code) => Err(code),
+        };
+        let reply = match reply {
+            Ok((addr, key)) => {
                 info!("CONNECT id {} -> id {target}", asker.id);
                 Cached::ConnectAck { target, key, addr }
             }
@@ -400,7 +409,7 @@ impl Registry {
                 info!("RELAY id {} -> id {target}: too_large", asker.id);
                 Cached::Error(ErrorCode::TooLarge)
             }
-            Ok(addr) => {
+            Ok(Found::Local(addr)) => {
                 let relayed = Body::Relayed {
                     from: asker.id,
                     data,
@@ -409,6 +418,16 @@ impl Registry {
                     let _ = out.seal(addr, &mut live.session, &relayed);
                 }
                 info!("RELAY id {} -> id {target}: {} bytes", asker.id, data.len());
+                Cached::RelayAck
+            }
+            Ok(Found::Remote { node, .. }) => {
+                self.forward_relayed(node, target, asker.id, data, out);
+                info!(
+                    "RELAY id {} -> id {target}: {} bytes, through node {}",
+                    asker.id,
+                    data.len(),
+                    self.cluster.as_ref().map_or("?", |c| c.node_name(node))
+                );
                 Cached::RelayAck
             }
             Err(code) => {

@@ -1,7 +1,8 @@
 //! The server's event loop: one UDP socket on a single-threaded tokio
 //! runtime, feeding datagrams to the [`Registry`] and sending what it
-//! answers, plus the database writer's reports, a once-a-second sweep and
-//! the shutdown signal. No locks, no per-request tasks: the core is a plain
+//! answers, plus the reports of the thread behind it (the database
+//! writer, or a cluster node's engine: [`Backend`]), a once-a-second sweep
+//! and the shutdown signal. No locks, no per-request tasks: the core is a plain
 //! value owned by this loop.
 
 use std::future::Future;
@@ -15,14 +16,14 @@ use socket2::Socket;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
+use super::backend::Backend;
 use super::error::ServerError;
 use super::mmsg::{self, Dest, RecvBatch};
 use super::registry::Registry;
-use super::reply_buffer::{Persist, ReplyBuffer};
+use super::reply_buffer::ReplyBuffer;
 use super::reuseport;
-use super::store::Writer;
 use super::stun_threads::Handed;
 use crate::metrics::{Counter, Gauge, Publisher};
 
@@ -73,7 +74,7 @@ pub fn bind(
 pub async fn serve(
     socket: UdpSocket,
     mut registry: Registry,
-    mut writer: Writer,
+    mut backend: Backend,
     mut handed: mpsc::Receiver<Handed>,
     metrics: Option<Publisher>,
     shutdown: impl Future<Output = ()>,
@@ -90,14 +91,18 @@ pub async fn serve(
         tokio::select! {
             biased;
             () = &mut shutdown => break,
-            Some(done) = writer.stored.recv() => {
+            Some(report) = backend.next() => {
                 out.clear();
-                registry.on_durable(&done.ids, done.ok, Instant::now(), &mut out);
+                backend.apply(report, &mut registry, &mut out);
+                backend.hand_over(&mut registry, &mut out);
                 send_all(&socket, fd, v6, &mut out, &mut dests).await;
             }
             _ = sweep.tick() => {
                 let now = Instant::now();
                 registry.sweep(now);
+                out.clear();
+                registry.cluster_tick(now, &mut out);
+                backend.hand_over(&mut registry, &mut out);
                 if let Some(m) = &metrics {
                     m.set(Gauge::OnlinePeers, registry.online_count() as u64);
                     m.set(Gauge::KnownIds, registry.known_ids() as u64);
@@ -108,7 +113,8 @@ pub async fn serve(
                 // From a STUN thread: looked like STUN but was not.
                 out.clear();
                 registry.handle(&datagram, source, Instant::now(), &mut out);
-                persist(&mut registry, &writer, &mut out);
+                registry.flush_announcements(&mut out);
+                backend.hand_over(&mut registry, &mut out);
                 send_all(&socket, fd, v6, &mut out, &mut dests).await;
             }
             ready = socket.readable() => {
@@ -139,9 +145,11 @@ pub async fn serve(
                     let mut received = 0;
                     for (datagram, source) in batch.datagrams() {
                         registry.handle(datagram, source, now, &mut out);
-                        persist(&mut registry, &writer, &mut out);
+                        backend.hand_over(&mut registry, &mut out);
                         received += 1;
                     }
+                    registry.flush_announcements(&mut out);
+                    backend.hand_over(&mut registry, &mut out);
                     out.tally.add(Counter::DatagramsReceived, received);
                     send_all(&socket, fd, v6, &mut out, &mut dests).await;
                     if drained {
@@ -155,29 +163,8 @@ pub async fn serve(
         }
     }
     info!("shutting down: {} peers online", registry.online_count());
-    writer.close();
+    backend.close();
     Ok(())
-}
-
-/// Hands new ids and timestamps to the writer; if it is gone, new ids
-/// fail at once.
-fn persist(registry: &mut Registry, writer: &Writer, out: &mut ReplyBuffer) {
-    if out.persist.is_empty() {
-        return;
-    }
-    let mut failed = Vec::new();
-    for &item in &out.persist {
-        if let Err(e) = writer.store(item) {
-            error!("{e}");
-            if let Persist::New { id, .. } = item {
-                failed.push(id);
-            }
-        }
-    }
-    out.persist.clear();
-    if !failed.is_empty() {
-        registry.on_durable(&failed, false, Instant::now(), out);
-    }
 }
 
 /// Sends every queued datagram, `BATCH` per `sendmmsg`, waiting while the

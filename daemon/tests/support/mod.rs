@@ -13,11 +13,13 @@
 //! - [`udp`]: raw datagrams to the server; [`handshake`], [`peers`]: a
 //!   protocol v2 client (REGISTER handshake, requests, replies).
 //! - [`net`]: a temporary directory with a server and daemons.
+//! - [`cluster`]: PostgreSQL, NATS and `peerd server` nodes of a cluster.
 //!
 //! Each test file includes it with `mod support;` and uses a part of it.
 #![allow(dead_code, unused_imports)]
 
 mod bins;
+mod cluster;
 mod control;
 mod daemon;
 mod handshake;
@@ -33,6 +35,7 @@ mod udp;
 
 pub use self::{
     bins::{isolate, peerctl_bin, peerd_bin},
+    cluster::{servers, Engines, Nats, Postgres, CONVERGE},
     control::{Ctl, Events, RawCtl},
     daemon::{Daemon, Launch},
     handshake::{gap_after, handshake, Answer, Attempt, Keys, ServerSession},

@@ -136,6 +136,14 @@ impl SecretKey {
         &self.0
     }
 
+    /// A 32-byte key for another purpose, derived from this private key:
+    /// `HASH(label ‖ private key)`. Whoever holds the key file can derive
+    /// it, nobody else (the nodes of a cluster, which share the server's
+    /// key, authenticate their messages to each other with one).
+    pub fn derive(&self, label: &[u8]) -> [u8; KEY_LEN] {
+        hash(&[label, &self.0])
+    }
+
     /// The public key of this private key.
     pub fn public_key(&self) -> PublicKey {
         PublicKey(super::crypto::x25519_base(&self.0))

@@ -161,7 +161,7 @@ async fn status(s: &Services) -> Result<Status, ControlError> {
     let counts = s.store.read(|st| st.counts()).await.map_err(storage)?;
     Ok(Status {
         id: link.id,
-        server: s.info.server.clone(),
+        server: link.server,
         state: link.state,
         reason: link.reason,
         public_addr: link.public_addr.map(|a| a.to_string()),

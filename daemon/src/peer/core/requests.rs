@@ -66,6 +66,16 @@ impl<P> Requests<P> {
         self.pending.remove(&seq).map(|p| p.purpose)
     }
 
+    /// Forgets every pending request (they went to a server that is no
+    /// longer the home); returns what they were for.
+    pub fn drain(&mut self) -> Vec<P> {
+        let seqs: Vec<Seq> = self.pending.keys().copied().collect();
+        for seq in &seqs {
+            self.timers.disarm(*seq);
+        }
+        self.pending.drain().map(|(_, p)| p.purpose).collect()
+    }
+
     /// Whether any pending request is for something `f` accepts.
     pub fn any(&self, f: impl Fn(&P) -> bool) -> bool {
         self.pending.values().any(|p| f(&p.purpose))

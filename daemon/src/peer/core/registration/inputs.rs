@@ -18,8 +18,12 @@ use crate::peer::core::transport::{Inbound, PeerKey, PeerPacket, Route, SealErro
 /// The registration state machine and the transport it speaks through.
 pub struct Registration<C> {
     pub(super) transport: Transport,
-    /// The server as configured, for reasons and logs.
+    /// The home server as configured, for reasons, logs and `status`.
     pub(super) server_text: String,
+    /// Every server the daemon may use (the nodes of a cluster), as
+    /// configured and resolved; the home is `servers[home]`.
+    pub(super) servers: Vec<(String, SocketAddr)>,
+    pub(super) home: usize,
     pub(super) state: RegState,
     pub(super) reason: Option<String>,
     pub(super) public_addr: Option<SocketAddr>,
@@ -42,6 +46,8 @@ impl<C> Registration<C> {
     /// Not registered yet; [`Registration::start`] begins.
     pub fn new(transport: Transport, server_text: String) -> Self {
         Self {
+            servers: vec![(server_text.clone(), transport.server())],
+            home: 0,
             transport,
             server_text,
             state: RegState::Connecting,
@@ -56,6 +62,19 @@ impl<C> Registration<C> {
             stopping: false,
             out: Vec::new(),
         }
+    }
+
+    /// Several servers (nodes of one cluster, sharing one key): the first
+    /// is the home; when it stops answering, the next one is. `servers`
+    /// holds labels and addresses, at least one.
+    pub fn with_servers(mut self, servers: Vec<(String, SocketAddr)>) -> Self {
+        if let Some((label, addr)) = servers.first() {
+            self.server_text = label.clone();
+            self.transport.rehome(*addr);
+            self.servers = servers;
+            self.home = 0;
+        }
+        self
     }
 
     /// What to do, in order, since the last call.
@@ -75,6 +94,7 @@ impl<C> Registration<C> {
             state: self.state,
             reason: self.reason.clone(),
             public_addr: self.public_addr,
+            server: self.server_text.clone(),
         }
     }
 

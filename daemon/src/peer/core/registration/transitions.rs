@@ -50,6 +50,11 @@ impl<C> Registration<C> {
                 if self.state != RegState::Registered {
                     self.went_offline(reason, now);
                 }
+                if self.move_home() {
+                    // Another node: a round to it at once.
+                    self.rounds.stop();
+                    return self.begin_round(now);
+                }
                 // Does the server present another key than the pinned one?
                 if self.transport.server_key().is_some() {
                     let d = self.transport.key_request(now.at);
@@ -101,9 +106,34 @@ impl<C> Registration<C> {
         }
     }
 
-    /// The server stopped answering requests: handshake again.
+    /// The home server stopped answering: the next one of the list
+    /// becomes the home (true), if there are several.
+    fn move_home(&mut self) -> bool {
+        if self.servers.len() < 2 || self.stopping {
+            return false;
+        }
+        let from = self.server_text.clone();
+        self.home = (self.home + 1) % self.servers.len();
+        let (label, addr) = self.servers[self.home].clone();
+        tracing::warn!(from = %from, to = %label, "server {from} does not answer: moving to {label}");
+        self.server_text = label;
+        self.transport.rehome(addr);
+        self.public_addr = None;
+        // Requests out with the old home are asked again of the new one
+        // once registered there (a keepalive is not: registering is one).
+        for purpose in self.requests.drain() {
+            if !matches!(purpose, Purpose::Keepalive) {
+                self.deferred.push(purpose);
+            }
+        }
+        true
+    }
+
+    /// The server stopped answering requests: handshake again (with the
+    /// next server, when there are several).
     pub(super) fn server_silent(&mut self, reason: String, now: Now) {
         self.leave_registered(RegState::Connecting, &reason);
+        self.move_home();
         self.reason = Some(reason);
         self.rounds.stop();
         self.begin_round(now);

@@ -102,4 +102,6 @@ pub struct LinkStatus {
     pub state: RegState,
     pub reason: Option<String>,
     pub public_addr: Option<SocketAddr>,
+    /// The home server (as configured).
+    pub server: String,
 }

@@ -119,6 +119,22 @@ impl Transport {
         self.server.addr
     }
 
+    /// Talks to the server at `addr` from now on (the daemon moved its
+    /// home to another node of a cluster): the sessions, handshakes and
+    /// cookie of the old one are forgotten; its key stays (every node of a
+    /// cluster has the same).
+    pub fn rehome(&mut self, addr: SocketAddr) {
+        if self.server.addr == addr {
+            return;
+        }
+        let key = self.server.key;
+        let dropped = self.server.reset(key);
+        self.forget_indices(dropped);
+        self.server.addr = addr;
+        self.server.key_request_at = None;
+        self.registered = false;
+    }
+
     /// The server's key, when known.
     pub fn server_key(&self) -> Option<PublicKey> {
         self.server.key
