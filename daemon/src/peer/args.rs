@@ -261,6 +261,12 @@ fn resolve_server(text: &str, listen: SocketAddr) -> Result<Vec<SocketAddr>, Pee
                 .collect()
         }
     };
+    // An IPv4-mapped address ([::ffff:a.b.c.d]:p) is the IPv4 one: replies
+    // come from a.b.c.d, and only replies from the exact address are read.
+    let addrs: Vec<SocketAddr> = addrs
+        .into_iter()
+        .map(peerd_shared::proto::codec::canonical)
+        .collect();
     let same: Vec<SocketAddr> = addrs
         .iter()
         .filter(|a| a.is_ipv4() == listen.is_ipv4())
@@ -276,6 +282,13 @@ fn resolve_server(text: &str, listen: SocketAddr) -> Result<Vec<SocketAddr>, Pee
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv4_mapped_server_address_is_the_ipv4_one() {
+        let listen: SocketAddr = "0.0.0.0:0".parse().expect("addr");
+        let got = resolve_server("[::ffff:127.0.0.1]:9000", listen).expect("resolved");
+        assert_eq!(got, ["127.0.0.1:9000".parse::<SocketAddr>().expect("addr")]);
+    }
 
     fn args_with_config(text: &str) -> (tempfile::TempDir, StartArgs) {
         let dir = tempfile::tempdir().expect("tempdir");
