@@ -4,6 +4,9 @@
 //! start over and id 2 is someone else), messages to that id are refused
 //! with `key_changed`, `key ID` shows both keys, and only `trust ID FP`
 //! with the offered key's fingerprint lets messages flow again, for good.
+//! A server that comes back with another key of its own is refused, with
+//! both fingerprints and how to re-pin, until the daemon is given the new
+//! key.
 
 mod support;
 
@@ -130,4 +133,41 @@ fn a_changed_key_is_refused_until_its_fingerprint_is_trusted() {
         "{unknown:?}"
     );
     drop(server);
+}
+
+#[test]
+fn a_server_with_another_key_is_refused_until_its_key_is_given() {
+    let tmp = Scratch::new();
+    // A short keepalive: the daemon notices the new server soon.
+    let fast = ["--keepalive", "2"];
+    let first = Server::start("127.0.0.1:0", &tmp.path("s1/registry.sqlite3"), &fast);
+    let (addr, old) = (first.addr, first.key());
+    let mut a = Daemon::start(addr, &tmp.path("a"));
+    let id = a.wait_registered();
+    drop(first);
+    // The same address, another key (its own key file, beside its database).
+    let second = Server::start(&addr.to_string(), &tmp.path("s2/registry.sqlite3"), &fast);
+    let new = second.key();
+    assert_ne!(new, old);
+    let status = poll("A to refuse the server's new key", || {
+        let s = a.status().ok()?;
+        let reason = s.reason.clone()?;
+        reason.contains(&new.fingerprint()).then_some(s)
+    });
+    let reason = status.reason.clone().expect("a reason");
+    assert!(reason.contains(&old.fingerprint()), "{reason}");
+    assert!(
+        reason.contains("--server-key"),
+        "says how to re-pin: {reason}"
+    );
+    assert_ne!(status.state, peerd_shared::control::RegState::Registered);
+    assert!(a.list().is_err(), "nothing is asked of that server");
+
+    // Given the new key, it registers there.
+    assert!(a.stop().success());
+    let a = Daemon::spawn(addr, &tmp.path("a"), &["--server-key", &new.to_string()]);
+    let again = a.wait_registered();
+    assert_eq!(again.get(), 1, "a fresh registry gives id 1 (was {id})");
+    let status = a.status().expect("status");
+    assert_eq!(status.server_fingerprint, Some(new.fingerprint()));
 }
