@@ -69,7 +69,10 @@ impl Captured {
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n @ 1..) = stream.read(&mut buf) {
-                sink.lock().expect("lock").bytes.extend_from_slice(&buf[..n]);
+                sink.lock()
+                    .expect("lock")
+                    .bytes
+                    .extend_from_slice(&buf[..n]);
             }
             sink.lock().expect("lock").closed = true;
         });

@@ -9,14 +9,20 @@
 //! and the old id stays reserved for the old token forever.
 //!
 //! Beside it, `server.pub` holds the server's pinned public key.
+//!
+//! The data dir is private: created mode 0700, and an existing one that
+//! other users may read is refused with the command that fixes it (as ssh
+//! refuses a readable key), rather than changed: the path may be a
+//! directory the user shares on purpose, given by mistake.
 
-use std::fs::DirBuilder;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use peerd_shared::proto::{Identity, PublicKey, SecretKey};
 
 use super::error::PeerError;
+use crate::private;
 
 /// File name of the private key inside the data dir.
 pub const KEY_FILE: &str = "identity.key";
@@ -27,17 +33,44 @@ pub const SERVER_KEY_FILE: &str = "server.pub";
 
 /// Creates `dir` (and its parents) with mode 0700 when it does not exist.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), PeerError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    private::create_dir(dir)
+        .map(drop)
         .map_err(|source| PeerError::Dir {
             path: dir.to_path_buf(),
             source,
         })
+}
+
+/// The data dir, created mode 0700 when missing; one that exists and lets
+/// other users in is refused, naming the `chmod` that fixes it.
+pub fn private_data_dir(dir: &Path) -> Result<(), PeerError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(PeerError::Dir {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other("it exists and is not a directory"),
+        });
+    }
+    ensure_private_dir(dir)?;
+    match private::loose_dir(dir) {
+        None => Ok(()),
+        Some(mode) => Err(PeerError::DataDirMode {
+            path: dir.to_path_buf(),
+            mode,
+            fix: format!("chmod 700 {}", shell_word(dir)),
+        }),
+    }
+}
+
+/// `path` as one shell word (quoted when it holds anything but plain
+/// path characters), for commands shown to the user.
+pub fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%=~".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// What loading the identity found.
@@ -113,12 +146,19 @@ pub fn pinned_server_key(data_dir: &Path) -> Result<Option<PublicKey>, PeerError
     }
 }
 
-/// Pins `key` as the server's in the data dir (written atomically).
+/// Pins `key` as the server's in the data dir (written atomically, mode
+/// 0600 like everything there).
 pub fn pin_server_key(data_dir: &Path, key: &PublicKey) -> std::io::Result<()> {
     let path = data_dir.join(SERVER_KEY_FILE);
     let tmp = data_dir.join(format!("{SERVER_KEY_FILE}.tmp"));
-    std::fs::write(&tmp, format!("{key}\n"))?;
-    std::fs::File::open(&tmp)?.sync_all()?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(private::FILE_MODE)
+        .open(&tmp)?;
+    file.write_all(format!("{key}\n").as_bytes())?;
+    file.sync_all()?;
     std::fs::rename(&tmp, &path)
 }
 

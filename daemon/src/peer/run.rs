@@ -21,6 +21,7 @@ use super::inbox::Inbox;
 use super::lifecycle::{Lifecycle, Stop};
 use super::outbox::Outbox;
 use super::registry_link::{Caller, RegistryLink};
+use super::retention::Retention;
 use super::store::{Store, StoreHandle};
 use super::{detach, identity, socket};
 
@@ -39,22 +40,37 @@ pub fn main(args: StartArgs) -> ExitCode {
     }
     match &config.log_file {
         Some(path) => {
-            if let Err(e) = crate::telemetry::init_file(path) {
+            if let Err(e) = crate::telemetry::init_rotating(path) {
                 eprintln!("peerd start: cannot open log file {}: {e}", path.display());
                 return ExitCode::FAILURE;
             }
+            log_panics();
         }
         None => crate::telemetry::init_stderr(),
     }
+    let to_file = config.log_file.is_some();
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
-            // Also on stderr in plain words, whatever the log filter says.
-            eprintln!("peerd start: {e}");
+            // Also on stderr in plain words, whatever the log filter says
+            // (a log file has it already).
+            if !to_file {
+                eprintln!("peerd start: {e}");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// With a log file, a panic is logged there too (stderr is the file the
+/// daemon was started with, which rotation leaves behind).
+fn log_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("panic: {info}");
+        default(info);
+    }));
 }
 
 fn random_u64() -> u64 {
@@ -78,13 +94,24 @@ struct Prepared {
     delivery: Delivery,
     info: Arc<DaemonInfo>,
     data_dir: std::path::PathBuf,
+    retention: super::args::Retention,
 }
 
-/// The data dir, identity, control socket, store, UDP socket and cores.
-fn prepare(config: &Config) -> Result<(Prepared, JoinHandle<()>), PeerError> {
-    identity::ensure_private_dir(&config.data_dir)?;
-    let loaded = identity::load_or_create(&config.data_dir)?;
+/// What the daemon holds until it exits.
+struct Held {
+    /// One daemon per data dir.
+    _lock: super::lock::DataDirLock,
+    store_thread: JoinHandle<()>,
+}
+
+/// The data dir and its lock, the control socket, the identity, store, UDP
+/// socket and cores, in that order: nothing is written in a data dir that
+/// another daemon holds.
+fn prepare(config: &Config) -> Result<(Prepared, Held), PeerError> {
+    identity::private_data_dir(&config.data_dir)?;
+    let lock = super::lock::acquire(&config.data_dir, &config.socket)?;
     let (listener, socket_file) = claim(&config.socket)?;
+    let loaded = identity::load_or_create(&config.data_dir)?;
     let store = Store::open(&config.data_dir)?;
     if loaded.created {
         // A new key is a new identity: an id stored by an earlier one
@@ -133,8 +160,13 @@ fn prepare(config: &Config) -> Result<(Prepared, JoinHandle<()>), PeerError> {
             started: Instant::now(),
         }),
         data_dir: config.data_dir.clone(),
+        retention: config.retention,
     };
-    Ok((prepared, store_thread))
+    let held = Held {
+        _lock: lock,
+        store_thread,
+    };
+    Ok((prepared, held))
 }
 
 /// The server's key: given (and then pinned, replacing an older pin), or
@@ -185,6 +217,7 @@ fn start(p: Prepared) -> Result<(), PeerError> {
     let inbox = inbox_ctx.run(Inbox::new(p.store.clone(), link.clone()));
     let (lifecycle, stopping) = Lifecycle::new(link.clone(), outbox.clone(), inbox.clone());
     let lifecycle = lifecycle.start();
+    Retention::new(p.store.clone(), p.retention).start();
     let services = Services {
         info: p.info,
         stopping,
@@ -204,13 +237,19 @@ fn start(p: Prepared) -> Result<(), PeerError> {
 
 /// Runs the daemon until it is told to stop.
 pub fn run(config: Config) -> Result<(), PeerError> {
-    let (prepared, store_thread) = prepare(&config)?;
+    let (prepared, held) = prepare(&config)?;
     let sys = System::new();
     sys.block_on(async { start(prepared) })?;
     let ran = sys.run();
     tracing::info!("stopped");
     // The actors are gone, and with them every handle of the store thread.
+    let Held {
+        _lock: lock,
+        store_thread,
+    } = held;
     let _ = store_thread.join();
+    // The data dir's lock goes last, with everything written.
+    drop(lock);
     ran.map_err(runtime)
 }
 

@@ -1,5 +1,6 @@
 //! The daemon's embedded database (SQLite, like the server's) in
-//! `<data dir>/peerd.sqlite3`: the inbox (one row per `(from, msg)`), the
+//! `<data dir>/peerd.sqlite3`: the inbox (one row per `(from, msg)`, and
+//! the ids of the messages removed from it), the
 //! outbox (one row per message this daemon sent, with its status), the
 //! peers' pinned keys, and a small key/value `meta` table (own id, next
 //! message id, server, last handshake timestamp).
@@ -87,6 +88,16 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status);
+-- Messages removed from the inbox (deleted or pruned), kept by id alone
+-- so that a retransmission of one is acknowledged and not stored again;
+-- dropped once older than any sender may retransmit (the longest ttl).
+CREATE TABLE IF NOT EXISTS inbox_gone (
+    sender INTEGER NOT NULL,
+    msg INTEGER NOT NULL,
+    gone_ms INTEGER NOT NULL,
+    PRIMARY KEY (sender, msg)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS inbox_received ON inbox (received_ms);
 CREATE TABLE IF NOT EXISTS peer_keys (
     peer INTEGER PRIMARY KEY,
     key BLOB NOT NULL,
@@ -131,9 +142,20 @@ pub(super) fn peer(n: i64) -> rusqlite::Result<PeerId> {
 }
 
 impl Store {
-    /// Opens (creating) the database in `data_dir`.
+    /// Opens (creating) the database in `data_dir`: it and its `-wal` and
+    /// `-shm` files are mode 0600 (narrowed, with a warning, when an older
+    /// run left them looser).
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(data_dir.join(DB_FILE))?;
+        let path = data_dir.join(DB_FILE);
+        let narrowed = crate::private::sqlite_files(&path)
+            .map_err(|e| StoreError::Sqlite(format!("{}: {e}", path.display())))?;
+        for (file, mode) in narrowed {
+            tracing::warn!(
+                "{} was readable by others (mode {mode:o}); now 0600",
+                file.display()
+            );
+        }
+        let conn = Connection::open(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // Sorting and grouping stay in memory: a read such as `status` must
