@@ -16,7 +16,7 @@
 //! directory the user shares on purpose, given by mistake.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use peerd_shared::proto::{Identity, PublicKey, SecretKey};
@@ -96,11 +96,11 @@ pub fn load_or_create(data_dir: &Path) -> Result<Loaded, PeerError> {
             "{e}; move the file away to get a new identity (and a new id)"
         ))
     })?;
-    let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        tracing::warn!(path = %path.display(), "identity key was readable by others; setting mode 0600");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| err(e.to_string()))?;
+    if let Some(mode) = private::narrow_file(&path).map_err(|e| err(e.to_string()))? {
+        tracing::warn!(
+            "{} was readable by others (mode {mode:o}); now 0600",
+            path.display()
+        );
     }
     let token = data_dir.join(V1_TOKEN_FILE);
     let retired_token = created && token.exists();
@@ -165,6 +165,7 @@ pub fn pin_server_key(data_dir: &Path, key: &PublicKey) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn the_key_is_created_private_kept_and_a_v1_token_retired() {

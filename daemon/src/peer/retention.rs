@@ -1,5 +1,6 @@
-//! Retention: the actor that keeps the store bounded. At start and then
-//! every [`Retention::interval`] it removes the received messages older
+//! Retention: what keeps the store bounded. At start ([`sweep`], before
+//! the daemon answers anything) and then every [`Retention::interval`]
+//! (the actor), it removes the received messages older
 //! than `inbox_retention`, the delivered and failed ones older than
 //! `outbox_retention` (queued messages stay until their ttl), and the ids
 //! of removed received messages older than [`GONE_KEEP`], which no sender
@@ -12,7 +13,7 @@ use peerd_shared::control::MAX_TTL_SECS;
 
 use super::alarm::now;
 use super::args::Retention as Settings;
-use super::store::StoreHandle;
+use super::store::{Store, StoreError, StoreHandle};
 
 /// How long the id of a removed message is kept: the longest ttl, and a
 /// day for clocks that disagree.
@@ -49,42 +50,48 @@ impl Retention {
         let store = self.store.clone();
         let settings = self.settings;
         actix::spawn(async move {
-            let now_ms = now().unix_ms;
-            let before = move |d: Duration| {
-                now_ms.saturating_sub(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            };
             let swept = store
-                .call(move |st| {
-                    let inbox = match settings.inbox {
-                        Some(keep) => st.prune_inbox(before(keep), now_ms)?,
-                        None => 0,
-                    };
-                    let outbox = match settings.outbox {
-                        Some(keep) => st.prune_outbox(before(keep))?,
-                        None => 0,
-                    };
-                    st.forget_gone(before(GONE_KEEP))?;
-                    Ok((inbox, outbox))
-                })
+                .call(move |st| sweep(st, settings, now().unix_ms))
                 .await;
-            match swept {
-                Ok((0, 0)) => {}
-                Ok((inbox, outbox)) => tracing::info!(
-                    inbox,
-                    outbox,
-                    "retention: removed {inbox} received and {outbox} sent messages"
-                ),
-                Err(e) => tracing::error!(error = %e, "retention: cannot remove old messages"),
+            if let Err(e) = swept {
+                tracing::error!(error = %e, "retention: cannot remove old messages");
             }
         });
     }
 }
 
+/// Removes from `store` what `settings` keeps no longer at `now_ms` (and
+/// the ids of removed messages older than [`GONE_KEEP`]); logs what it
+/// removed. Run at start, before the daemon answers anything, then by the
+/// actor.
+pub fn sweep(store: &Store, settings: Settings, now_ms: u64) -> Result<(), StoreError> {
+    let before =
+        |d: Duration| now_ms.saturating_sub(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let inbox = match settings.inbox {
+        Some(keep) => store.prune_inbox(before(keep), now_ms)?,
+        None => 0,
+    };
+    let outbox = match settings.outbox {
+        Some(keep) => store.prune_outbox(before(keep))?,
+        None => 0,
+    };
+    store.forget_gone(before(GONE_KEEP))?;
+    if inbox + outbox > 0 {
+        tracing::info!(
+            inbox,
+            outbox,
+            "retention: removed {inbox} received and {outbox} sent messages"
+        );
+    }
+    Ok(())
+}
+
 impl Actor for Retention {
     type Context = Context<Self>;
 
+    /// The first sweep was made at start ([`sweep`]); the next ones come
+    /// every [`Retention::interval`].
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.sweep(ctx);
         ctx.run_interval(self.interval(), Self::sweep);
     }
 }

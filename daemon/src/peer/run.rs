@@ -126,6 +126,7 @@ fn prepare(config: &Config) -> Result<(Prepared, Held), PeerError> {
     let server_key = server_key(config)?;
     let pins = store.pinned_keys()?;
     let last_ts = store.last_timestamp()?;
+    super::retention::sweep(&store, config.retention, super::alarm::now().unix_ms)?;
     let (store, store_thread) = StoreHandle::spawn(store).map_err(runtime)?;
     let udp = socket::bind(config.listen).map_err(|source| PeerError::Udp {
         addr: config.listen,

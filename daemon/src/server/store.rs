@@ -89,19 +89,18 @@ pub fn open(path: &Path) -> Result<(Connection, Loaded), ServerError> {
 }
 
 /// Creates `dir` (and its missing parents) mode 0700. An existing one
-/// that others may read is left as it is, with a warning: it may be a
-/// shared directory such as /tmp or /var/lib given with --db (the files
-/// in it are 0600 whatever it is).
+/// that others may read is left as it is, and the log says so: it may be
+/// a shared directory such as /tmp given with --db, and the files the
+/// server keeps in it are 0600 whatever it is.
 pub fn private_dir(dir: &Path) -> Result<(), ServerError> {
     let existed = crate::private::create_dir(dir).map_err(|source| ServerError::CreateDir {
         path: dir.to_path_buf(),
         source,
     })?;
     if let Some(mode) = existed.then(|| crate::private::loose_dir(dir)).flatten() {
-        tracing::warn!(
-            "the directory {} of the registry is open to other users (mode {mode:o}); \
-             its files are 0600, but `chmod 700 {}` hides their names too",
-            dir.display(),
+        tracing::info!(
+            "the directory {} is open to other users (mode {mode:o}); the server's files \
+             in it are 0600 (`chmod 700` it to hide their names too)",
             dir.display()
         );
     }

@@ -65,7 +65,7 @@ pub struct Store {
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inbox (
-    seq INTEGER PRIMARY KEY,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
     sender INTEGER NOT NULL,
     msg INTEGER NOT NULL,
     text TEXT NOT NULL,
@@ -104,6 +104,41 @@ CREATE TABLE IF NOT EXISTS peer_keys (
     pinned_ms INTEGER NOT NULL
 );
 ";
+
+/// An inbox of an older version numbers its rows without AUTOINCREMENT, so
+/// SQLite reuses the number of a removed newest row; followers and
+/// listings rely on numbers that only grow. Such a table is copied once
+/// into one with AUTOINCREMENT.
+fn never_reuse_inbox_rows(conn: &Connection) -> rusqlite::Result<()> {
+    let sql: String = conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'inbox'",
+        [],
+        |r| r.get(0),
+    )?;
+    if sql.contains("AUTOINCREMENT") {
+        return Ok(());
+    }
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         ALTER TABLE inbox RENAME TO inbox_old;
+         CREATE TABLE inbox (
+             seq INTEGER PRIMARY KEY AUTOINCREMENT,
+             sender INTEGER NOT NULL,
+             msg INTEGER NOT NULL,
+             text TEXT NOT NULL,
+             addr TEXT NOT NULL,
+             path TEXT NOT NULL,
+             sent_ms INTEGER NOT NULL,
+             received_ms INTEGER NOT NULL,
+             UNIQUE (sender, msg)
+         );
+         INSERT INTO inbox SELECT seq, sender, msg, text, addr, path, sent_ms, received_ms
+             FROM inbox_old;
+         DROP TABLE inbox_old;
+         CREATE INDEX IF NOT EXISTS inbox_received ON inbox (received_ms);
+         COMMIT;",
+    )
+}
 
 pub(super) fn path_text(p: PathKind) -> &'static str {
     match p {
@@ -163,6 +198,7 @@ impl Store {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        never_reuse_inbox_rows(&conn)?;
         let mut store = Self {
             conn,
             next_msg: 1,

@@ -138,6 +138,37 @@ fn inbox_since_delete_and_prune_and_removed_ids_stay_removed() {
 }
 
 #[test]
+fn inbox_rows_are_never_numbered_again_after_a_removal() {
+    let dir = tempfile::tempdir().unwrap();
+    // An inbox of an older version, without AUTOINCREMENT.
+    let old = rusqlite::Connection::open(dir.path().join(super::DB_FILE)).unwrap();
+    old.execute_batch(
+        "CREATE TABLE inbox (
+             seq INTEGER PRIMARY KEY, sender INTEGER NOT NULL, msg INTEGER NOT NULL,
+             text TEXT NOT NULL, addr TEXT NOT NULL, path TEXT NOT NULL,
+             sent_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, UNIQUE (sender, msg));
+         INSERT INTO inbox VALUES (7, 1, 1, 'kept', 'a', 'direct', 1, 2);",
+    )
+    .unwrap();
+    drop(old);
+    let store = Store::open(dir.path()).unwrap();
+    let rows = store.inbox(None, None, None).unwrap();
+    assert_eq!((rows[0].0, rows[0].1.text.as_str()), (7, "kept"), "copied");
+    let eight = store.receive(&entry(1, 2)).unwrap().expect("stored");
+    assert_eq!(eight, 8);
+    assert_eq!(
+        store.prune_inbox(1000, 0).unwrap(),
+        2,
+        "both rows, the newest too"
+    );
+    let nine = store.receive(&entry(1, 3)).unwrap().expect("stored");
+    assert_eq!(nine, 9, "the number of a removed row is not given again");
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.receive(&entry(1, 4)).unwrap(), Some(10));
+}
+
+#[test]
 fn outbox_since_delete_and_prune_keep_queued_messages() {
     let dir = tempfile::tempdir().unwrap();
     let to = PeerId::new(2).unwrap();
