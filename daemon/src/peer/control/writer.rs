@@ -72,22 +72,26 @@ fn stopping() -> ControlError {
 
 /// The line of `reply`, or of a `reply_too_large` error in its place.
 fn line(reply: &Reply) -> String {
+    line_within(reply, MAX_REPLY_LINE)
+}
+
+fn line_within(reply: &Reply, max: usize) -> String {
     let text = match serde_json::to_string(reply) {
         Ok(text) => text,
         Err(e) => {
             let why = format!("cannot encode the reply: {e}");
-            return line(&Reply::err(reply.req, ErrorKind::Internal, why));
+            return line_within(&Reply::err(reply.req, ErrorKind::Internal, why), max);
         }
     };
-    if text.len() <= MAX_REPLY_LINE {
+    if text.len() <= max {
         return text;
     }
     let why = format!(
-        "the reply would be {} bytes, over the {MAX_REPLY_LINE} bytes a reply line may hold; \
+        "the reply would be {} bytes, over the {max} bytes a reply line may hold; \
          ask for fewer messages (limit, since_ms) or remove old ones (inbox_prune, outbox_prune)",
         text.len()
     );
-    line(&Reply::err(reply.req, ErrorKind::ReplyTooLarge, why))
+    line_within(&Reply::err(reply.req, ErrorKind::ReplyTooLarge, why), max)
 }
 
 /// Waits for the reply of the slot at the head (taking one when there is
@@ -241,5 +245,37 @@ async fn follow(
                 return Ok(());
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peerd_shared::control::{InboxEntry, PathKind};
+
+    #[test]
+    fn a_reply_over_the_limit_becomes_reply_too_large_with_its_req() {
+        let message = InboxEntry {
+            from: peerd_shared::PeerId::new(2).expect("id"),
+            msg: peerd_shared::MsgId(1),
+            text: "z".repeat(1000),
+            addr: "127.0.0.1:9".into(),
+            path: PathKind::Direct,
+            sent_ms: 1,
+            received_ms: 2,
+        };
+        let reply = Reply::ok(
+            Some(7),
+            Response::Inbox {
+                messages: vec![message; 3],
+            },
+        );
+        let whole = line_within(&reply, 4000);
+        assert!(whole.len() > 3000 && whole.contains("zzz"), "{whole}");
+        let refused: Reply = serde_json::from_str(&line_within(&reply, 2000)).expect("JSON");
+        assert_eq!(refused.req, Some(7));
+        let e = refused.error.expect("an error");
+        assert_eq!(e.code, ErrorKind::ReplyTooLarge);
+        assert!(e.message.contains("over the 2000 bytes"), "{}", e.message);
     }
 }
