@@ -76,7 +76,7 @@ fn the_daemon_and_the_server_keep_their_files_private() {
     let a = Launch::new(server.addr, &data).start();
     for name in ["identity.key", "peerd.sqlite3"] {
         assert_eq!(mode(&data.join(name)), 0o600, "{name} narrowed");
-        support::poll(&format!("the log to say {name} was narrowed"), || {
+        support::poll(format!("the log to say {name} was narrowed"), || {
             a.logs()
                 .iter()
                 .any(|l| l.contains(name) && l.contains("(mode 644)"))
