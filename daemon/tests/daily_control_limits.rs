@@ -122,7 +122,9 @@ fn a_client_that_never_reads_is_cut_off_and_memory_stays_bounded() {
             .filter(|l| l.contains("without reading the replies; closing its connection"))
             .count()
     };
-    poll("a log line per client cut off", || (cut() >= 2).then_some(()));
+    poll("a log line per client cut off", || {
+        (cut() >= 2).then_some(())
+    });
     assert_eq!(cut(), 2, "one line per client cut off");
     assert!(d2.status().is_ok(), "still serving");
 }
