@@ -5,9 +5,11 @@
 //! the connection into a [`Follower`] that yields inbox [`Event`]s as the
 //! daemon streams them.
 //!
-//! The protocol is `docs/control.md`: one JSON object per line, every line
-//! at most [`MAX_LINE`] bytes (framed by `tokio_util`'s [`LinesCodec`]),
-//! one reply per request, in order.
+//! The protocol is `docs/control.md`: one JSON object per line (framed by
+//! `tokio_util`'s [`LinesCodec`]), a request at most
+//! [`MAX_LINE`](peerd_shared::control::MAX_LINE) bytes
+//! and a reply or event at most [`MAX_REPLY_LINE`], one reply per request,
+//! in order.
 
 use std::io;
 use std::os::unix::fs::FileTypeExt;
@@ -15,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use peerd_shared::control::{Command, ControlError, ErrorKind, Event, Reply, Response, MAX_LINE};
+use peerd_shared::control::{
+    Command, ControlError, ErrorKind, Event, Reply, Response, MAX_REPLY_LINE,
+};
 use peerd_shared::proto::MAX_TEXT;
 use peerd_shared::PeerId;
 use serde::Serialize;
@@ -151,7 +155,7 @@ impl Client {
         })?;
         let (read, write) = stream.into_split();
         Ok(Self {
-            reader: FramedRead::new(read, LinesCodec::new_with_max_length(MAX_LINE)),
+            reader: FramedRead::new(read, LinesCodec::new_with_max_length(MAX_REPLY_LINE)),
             writer: FramedWrite::new(write, LinesCodec::new()),
             next_req: 1,
         })
@@ -285,7 +289,7 @@ impl Follower {
     }
 }
 
-/// The next line of at most [`MAX_LINE`] bytes; `None` at end of stream.
+/// The next line of at most [`MAX_REPLY_LINE`] bytes; `None` at end of stream.
 async fn next_line(
     reader: &mut FramedRead<OwnedReadHalf, LinesCodec>,
 ) -> Result<Option<String>, ClientError> {
@@ -295,7 +299,7 @@ async fn next_line(
 fn codec_error(e: LinesCodecError) -> ClientError {
     match e {
         LinesCodecError::MaxLineLengthExceeded => {
-            ClientError::Protocol(format!("line longer than {MAX_LINE} bytes"))
+            ClientError::Protocol(format!("line longer than {MAX_REPLY_LINE} bytes"))
         }
         LinesCodecError::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
             ClientError::Protocol("line is not UTF-8".into())

@@ -278,9 +278,11 @@ pub fn sent_text(o: &SendOutcome, view: &View) -> String {
                 escape_control(why)
             )
         }
+        // Nothing stands in its way (`--no-wait`): how long it may wait
+        // is not news.
         (MsgStatus::Queued, None) => format!(
-            "queued for {} as message {}; peerd delivers it in the background, \
-             trying until {until} (see `peerctl outbox`)",
+            "queued for {} as message {}; peerd delivers it in the background \
+             (see `peerctl outbox`)",
             o.to, o.msg
         ),
         (MsgStatus::Failed, note) => format!(

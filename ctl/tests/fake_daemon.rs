@@ -70,8 +70,8 @@ fn queued_says_it_once_in_local_time_and_failed_exits_1() {
     let no_wait = f.ctl(&["send", "--no-wait", "3", "hi"]).ok();
     assert_eq!(
         no_wait,
-        "queued for 3 as message 4; peerd delivers it in the background, trying until \
-         2026-11-18 11:06:40 UTC (see `peerctl outbox`)\n"
+        "queued for 3 as message 4; peerd delivers it in the background \
+         (see `peerctl outbox`)\n"
     );
     let run = f.ctl(&["--json", "send", "5", "hi"]);
     assert_eq!(run.code, Some(1));

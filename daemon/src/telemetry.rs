@@ -163,13 +163,6 @@ where
     }
 }
 
-/// Logs to `path` (appending), without colours.
-pub fn init_file(path: &Path) -> std::io::Result<()> {
-    let file = OpenOptions::new().create(true).append(true).open(path)?;
-    init_writer(Mutex::new(file));
-    Ok(())
-}
-
 /// A log file at `path` that is rotated once it passes [`LOG_MAX_BYTES`]
 /// (`path.1` is the newest old one, at most [`LOG_KEEP`] are kept), every
 /// file created mode 0600. An existing `path` is appended to and its mode

@@ -62,9 +62,11 @@ fn second_daemon_on_a_live_socket_is_refused() {
     );
     assert!(!out.success(), "the second daemon must not start");
     let sock = a.socket.to_string_lossy();
+    let pid = a.status().expect("status").pid.expect("pid");
     assert!(
-        out.stderr
-            .contains(&format!("another peerd is running on {sock}")),
+        out.stderr.contains(&format!(
+            "another peerd (pid {pid}) is running on the control socket {sock}"
+        )),
         "{}",
         out.stderr
     );

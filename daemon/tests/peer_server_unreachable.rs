@@ -50,8 +50,7 @@ fn offline_with_reason_then_registers_when_the_server_comes_up() {
     assert!(
         r.note
             .as_deref()
-            .unwrap_or_default()
-            .contains("queued until"),
+            .is_some_and(|n| n.contains("not registered") && !n.contains("queued until")),
         "{r:?}"
     );
 

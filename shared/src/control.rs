@@ -4,8 +4,9 @@
 //! Every [`Request`] gets exactly one [`Reply`] line, in order. A `follow`
 //! request is answered with `following`, then every stored message as an
 //! [`Event`] line (the replay), then new messages as they arrive, until the
-//! client disconnects. Lines are at most [`MAX_LINE`] bytes. The full,
-//! stable description is in `docs/control.md`.
+//! client disconnects. A request line is at most [`MAX_LINE`] bytes, a
+//! reply or event line at most [`MAX_REPLY_LINE`]. The full, stable
+//! description is in `docs/control.md`.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,11 +14,22 @@ use crate::ids::{MsgId, PeerId};
 
 pub mod history;
 
-/// Longest line either side accepts, in bytes (without the newline).
+/// Longest request line the daemon accepts, in bytes (without the newline).
 pub const MAX_LINE: usize = 64 * 1024;
+
+/// Longest reply or event line the daemon writes, in bytes (without the
+/// newline), and so the longest a client must accept: a listing of the
+/// whole store is one line (about 60,000 messages of 1000 bytes). A reply
+/// that would be longer is refused with `reply_too_large`.
+pub const MAX_REPLY_LINE: usize = 64 * 1024 * 1024;
 
 /// Default time a queued message waits for delivery before it fails.
 pub const DEFAULT_TTL_SECS: u64 = 3600;
+
+/// Longest time a message may stay queued: 30 days. A receiver keeps the
+/// ids of the messages it deleted a little longer than this, so that a
+/// retransmission of one is never stored again.
+pub const MAX_TTL_SECS: u64 = 30 * 86_400;
 
 /// One request line. `req` is optional and echoed in the reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,6 +188,9 @@ pub enum ErrorKind {
     /// The server gave another key for the peer than the one pinned: the
     /// peer is refused until the user trusts the new key.
     KeyChanged,
+    /// The reply would be longer than [`MAX_REPLY_LINE`]: ask for fewer
+    /// messages (`limit`, `since_ms`).
+    ReplyTooLarge,
     /// Anything else; the message says what.
     Internal,
     /// A code this client does not know (received only).

@@ -53,7 +53,7 @@ async fn a_reply_line_over_the_limit_is_a_protocol_error() {
     let listener = UnixListener::bind(&path).expect("bind");
     let server = tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.expect("accept");
-        let huge = vec![b'x'; MAX_LINE + 10];
+        let huge = vec![b'x'; MAX_REPLY_LINE + 10];
         stream.write_all(&huge).await.expect("write");
         stream.write_all(b"\n").await.expect("write");
         stream
@@ -62,7 +62,7 @@ async fn a_reply_line_over_the_limit_is_a_protocol_error() {
     let err = client.request(Command::Id).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("unexpected answer from peerd: line longer than {MAX_LINE} bytes")
+        format!("unexpected answer from peerd: line longer than {MAX_REPLY_LINE} bytes")
     );
     drop(server.await.expect("fake daemon"));
 }

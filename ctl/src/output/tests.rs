@@ -48,7 +48,10 @@ fn sentences_about_a_send() {
     );
     outcome.note = None;
     let text = sent_text(&outcome, &utc());
-    assert!(!text.contains("stays queued"), "{text}");
+    assert!(
+        !text.contains("stays queued") && !text.contains("until"),
+        "{text}"
+    );
     assert!(text.contains("in the background"), "{text}");
 }
 

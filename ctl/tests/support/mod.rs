@@ -49,9 +49,18 @@ pub fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// Text a child writes to a pipe, collected by a thread.
+/// Text a child writes to a pipe, collected by a thread. The end of the
+/// pipe, not the exit of the child, says that all of it was read: a child
+/// can exit before the thread has taken its last bytes.
 #[derive(Clone, Default)]
-pub struct Captured(Arc<Mutex<Vec<u8>>>);
+pub struct Captured(Arc<Mutex<Pipe>>);
+
+#[derive(Default)]
+struct Pipe {
+    bytes: Vec<u8>,
+    /// The pipe is closed and read to the end.
+    closed: bool,
+}
 
 impl Captured {
     fn collect(mut stream: impl Read + Send + 'static) -> Self {
@@ -60,14 +69,23 @@ impl Captured {
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n @ 1..) = stream.read(&mut buf) {
-                sink.lock().expect("lock").extend_from_slice(&buf[..n]);
+                sink.lock()
+                    .expect("lock")
+                    .bytes
+                    .extend_from_slice(&buf[..n]);
             }
+            sink.lock().expect("lock").closed = true;
         });
         captured
     }
 
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+        String::from_utf8_lossy(&self.0.lock().expect("lock").bytes).into_owned()
+    }
+
+    /// Whether the pipe is closed and everything in it was read.
+    pub fn is_closed(&self) -> bool {
+        self.0.lock().expect("lock").closed
     }
 
     /// Waits until the text contains `needle`; returns all of it.
@@ -108,11 +126,16 @@ impl Proc {
         i32::try_from(self.child.id()).expect("pid")
     }
 
-    /// Waits for the child to exit on its own.
+    /// Waits for the child to exit on its own, and for its output to be
+    /// read to the end (so that `stdout.text()` is all of it).
     pub fn wait(&mut self) -> ExitStatus {
-        poll("the process to exit", || {
+        let status = poll("the process to exit", || {
             self.child.try_wait().ok().flatten()
-        })
+        });
+        poll("the end of the process's output", || {
+            (self.stdout.is_closed() && self.stderr.is_closed()).then_some(())
+        });
+        status
     }
 
     pub fn signal(&self, sig: i32) {

@@ -34,7 +34,9 @@ pub enum RelayPolicy {
 #[command(
     after_help = "Precedence: flag > environment variable > config file > default.\n\
 The config file is TOML with the keys server, server_key, listen, data_dir, socket, relay and metrics, \
-e.g.\n  server = \"rendezvous.example.net:8080\"\n  data_dir = \"/var/lib/peerd\""
+and inbox_retention and outbox_retention (how long stored messages are kept, e.g. \"90d\"; \
+by default, until deleted), e.g.\n  server = \"rendezvous.example.net:8080\"\n  \
+data_dir = \"/var/lib/peerd\""
 )]
 pub struct StartArgs {
     /// The rendezvous server, HOST[:PORT] (host names are resolved; the port
@@ -65,7 +67,8 @@ pub struct StartArgs {
     /// [default: auto]
     #[arg(long, env = "PEERD_RELAY", value_name = "POLICY")]
     pub relay: Option<RelayPolicy>,
-    /// Run in the background: log to DIR/peerd.log, return once the control socket answers
+    /// Run in the background (logging to DIR/peerd.log); return once it is
+    /// registered, printing its pid, socket and log file
     #[arg(long)]
     pub detach: bool,
     /// Config file to read instead of the user's (e.g. ~/.config/peerd/config.toml)
@@ -98,6 +101,10 @@ struct FileConfig {
     socket: Option<PathBuf>,
     relay: Option<RelayPolicy>,
     metrics: Option<SocketAddr>,
+    /// How long received messages are kept (e.g. "90d").
+    inbox_retention: Option<String>,
+    /// How long delivered and failed messages are kept.
+    outbox_retention: Option<String>,
 }
 
 /// The resolved settings of one daemon.
@@ -122,6 +129,17 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     /// Where to serve metrics; `None` = off.
     pub metrics: Option<SocketAddr>,
+    /// How long stored messages are kept (`None`: until deleted).
+    pub retention: Retention,
+}
+
+/// How long stored messages are kept, from the config file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Received messages, by the time they were received.
+    pub inbox: Option<std::time::Duration>,
+    /// Delivered and failed messages, by the time they were queued.
+    pub outbox: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -159,6 +177,10 @@ impl Config {
             })?),
             None => None,
         };
+        let retention = Retention {
+            inbox: retention("inbox_retention", file.inbox_retention.as_deref())?,
+            outbox: retention("outbox_retention", file.outbox_retention.as_deref())?,
+        };
         let explicit_dir = args.data_dir.clone().or(file.data_dir);
         let data_dir = explicit_dir
             .clone()
@@ -182,7 +204,25 @@ impl Config {
             detach: args.detach,
             log_file: args.log_file.clone(),
             metrics: args.metrics.or(file.metrics),
+            retention,
         })
+    }
+}
+
+/// A retention of the config file: a duration of at least a second
+/// (`90d`, `12h`, `1.5h`).
+fn retention(key: &str, text: Option<&str>) -> Result<Option<std::time::Duration>, PeerError> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d >= std::time::Duration::from_secs(1) => Ok(Some(d)),
+        Ok(_) => Err(PeerError::Config(format!(
+            "{key} = {text:?}: must be at least 1s"
+        ))),
+        Err(e) => Err(PeerError::Config(format!(
+            "{key} = {text:?}: {e}; use e.g. \"90d\", \"12h\""
+        ))),
     }
 }
 
@@ -360,6 +400,34 @@ mod tests {
         for bad in ["127.0.0.1:1,", ",127.0.0.1:1", "127.0.0.1:1,,127.0.0.1:2"] {
             args.server = Some(bad.into());
             assert!(Config::resolve(&args).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn retention_is_a_duration_of_the_file() {
+        let (_dir, args) =
+            args_with_config("inbox_retention = \"90d\"\noutbox_retention = \"1.5h\"\n");
+        let c = Config::resolve(&args).expect("resolve");
+        assert_eq!(
+            c.retention.inbox,
+            Some(std::time::Duration::from_secs(90 * 86_400))
+        );
+        assert_eq!(
+            c.retention.outbox,
+            Some(std::time::Duration::from_secs(5400))
+        );
+        let (_dir, args) = args_with_config("");
+        assert_eq!(
+            Config::resolve(&args).expect("resolve").retention,
+            Retention::default()
+        );
+        for bad in [
+            "inbox_retention = \"soon\"\n",
+            "outbox_retention = \"0s\"\n",
+        ] {
+            let (_dir, args) = args_with_config(bad);
+            let e = Config::resolve(&args).expect_err(bad);
+            assert!(e.to_string().contains("_retention"), "{e}");
         }
     }
 

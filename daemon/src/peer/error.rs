@@ -17,6 +17,20 @@ pub enum PeerError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the data dir {path} is open to other users (mode {mode:o}); peerd keeps its \
+         private key and messages there: make it private with `{fix}`, or choose another \
+         --data-dir"
+    )]
+    DataDirMode {
+        path: PathBuf,
+        mode: u32,
+        fix: String,
+    },
+    #[error("{0}")]
+    DataDirInUse(String),
+    #[error("data dir lock: {0}")]
+    Lock(String),
     #[error("identity file {path}: {message}")]
     Identity { path: PathBuf, message: String },
     #[error("cannot bind UDP socket on {addr}: {source}")]
@@ -24,8 +38,14 @@ pub enum PeerError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("another peerd is running on {0}; stop it with `peerctl stop` or use another --socket/--data-dir")]
-    AlreadyRunning(PathBuf),
+    #[error(
+        "another peerd{} is running on the control socket {}; stop it with \
+         `peerctl --socket {} stop`, or use another --socket/--data-dir",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+        path.display(),
+        path.display()
+    )]
+    AlreadyRunning { path: PathBuf, pid: Option<u32> },
     #[error("cannot use control socket {path}: {message}")]
     Control { path: PathBuf, message: String },
     #[error("store: {0}")]

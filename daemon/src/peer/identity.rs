@@ -9,14 +9,20 @@
 //! and the old id stays reserved for the old token forever.
 //!
 //! Beside it, `server.pub` holds the server's pinned public key.
+//!
+//! The data dir is private: created mode 0700, and an existing one that
+//! other users may read is refused with the command that fixes it (as ssh
+//! refuses a readable key), rather than changed: the path may be a
+//! directory the user shares on purpose, given by mistake.
 
-use std::fs::DirBuilder;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use peerd_shared::proto::{Identity, PublicKey, SecretKey};
 
 use super::error::PeerError;
+use crate::private;
 
 /// File name of the private key inside the data dir.
 pub const KEY_FILE: &str = "identity.key";
@@ -27,17 +33,44 @@ pub const SERVER_KEY_FILE: &str = "server.pub";
 
 /// Creates `dir` (and its parents) with mode 0700 when it does not exist.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), PeerError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    private::create_dir(dir)
+        .map(drop)
         .map_err(|source| PeerError::Dir {
             path: dir.to_path_buf(),
             source,
         })
+}
+
+/// The data dir, created mode 0700 when missing; one that exists and lets
+/// other users in is refused, naming the `chmod` that fixes it.
+pub fn private_data_dir(dir: &Path) -> Result<(), PeerError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(PeerError::Dir {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other("it exists and is not a directory"),
+        });
+    }
+    ensure_private_dir(dir)?;
+    match private::loose_dir(dir) {
+        None => Ok(()),
+        Some(mode) => Err(PeerError::DataDirMode {
+            path: dir.to_path_buf(),
+            mode,
+            fix: format!("chmod 700 {}", shell_word(dir)),
+        }),
+    }
+}
+
+/// `path` as one shell word (quoted when it holds anything but plain
+/// path characters), for commands shown to the user.
+pub fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%=~".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// What loading the identity found.
@@ -63,11 +96,11 @@ pub fn load_or_create(data_dir: &Path) -> Result<Loaded, PeerError> {
             "{e}; move the file away to get a new identity (and a new id)"
         ))
     })?;
-    let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        tracing::warn!(path = %path.display(), "identity key was readable by others; setting mode 0600");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| err(e.to_string()))?;
+    if let Some(mode) = private::narrow_file(&path).map_err(|e| err(e.to_string()))? {
+        tracing::warn!(
+            "{} was readable by others (mode {mode:o}); now 0600",
+            path.display()
+        );
     }
     let token = data_dir.join(V1_TOKEN_FILE);
     let retired_token = created && token.exists();
@@ -113,18 +146,26 @@ pub fn pinned_server_key(data_dir: &Path) -> Result<Option<PublicKey>, PeerError
     }
 }
 
-/// Pins `key` as the server's in the data dir (written atomically).
+/// Pins `key` as the server's in the data dir (written atomically, mode
+/// 0600 like everything there).
 pub fn pin_server_key(data_dir: &Path, key: &PublicKey) -> std::io::Result<()> {
     let path = data_dir.join(SERVER_KEY_FILE);
     let tmp = data_dir.join(format!("{SERVER_KEY_FILE}.tmp"));
-    std::fs::write(&tmp, format!("{key}\n"))?;
-    std::fs::File::open(&tmp)?.sync_all()?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(private::FILE_MODE)
+        .open(&tmp)?;
+    file.write_all(format!("{key}\n").as_bytes())?;
+    file.sync_all()?;
     std::fs::rename(&tmp, &path)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn the_key_is_created_private_kept_and_a_v1_token_retired() {

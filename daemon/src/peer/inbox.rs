@@ -2,8 +2,8 @@
 //! `(from, msg)` and committed BEFORE its MESSAGE_ACK goes out; every copy,
 //! duplicate or not, is acknowledged over the path it came by. Messages
 //! arriving together are written together (one store job per commit, their
-//! acknowledgements in one [`Transmit`]). New messages are logged and
-//! fanned out to followers, each with a bounded buffer: a follower that
+//! acknowledgements in one [`Transmit`]). New messages are logged (their
+//! control characters escaped) and fanned out to followers, each with a bounded buffer: a follower that
 //! falls that far behind is cut off. At shutdown the followers are told
 //! `closing`, and [`CloseFollowers`] answers once they have written it.
 
@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use peerd_shared::control::{ControlError, ErrorKind, InboxEntry, PathKind};
+use peerd_shared::text::escape_control;
 use peerd_shared::{MsgId, PeerId};
 use tokio::sync::{mpsc, oneshot};
 
@@ -35,12 +36,14 @@ pub struct MessageReceived {
     pub ts: u64,
 }
 
-/// Start following: the stored messages, then new ones.
+/// Start following: the stored messages (the newest `limit`, those
+/// received at or after `since_ms`), then new ones.
 #[derive(Message)]
 #[rtype(result = "Result<Subscription, ControlError>")]
 pub struct Subscribe {
     pub from: Option<PeerId>,
     pub limit: Option<u32>,
+    pub since_ms: Option<u64>,
 }
 
 /// Shutdown: tell every follower `closing`; answered once they wrote it
@@ -181,11 +184,13 @@ impl Writer for Inbox {
                 packet: PeerPacket::MessageAck { msg: entry.msg },
             });
             if let Some(row) = row {
+                // Escaped: a newline in a text must not forge a log line,
+                // nor an escape sequence repaint the terminal showing it.
                 tracing::info!(
                     "message from {} ({}): {}",
                     entry.from,
                     entry.addr,
-                    entry.text
+                    escape_control(&entry.text)
                 );
                 self.fan_out(row, &entry);
             }
@@ -221,7 +226,10 @@ impl Handler<Subscribe> for Inbox {
         let store = self.batch.store().clone();
         Box::pin(async move {
             let (rows, upto) = store
-                .read(move |st| Ok((st.inbox(s.from, s.limit)?, st.last_inbox_row()?)))
+                .read(move |st| {
+                    let replay = st.inbox(s.from, s.limit, s.since_ms)?;
+                    Ok((replay, st.last_inbox_row()?))
+                })
                 .await
                 .map_err(|e| ControlError {
                     code: ErrorKind::Storage,

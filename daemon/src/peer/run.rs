@@ -22,6 +22,7 @@ use super::lifecycle::{Lifecycle, Stop};
 use super::metrics::PeerMetrics;
 use super::outbox::Outbox;
 use super::registry_link::{Caller, RegistryLink};
+use super::retention::Retention;
 use super::store::{Store, StoreHandle};
 use super::{detach, identity, socket};
 use crate::metrics::MetricsServer;
@@ -41,22 +42,37 @@ pub fn main(args: StartArgs) -> ExitCode {
     }
     match &config.log_file {
         Some(path) => {
-            if let Err(e) = crate::telemetry::init_file(path) {
+            if let Err(e) = crate::telemetry::init_rotating(path) {
                 eprintln!("peerd start: cannot open log file {}: {e}", path.display());
                 return ExitCode::FAILURE;
             }
+            log_panics();
         }
         None => crate::telemetry::init_stderr(),
     }
+    let to_file = config.log_file.is_some();
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
-            // Also on stderr in plain words, whatever the log filter says.
-            eprintln!("peerd start: {e}");
+            // Also on stderr in plain words, whatever the log filter says
+            // (a log file has it already).
+            if !to_file {
+                eprintln!("peerd start: {e}");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// With a log file, a panic is logged there too (stderr is the file the
+/// daemon was started with, which rotation leaves behind).
+fn log_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("panic: {info}");
+        default(info);
+    }));
 }
 
 fn random_u64() -> u64 {
@@ -81,13 +97,24 @@ struct Prepared {
     info: Arc<DaemonInfo>,
     data_dir: std::path::PathBuf,
     metrics: Option<PeerMetrics>,
+    retention: super::args::Retention,
 }
 
-/// The data dir, identity, control socket, store, UDP socket and cores.
-fn prepare(config: &Config) -> Result<(Prepared, JoinHandle<()>), PeerError> {
-    identity::ensure_private_dir(&config.data_dir)?;
-    let loaded = identity::load_or_create(&config.data_dir)?;
+/// What the daemon holds until it exits.
+struct Held {
+    /// One daemon per data dir.
+    _lock: super::lock::DataDirLock,
+    store_thread: JoinHandle<()>,
+}
+
+/// The data dir and its lock, the control socket, the identity, store, UDP
+/// socket and cores, in that order: nothing is written in a data dir that
+/// another daemon holds.
+fn prepare(config: &Config) -> Result<(Prepared, Held), PeerError> {
+    identity::private_data_dir(&config.data_dir)?;
+    let lock = super::lock::acquire(&config.data_dir, &config.socket)?;
     let (listener, socket_file) = claim(&config.socket)?;
+    let loaded = identity::load_or_create(&config.data_dir)?;
     let store = Store::open(&config.data_dir)?;
     if loaded.created {
         // A new key is a new identity: an id stored by an earlier one
@@ -102,6 +129,7 @@ fn prepare(config: &Config) -> Result<(Prepared, JoinHandle<()>), PeerError> {
     let server_key = server_key(config)?;
     let pins = store.pinned_keys()?;
     let last_ts = store.last_timestamp()?;
+    super::retention::sweep(&store, config.retention, super::alarm::now().unix_ms)?;
     let (store, store_thread) = StoreHandle::spawn(store).map_err(runtime)?;
     let udp = socket::bind(config.listen).map_err(|source| PeerError::Udp {
         addr: config.listen,
@@ -138,8 +166,13 @@ fn prepare(config: &Config) -> Result<(Prepared, JoinHandle<()>), PeerError> {
         }),
         data_dir: config.data_dir.clone(),
         metrics: None,
+        retention: config.retention,
     };
-    Ok((prepared, store_thread))
+    let held = Held {
+        _lock: lock,
+        store_thread,
+    };
+    Ok((prepared, held))
 }
 
 /// The server's key: given (and then pinned, replacing an older pin), or
@@ -192,6 +225,7 @@ fn start(p: Prepared) -> Result<(), PeerError> {
     let inbox = inbox_ctx.run(Inbox::new(p.store.clone(), link.clone()));
     let (lifecycle, stopping) = Lifecycle::new(link.clone(), outbox.clone(), inbox.clone());
     let lifecycle = lifecycle.start();
+    Retention::new(p.store.clone(), p.retention).start();
     let services = Services {
         info: p.info,
         stopping,
@@ -213,7 +247,7 @@ fn start(p: Prepared) -> Result<(), PeerError> {
 
 /// Runs the daemon until it is told to stop.
 pub fn run(config: Config) -> Result<(), PeerError> {
-    let (mut prepared, store_thread) = prepare(&config)?;
+    let (mut prepared, held) = prepare(&config)?;
     // The endpoint is bound before the actors start, so a busy address is
     // an error at start-up; it serves until the daemon has stopped.
     let endpoint = match config.metrics {
@@ -234,7 +268,13 @@ pub fn run(config: Config) -> Result<(), PeerError> {
     }
     tracing::info!("stopped");
     // The actors are gone, and with them every handle of the store thread.
+    let Held {
+        _lock: lock,
+        store_thread,
+    } = held;
     let _ = store_thread.join();
+    // The data dir's lock goes last, with everything written.
+    drop(lock);
     ran.map_err(runtime)
 }
 

@@ -16,6 +16,11 @@ pub enum ServerError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot make {path} private (mode 0600): {source}")]
+    FileMode {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("registry database {path}: {source}")]
     Database {
         path: PathBuf,

@@ -39,7 +39,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use peerd_shared::proto::{Identity, SecretKey};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 pub use args::{Limits, ServerArgs};
 pub use config::{ConfigError, ServerConfig};
@@ -120,12 +120,23 @@ fn print_key(config: &ServerConfig) -> ExitCode {
 fn load_identity(config: &ServerConfig) -> Result<(Identity, bool), ServerError> {
     let path = &config.key_file;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| ServerError::CreateDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        store::private_dir(dir)?;
     }
     let (secret, created) = SecretKey::load_or_create(path)?;
+    // Created 0600; an older one readable by others is narrowed.
+    match crate::private::narrow_file(path) {
+        Ok(Some(mode)) => warn!(
+            "the key file {} was readable by others (mode {mode:o}); now 0600",
+            path.display()
+        ),
+        Ok(None) => {}
+        Err(source) => {
+            return Err(ServerError::FileMode {
+                path: path.clone(),
+                source,
+            })
+        }
+    }
     Ok((Identity::new(secret), created))
 }
 

@@ -10,6 +10,9 @@
 //! Timestamps of known keys ride in the same batches; nothing waits for
 //! them (a crash loses at most the last batch of them).
 //!
+//! The database, its `-wal` and `-shm` files are mode 0600, in a directory
+//! created mode 0700 ([`crate::private`]).
+//!
 //! A database of protocol v1 (table `peers` of tokens) is kept as it is:
 //! its ids stay reserved, so no key ever gets an id a token had.
 
@@ -53,10 +56,17 @@ pub fn open(path: &Path) -> Result<(Connection, Loaded), ServerError> {
         source,
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| ServerError::CreateDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        private_dir(dir)?;
+    }
+    let narrowed = crate::private::sqlite_files(path).map_err(|source| ServerError::FileMode {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    for (file, mode) in narrowed {
+        tracing::warn!(
+            "{} was readable by others (mode {mode:o}); now 0600",
+            file.display()
+        );
     }
     let conn = Connection::open(path).map_err(db_err)?;
     conn.pragma_update(None, "journal_mode", "WAL")
@@ -76,6 +86,25 @@ pub fn open(path: &Path) -> Result<(Connection, Loaded), ServerError> {
     .map_err(db_err)?;
     let loaded = load(&conn).map_err(db_err)?;
     Ok((conn, loaded))
+}
+
+/// Creates `dir` (and its missing parents) mode 0700. An existing one
+/// that others may read is left as it is, and the log says so: it may be
+/// a shared directory such as /tmp given with --db, and the files the
+/// server keeps in it are 0600 whatever it is.
+pub fn private_dir(dir: &Path) -> Result<(), ServerError> {
+    let existed = crate::private::create_dir(dir).map_err(|source| ServerError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if let Some(mode) = existed.then(|| crate::private::loose_dir(dir)).flatten() {
+        tracing::info!(
+            "the directory {} is open to other users (mode {mode:o}); the server's files \
+             in it are 0600 (`chmod 700` it to hide their names too)",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 fn load(conn: &Connection) -> rusqlite::Result<Loaded> {

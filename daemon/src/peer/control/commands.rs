@@ -1,5 +1,6 @@
 //! What each control command does, in terms of the actors: the one place
-//! that turns a [`Command`] into a [`Response`] or a [`ControlError`].
+//! that turns a [`Command`] (or a [`HistoryCommand`]) into a [`Response`]
+//! or a [`ControlError`].
 //! `follow` and `stop` also involve the session's writer; see
 //! [`super::session`].
 
@@ -8,18 +9,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::Addr;
+use peerd_shared::control::history::HistoryCommand;
 use peerd_shared::control::{
-    Command, ControlError, ErrorKind, KeyInfo, MsgStatus, Response, Status, Trusted,
-    DEFAULT_TTL_SECS,
+    Command, ControlError, Deleted, ErrorKind, KeyInfo, MsgStatus, Response, Status, Trusted,
+    DEFAULT_TTL_SECS, MAX_TTL_SECS,
 };
 use peerd_shared::proto::MAX_TEXT;
 use peerd_shared::PeerId;
 use tokio::sync::oneshot;
 
+use crate::peer::alarm::now;
 use crate::peer::core::registration::LinkError;
 use crate::peer::inbox::Inbox;
 use crate::peer::lifecycle::Lifecycle;
-use crate::peer::outbox::{Enqueue, ListPaths, Outbox, Ping};
+use crate::peer::outbox::{Delete, Enqueue, ListPaths, Outbox, Ping};
 use crate::peer::registry_link::{
     GetLinkStatus, GetPeerKey, ListPeers, RegistryLink, Trust, TrustOutcome,
 };
@@ -122,20 +125,22 @@ pub async fn execute(s: &Services, cmd: Command) -> Result<Response, ControlErro
             ttl_secs,
             wait,
         } => send(s, to, text, ttl_secs, wait).await,
-        Command::Outbox { limit } => s
-            .store
-            .read(move |st| st.outbox(limit))
+        Command::Outbox { limit } => {
+            let since_ms = None;
+            history(s, HistoryCommand::Outbox { limit, since_ms }).await
+        }
+        Command::Inbox { from, limit } => {
+            let since_ms = None;
+            history(
+                s,
+                HistoryCommand::Inbox {
+                    from,
+                    limit,
+                    since_ms,
+                },
+            )
             .await
-            .map(|messages| Response::Outbox { messages })
-            .map_err(storage),
-        Command::Inbox { from, limit } => s
-            .store
-            .read(move |st| st.inbox(from, limit))
-            .await
-            .map(|rows| Response::Inbox {
-                messages: rows.into_iter().map(|(_, e)| e).collect(),
-            })
-            .map_err(storage),
+        }
         Command::Peers => s
             .outbox
             .send(ListPaths)
@@ -152,6 +157,68 @@ pub async fn execute(s: &Services, cmd: Command) -> Result<Response, ControlErro
         Command::Follow { .. } | Command::Stop => Err(error(
             ErrorKind::Internal,
             "follow and stop are served by the session",
+        )),
+    }
+}
+
+/// Runs a request on the stored history (`docs/control.md`): listings
+/// with `since_ms`, and the removal of stored messages.
+pub async fn history(s: &Services, cmd: HistoryCommand) -> Result<Response, ControlError> {
+    if *s.stopping.borrow() {
+        return Err(error(ErrorKind::ShuttingDown, "the daemon is stopping"));
+    }
+    let now_ms = now().unix_ms;
+    let before = |secs: u64| now_ms.saturating_sub(secs.saturating_mul(1000));
+    match cmd {
+        HistoryCommand::Inbox {
+            from,
+            limit,
+            since_ms,
+        } => s
+            .store
+            .read(move |st| st.inbox(from, limit, since_ms))
+            .await
+            .map(|rows| Response::Inbox {
+                messages: rows.into_iter().map(|(_, e)| e).collect(),
+            })
+            .map_err(storage),
+        HistoryCommand::Outbox { limit, since_ms } => s
+            .store
+            .read(move |st| st.outbox(limit, since_ms))
+            .await
+            .map(|messages| Response::Outbox { messages })
+            .map_err(storage),
+        HistoryCommand::InboxDelete { messages } => s
+            .store
+            .call(move |st| st.delete_inbox(&messages, now_ms))
+            .await
+            .map(|deleted| Response::InboxDelete(Deleted { deleted }))
+            .map_err(storage),
+        HistoryCommand::InboxPrune { older_than_secs } => {
+            let before_ms = before(older_than_secs);
+            s.store
+                .call(move |st| st.prune_inbox(before_ms, now_ms))
+                .await
+                .map(|deleted| Response::InboxPrune(Deleted { deleted }))
+                .map_err(storage)
+        }
+        HistoryCommand::OutboxDelete { msgs } => {
+            let (reply, deleted) = oneshot::channel();
+            s.outbox.do_send(Delete { msgs, reply });
+            let deleted = deleted.await.map_err(gone)??;
+            Ok(Response::OutboxDelete(Deleted { deleted }))
+        }
+        HistoryCommand::OutboxPrune { older_than_secs } => {
+            let before_ms = before(older_than_secs);
+            s.store
+                .call(move |st| st.prune_outbox(before_ms))
+                .await
+                .map(|deleted| Response::OutboxPrune(Deleted { deleted }))
+                .map_err(storage)
+        }
+        HistoryCommand::Follow { .. } => Err(error(
+            ErrorKind::Internal,
+            "follow is served by the session",
         )),
     }
 }
@@ -264,6 +331,15 @@ async fn send(
     let ttl = ttl_secs.unwrap_or(DEFAULT_TTL_SECS);
     if ttl == 0 {
         return Err(error(ErrorKind::BadRequest, "ttl_secs must be at least 1"));
+    }
+    if ttl > MAX_TTL_SECS {
+        return Err(error(
+            ErrorKind::BadRequest,
+            format!(
+                "ttl_secs must be at most {MAX_TTL_SECS} (30 days), got {ttl}; \
+                 a message does not wait longer"
+            ),
+        ));
     }
     let (reply, accepted) = oneshot::channel();
     s.outbox.do_send(Enqueue {

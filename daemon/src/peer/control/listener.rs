@@ -1,11 +1,13 @@
 //! The control listener: the Unix domain socket `peerctl` talks to. The
 //! socket lives in a directory only its owner can enter (created 0700 when
 //! missing) and is itself mode 0600. A socket file left by a dead daemon is
-//! detected by dialling it and replaced; a live one makes start-up fail.
+//! detected by dialling it (refused: nobody listens) and replaced; a live
+//! one makes start-up fail, and a path that is not a socket (a regular
+//! file, a directory, a link) is never removed.
 //! Every accepted connection gets its own [`Session`] actor. The socket
 //! file is removed when the listener stops (at shutdown).
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use actix::prelude::*;
@@ -54,24 +56,27 @@ pub fn claim(path: &Path) -> Result<(std::os::unix::net::UnixListener, SocketFil
         ensure_private_dir(dir)?;
     }
     if let Ok(meta) = std::fs::symlink_metadata(path) {
-        use std::os::unix::fs::FileTypeExt;
         if !meta.file_type().is_socket() {
-            return Err(err(
-                "the path exists and is not a socket; remove it or pick another --socket".into(),
-            ));
+            return Err(err(format!(
+                "it is {}, not a socket; peerd removes nothing but a socket file \
+                 left by a daemon that died: pick another --socket",
+                file_kind(&meta.file_type())
+            )));
         }
         match std::os::unix::net::UnixStream::connect(path) {
-            Ok(_) => return Err(PeerError::AlreadyRunning(path.to_path_buf())),
-            Err(e) => {
-                tracing::info!(path = %path.display(), error = %e, "replacing a stale control socket");
+            Ok(_) => return Err(already_running(path)),
+            // Nobody listens: a daemon died without removing it.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                tracing::info!(path = %path.display(), "replacing a stale control socket");
                 std::fs::remove_file(path)
-                    .map_err(|e| err(format!("cannot remove stale socket: {e}")))?;
+                    .map_err(|e| err(format!("cannot remove the stale socket: {e}")))?;
             }
+            Err(e) => return Err(err(format!("cannot tell whether a daemon listens: {e}"))),
         }
     }
     let listener = std::os::unix::net::UnixListener::bind(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
-            PeerError::AlreadyRunning(path.to_path_buf())
+            already_running(path)
         } else {
             err(e.to_string())
         }
@@ -91,6 +96,31 @@ pub fn claim(path: &Path) -> Result<(std::os::unix::net::UnixListener, SocketFil
             inode,
         },
     ))
+}
+
+/// A daemon answers on `path`: the error names its pid when it says.
+fn already_running(path: &Path) -> PeerError {
+    PeerError::AlreadyRunning {
+        path: path.to_path_buf(),
+        pid: super::probe::pid(path),
+    }
+}
+
+/// What a file that is not a socket is, in words.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    if kind.is_file() {
+        "a regular file"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "another kind of file"
+    }
 }
 
 /// The actor that accepts control connections.
@@ -164,7 +194,10 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(dir_mode & 0o777, 0o700);
-        assert!(matches!(claim(&path), Err(PeerError::AlreadyRunning(_))));
+        assert!(matches!(
+            claim(&path),
+            Err(PeerError::AlreadyRunning { .. })
+        ));
         drop(live);
         std::mem::forget(file); // leave the file behind: a stale socket
         assert!(path.exists());

@@ -2,11 +2,14 @@
 //! and the actor accepting connections), one [`session`] actor per client
 //! reading request [`lines`], its [`writer`] answering in order (and
 //! streaming `follow` events), and the [`commands`] that turn a request
-//! into a reply.
+//! into a reply. [`limits`] bounds what one client costs; [`probe`] asks a
+//! socket who answers on it.
 
 pub mod commands;
+pub mod limits;
 pub mod lines;
 pub mod listener;
+pub mod probe;
 pub mod session;
 mod writer;
 

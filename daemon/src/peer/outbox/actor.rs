@@ -92,6 +92,16 @@ pub struct Ping {
     pub reply: oneshot::Sender<Result<PingOutcome, ControlError>>,
 }
 
+/// `outbox_delete`: these messages are no longer sent and leave the store
+/// (a `send` waiting for one fails as `expired`); answered with how many
+/// the store held.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Delete {
+    pub msgs: Vec<MsgId>,
+    pub reply: oneshot::Sender<Result<u64, ControlError>>,
+}
+
 /// Shutdown has begun: refuse new messages.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -10,4 +10,4 @@ mod actor;
 mod events;
 mod sends;
 
-pub use actor::{Accepted, Enqueue, LinkEvent, ListPaths, Outbox, Ping, Stopping};
+pub use actor::{Accepted, Delete, Enqueue, LinkEvent, ListPaths, Outbox, Ping, Stopping};

@@ -4,16 +4,16 @@
 //! then does the core get it. An outcome (delivered, failed, a new
 //! problem) is recorded the same way and answered after its commit, so
 //! what `send` says and what `outbox` lists agree the moment `send`
-//! returns.
+//! returns. A deleted message leaves the core before it leaves the store.
 
 use actix::prelude::*;
 use peerd_shared::control::{ControlError, ErrorKind, MsgStatus, SendOutcome};
 use peerd_shared::{MsgId, PeerId};
 use tokio::sync::oneshot;
 
-use super::actor::{Accepted, Enqueue, Outbox};
+use super::actor::{Accepted, Delete, Enqueue, Outbox};
 use crate::peer::alarm::now;
-use crate::peer::core::clock::{format_ms, Now};
+use crate::peer::core::clock::Now;
 use crate::peer::core::delivery::{Admission, Change, LookupAnswer};
 use crate::peer::core::queue::OutMsg;
 use crate::peer::store::batch::{Batch, Done, Write, Writer};
@@ -138,9 +138,9 @@ impl Outbox {
             metrics.queued();
         }
         let mut m = OutMsg::new(send.to, send.text, created_ms, expires_ms, now.at);
-        let note = problem
-            .as_ref()
-            .map(|reason| format!("{reason}; queued until {}", format_ms(expires_ms)));
+        // The note is why it waits, one clause; until when is `expires_ms`
+        // (peerctl makes the sentence, in the user's time zone).
+        let note = problem.clone();
         m.last_error = problem;
         let queued = m.outcome(id, MsgStatus::Queued, None, note.clone());
         let delivered = (send.wait && note.is_none()).then(|| {
@@ -174,6 +174,39 @@ impl Handler<Enqueue> for Outbox {
             }
         }
         self.carry_out(ctx);
+    }
+}
+
+impl Handler<Delete> for Outbox {
+    type Result = ();
+
+    fn handle(&mut self, d: Delete, ctx: &mut Self::Context) {
+        let now = now();
+        for &msg in &d.msgs {
+            let Some(m) = self.core.forget(msg, now) else {
+                continue;
+            };
+            let mut outcome = m.outcome(
+                msg,
+                MsgStatus::Failed,
+                None,
+                Some("deleted from the outbox before it was delivered".into()),
+            );
+            outcome.code = Some(ErrorKind::Expired);
+            for w in self.waiters.remove(&msg).unwrap_or_default() {
+                let _ = w.send(outcome.clone());
+            }
+        }
+        self.carry_out(ctx);
+        let store = self.batch.store().clone();
+        let Delete { msgs, reply } = d;
+        actix::spawn(async move {
+            let deleted = store.call(move |s| s.delete_outbox(&msgs)).await;
+            let _ = reply.send(deleted.map_err(|e| ControlError {
+                code: ErrorKind::Storage,
+                message: e.to_string(),
+            }));
+        });
     }
 }
 

@@ -1,5 +1,6 @@
 //! The daemon's embedded database (SQLite, like the server's) in
-//! `<data dir>/peerd.sqlite3`: the inbox (one row per `(from, msg)`), the
+//! `<data dir>/peerd.sqlite3`: the inbox (one row per `(from, msg)`, and
+//! the ids of the messages removed from it), the
 //! outbox (one row per message this daemon sent, with its status), the
 //! peers' pinned keys, and a small key/value `meta` table (own id, next
 //! message id, server, last handshake timestamp).
@@ -64,7 +65,7 @@ pub struct Store {
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inbox (
-    seq INTEGER PRIMARY KEY,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
     sender INTEGER NOT NULL,
     msg INTEGER NOT NULL,
     text TEXT NOT NULL,
@@ -87,12 +88,57 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status);
+-- Messages removed from the inbox (deleted or pruned), kept by id alone
+-- so that a retransmission of one is acknowledged and not stored again;
+-- dropped once older than any sender may retransmit (the longest ttl).
+CREATE TABLE IF NOT EXISTS inbox_gone (
+    sender INTEGER NOT NULL,
+    msg INTEGER NOT NULL,
+    gone_ms INTEGER NOT NULL,
+    PRIMARY KEY (sender, msg)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS inbox_received ON inbox (received_ms);
 CREATE TABLE IF NOT EXISTS peer_keys (
     peer INTEGER PRIMARY KEY,
     key BLOB NOT NULL,
     pinned_ms INTEGER NOT NULL
 );
 ";
+
+/// An inbox of an older version numbers its rows without AUTOINCREMENT, so
+/// SQLite reuses the number of a removed newest row; followers and
+/// listings rely on numbers that only grow. Such a table is copied once
+/// into one with AUTOINCREMENT.
+fn never_reuse_inbox_rows(conn: &Connection) -> rusqlite::Result<()> {
+    let sql: String = conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'inbox'",
+        [],
+        |r| r.get(0),
+    )?;
+    if sql.contains("AUTOINCREMENT") {
+        return Ok(());
+    }
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         ALTER TABLE inbox RENAME TO inbox_old;
+         CREATE TABLE inbox (
+             seq INTEGER PRIMARY KEY AUTOINCREMENT,
+             sender INTEGER NOT NULL,
+             msg INTEGER NOT NULL,
+             text TEXT NOT NULL,
+             addr TEXT NOT NULL,
+             path TEXT NOT NULL,
+             sent_ms INTEGER NOT NULL,
+             received_ms INTEGER NOT NULL,
+             UNIQUE (sender, msg)
+         );
+         INSERT INTO inbox SELECT seq, sender, msg, text, addr, path, sent_ms, received_ms
+             FROM inbox_old;
+         DROP TABLE inbox_old;
+         CREATE INDEX IF NOT EXISTS inbox_received ON inbox (received_ms);
+         COMMIT;",
+    )
+}
 
 pub(super) fn path_text(p: PathKind) -> &'static str {
     match p {
@@ -131,9 +177,20 @@ pub(super) fn peer(n: i64) -> rusqlite::Result<PeerId> {
 }
 
 impl Store {
-    /// Opens (creating) the database in `data_dir`.
+    /// Opens (creating) the database in `data_dir`: it and its `-wal` and
+    /// `-shm` files are mode 0600 (narrowed, with a warning, when an older
+    /// run left them looser).
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(data_dir.join(DB_FILE))?;
+        let path = data_dir.join(DB_FILE);
+        let narrowed = crate::private::sqlite_files(&path)
+            .map_err(|e| StoreError::Sqlite(format!("{}: {e}", path.display())))?;
+        for (file, mode) in narrowed {
+            tracing::warn!(
+                "{} was readable by others (mode {mode:o}); now 0600",
+                file.display()
+            );
+        }
+        let conn = Connection::open(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // Sorting and grouping stay in memory: a read such as `status` must
@@ -141,6 +198,7 @@ impl Store {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        never_reuse_inbox_rows(&conn)?;
         let mut store = Self {
             conn,
             next_msg: 1,

@@ -1,5 +1,5 @@
 //! The outbox table: messages this daemon queued, their status changes,
-//! and the listings of `outbox` and of the messages to resume.
+//! the listings of `outbox` and of the messages to resume, and removal.
 
 use peerd_shared::control::{OutboxEntry, PathKind};
 use peerd_shared::{MsgId, PeerId};
@@ -94,15 +94,46 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The newest `limit` outbox entries, oldest first.
-    pub fn outbox(&self, limit: Option<u32>) -> Result<Vec<OutboxEntry>, StoreError> {
-        let mut stmt = self.conn.prepare(
+    /// Removes these messages, whatever their status; how many were stored.
+    /// (The outbox stops sending a queued one first.)
+    pub fn delete_outbox(&self, msgs: &[MsgId]) -> Result<u64, StoreError> {
+        let mut delete = self
+            .conn
+            .prepare_cached("DELETE FROM outbox WHERE msg = ?1")?;
+        let mut deleted = 0;
+        for msg in msgs {
+            deleted += delete.execute(params![to_sql(msg.0)])? as u64;
+        }
+        Ok(deleted)
+    }
+
+    /// Removes the delivered and failed messages created before
+    /// `before_ms` (queued ones stay until their ttl); how many.
+    pub fn prune_outbox(&self, before_ms: u64) -> Result<u64, StoreError> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM outbox WHERE status != 'queued' AND created_ms < ?1")?
+            .execute(params![to_sql(before_ms)])?;
+        Ok(n as u64)
+    }
+
+    /// The newest `limit` outbox entries (created at or after `since_ms`,
+    /// if asked), oldest first.
+    pub fn outbox(
+        &self,
+        limit: Option<u32>,
+        since_ms: Option<u64>,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
             "SELECT msg, target, text, status, path, attempts, created_ms, expires_ms,
                     delivered_ms, last_error
-             FROM (SELECT * FROM outbox ORDER BY msg DESC LIMIT ?1) ORDER BY msg",
+             FROM (SELECT * FROM outbox WHERE ?2 IS NULL OR created_ms >= ?2
+                   ORDER BY msg DESC LIMIT ?1)
+             ORDER BY msg",
         )?;
         let limit = limit.map_or(-1, i64::from);
-        let rows = stmt.query_map([limit], |r| {
+        let since = since_ms.map(to_sql);
+        let rows = stmt.query_map(params![limit, since], |r| {
             Ok(OutboxEntry {
                 msg: MsgId(from_sql(r.get(0)?)),
                 to: peer(r.get(1)?)?,

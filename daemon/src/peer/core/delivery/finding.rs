@@ -154,11 +154,19 @@ impl Delivery {
         self.settle(now);
     }
 
-    /// The daemon (re)registered as `id`: peers waiting with messages are
-    /// looked up again now.
+    /// The daemon (re)registered as `id`: messages queued for `id` (for
+    /// another peer when they were queued, before the server gave this
+    /// daemon that id) can never be delivered and fail now, as a new one
+    /// would be refused; peers waiting with messages are looked up again.
     pub fn link_up(&mut self, id: PeerId, now: Now) {
         self.me = Some(id);
         self.registered = true;
+        if self.queue.has_pending(id) {
+            let reason = format!(
+                "peer {id} is this daemon itself (the server gave it that id when it registered)"
+            );
+            self.fail_all(id, ErrorKind::SelfTarget, &reason, now);
+        }
         let waiting: Vec<PeerId> = self
             .paths
             .iter()

@@ -91,6 +91,17 @@ impl Delivery {
         self.settle(now);
     }
 
+    /// Message `id` is no longer to be sent (the user deleted it): it
+    /// leaves the queue without an outcome recorded, and the next waiting
+    /// message of its peer takes its place. Returns it if it was queued.
+    pub fn forget(&mut self, id: MsgId, now: Now) -> Option<OutMsg> {
+        let m = self.queue.remove(id)?;
+        tracing::debug!(peer = %m.to, msg = %id, "removed from the queue");
+        self.release(m.to, now);
+        self.settle(now);
+        Some(m)
+    }
+
     /// The message could not be sealed for its route (too long to relay):
     /// it fails now, with the reason.
     pub fn unsendable(&mut self, msg: MsgId, reason: String, now: Now) {

@@ -25,7 +25,9 @@ impl<C> Registration<C> {
     /// One try: a REGISTER INIT, or a KEY_REQUEST while the key is unknown.
     pub(super) fn handshake_try(&mut self, now: Now) {
         if self.transport.server_key().is_none() {
-            if self.state != RegState::Registered {
+            // While connecting, say what it does; once offline, the reason
+            // (e.g. `did not answer`) stays until the server answers.
+            if self.state == RegState::Connecting {
                 self.reason = Some("asking the server for its key (first contact)".into());
             }
             let d = self.transport.key_request(now.at);

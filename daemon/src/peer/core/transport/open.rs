@@ -9,6 +9,7 @@ use peerd_shared::proto::codec::canonical;
 use peerd_shared::proto::frame::{CookieReply, Init, Resp, Transport as Frame};
 use peerd_shared::proto::handshake::accept;
 use peerd_shared::proto::{cookie, Body, InitPayload, RespPayload};
+use peerd_shared::text::escape_control;
 use peerd_shared::PeerId;
 
 use super::seal::{seal_body, Owner};
@@ -343,8 +344,10 @@ impl Transport {
                 return;
             }
             Body::Error { seq, code, message } => match self.relays.answered(seq, now.at) {
+                // The server's words go into reasons, replies and the log:
+                // their control characters are escaped here, once.
                 Some(target) => {
-                    let message = message.to_owned();
+                    let message = escape_control(message).into_owned();
                     return out.push(Inbound::RelayRefused {
                         target,
                         code,
@@ -354,7 +357,7 @@ impl Transport {
                 None => ServerReply::Error {
                     seq,
                     code,
-                    message: message.to_owned(),
+                    message: escape_control(message).into_owned(),
                 },
             },
             Body::Intro { from, key, addr } => return self.introduced(from, key, addr, out),

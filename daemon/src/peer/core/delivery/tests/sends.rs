@@ -176,3 +176,50 @@ fn a_message_the_transport_cannot_seal_fails_with_the_reason() {
     b.run_until(10_000);
     assert_eq!(b.messages(1), [], "not sent again");
 }
+
+#[test]
+fn messages_for_the_id_a_re_registration_gave_this_daemon_fail_at_once() {
+    let mut b = Bench::direct();
+    b.queue(1, 0, 3_600_000);
+    b.queue(2, 0, 3_600_000);
+    b.core.link_down();
+    // The server lost its registry and gave this daemon id 2.
+    b.core.link_up(id(2), b.at(100));
+    b.record(100);
+    let failed = |n| {
+        let change = Change::Failed {
+            error: "peer 2 is this daemon itself (the server gave it that id when it registered)"
+                .into(),
+            attempts: 1,
+        };
+        (100, (MsgId(n), change, MsgStatus::Failed))
+    };
+    assert_eq!(records(&b, 100), [failed(1), failed(2)]);
+    let codes = b.logged(100, |a| match a {
+        Action::Record { outcome, .. } => outcome.code,
+        _ => None,
+    });
+    assert_eq!(codes, [(100, ErrorKind::SelfTarget); 2]);
+    b.run_until(60_000);
+    assert_eq!(b.messages(101), [], "never sent again");
+}
+
+#[test]
+fn a_forgotten_message_is_not_sent_again_and_frees_its_slot() {
+    let mut b = Bench::direct();
+    let n = WINDOW as u64 + 1;
+    for i in 1..=n {
+        b.queue(i, 0, 60_000);
+    }
+    assert!(b.core.forget(MsgId(1), b.at(10)).is_some());
+    b.record(10);
+    assert!(b.core.forget(MsgId(1), b.at(10)).is_none(), "only once");
+    assert_eq!(
+        b.messages(10),
+        [(10, (MsgId(n), Route::Direct(peer_addr())))],
+        "the parked message takes the slot"
+    );
+    assert_eq!(records(&b, 0), [], "no outcome is recorded");
+    b.run_until(30_000);
+    assert!(b.messages(11).iter().all(|(_, (m, _))| *m != MsgId(1)));
+}
