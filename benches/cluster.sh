@@ -9,6 +9,8 @@
 #                                           # session's autogroup (as compare.sh does)
 #   PG_FSYNC=off benches/cluster.sh         # PostgreSQL without fsync (default: on, durable)
 #   PERF=1 benches/cluster.sh               # perf record of n1 during the first cluster register run
+#   PEERD=target/profiling/peerd PERF=1 benches/cluster.sh   # the same with symbols
+#                                           # (`cargo build --profile profiling -p peerd` first)
 #
 # What it does:
 #   1. builds peerd and peerbench in release mode;
@@ -59,6 +61,7 @@ echo "== building (release)" >&2
 cargo build --release -p peerd -p peerbench >&2
 BIN=$PWD/target/release
 PEERBENCH=$BIN/peerbench
+PEERD=${PEERD:-$BIN/peerd}
 
 pg_bin() {
     if command -v "$1" >/dev/null 2>&1; then
@@ -139,12 +142,12 @@ NATS_PID=$!
 wait_log "$OUT/nats.log" "Server is ready" nats-server
 
 # ---- servers -------------------------------------------------------------
-KEY=$("$BIN/peerd" server --key-file "$OUT/cluster.key" --print-key 2>/dev/null)
+KEY=$("$PEERD" server --key-file "$OUT/cluster.key" --print-key 2>/dev/null)
 declare -A NODE_PID NODE_ADDR
 for n in n1 n2 n3; do
     port=$("$PEERBENCH" free-port)
     NODE_ADDR[$n]=127.0.0.1:$port
-    RUST_LOG=warn "${RUN[@]}" "$BIN/peerd" server --listen "${NODE_ADDR[$n]}" --key-file "$OUT/cluster.key" \
+    RUST_LOG=warn "${RUN[@]}" "$PEERD" server --listen "${NODE_ADDR[$n]}" --key-file "$OUT/cluster.key" \
         --cluster-db "postgres://postgres@127.0.0.1:$PG_PORT/postgres" \
         --cluster-bus "nats://127.0.0.1:$NATS_PORT" --node "$n" \
         "${LIMITS_OFF[@]}" --keepalive 3600 >"$OUT/node-$n.log" 2>&1 &
@@ -152,10 +155,10 @@ for n in n1 n2 n3; do
     PIDS+=($!)
     "$PEERBENCH" wait --server "${NODE_ADDR[$n]}" --timeout-s 30
 done
-SINGLE_KEY=$("$BIN/peerd" server --db "$OUT/single.sqlite3" --print-key 2>/dev/null)
+SINGLE_KEY=$("$PEERD" server --db "$OUT/single.sqlite3" --print-key 2>/dev/null)
 port=$("$PEERBENCH" free-port)
 SINGLE_ADDR=127.0.0.1:$port
-RUST_LOG=warn "${RUN[@]}" "$BIN/peerd" server --listen "$SINGLE_ADDR" --db "$OUT/single.sqlite3" \
+RUST_LOG=warn "${RUN[@]}" "$PEERD" server --listen "$SINGLE_ADDR" --db "$OUT/single.sqlite3" \
     "${LIMITS_OFF[@]}" --keepalive 3600 >"$OUT/single.log" 2>&1 &
 SINGLE_PID=$!
 PIDS+=($!)

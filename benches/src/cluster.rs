@@ -43,6 +43,8 @@ pub struct ConnectConfig {
     pub gap: Duration,
     /// An INTRO or CONNECT_ACK not received this long after its CONNECT is lost.
     pub timeout: Duration,
+    /// How long the near node may take to learn of the far target.
+    pub converge: Duration,
 }
 
 /// Latencies of one target, microseconds.
@@ -245,7 +247,7 @@ pub fn cluster_connect(cfg: &ConnectConfig) -> Result<ConnectReport, BenchError>
     };
     // The near node learns of the far target over NATS: until then its
     // CONNECT is answered `peer_offline`.
-    let give_up = Instant::now() + Duration::from_secs(10);
+    let give_up = Instant::now() + cfg.converge;
     let replicated_ms = loop {
         let a = bench.connect(1, cfg.timeout)?;
         if matches!(a.ack, Some(Ok(_))) && a.intro.is_some() {
@@ -253,9 +255,10 @@ pub fn cluster_connect(cfg: &ConnectConfig) -> Result<ConnectReport, BenchError>
         }
         if Instant::now() >= give_up {
             return Err(BenchError::Setup(format!(
-                "the far target (id {}) is still not reachable from {} after 10 s (last answer: {:?})",
+                "the far target (id {}) is still not reachable from {} after {:?} (last answer: {:?})",
                 bench.targets[1].reg.id,
                 cfg.near,
+                cfg.converge,
                 a.ack.map(|r| r.map(|_| ()))
             )));
         }

@@ -83,6 +83,9 @@ enum Command {
         /// An INTRO or CONNECT_ACK not received this many milliseconds after its CONNECT is lost.
         #[arg(long, default_value_t = 1000)]
         timeout_ms: u64,
+        /// Give up when the near node has not learnt of the far target after this many seconds.
+        #[arg(long, default_value_t = 10)]
+        converge_s: u64,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -329,6 +332,7 @@ fn real_main() -> anyhow::Result<()> {
             requests,
             gap_us,
             timeout_ms,
+            converge_s,
             json,
         } => {
             let r = peerbench::cluster::cluster_connect(&peerbench::cluster::ConnectConfig {
@@ -338,6 +342,7 @@ fn real_main() -> anyhow::Result<()> {
                 requests,
                 gap: Duration::from_micros(gap_us),
                 timeout: Duration::from_millis(timeout_ms),
+                converge: Duration::from_secs(converge_s),
             })?;
             return print(&r, json);
         }
