@@ -14,11 +14,13 @@
 //! - [`peers`], [`sys`]: sockets and the Linux calls std does not wrap.
 //!
 //! - [`daemon`]: the peer daemon's throughput, latency and start-up.
+//! - [`cluster`]: CONNECT to INTRO latency in a cluster, same node and cross node.
 //!
 //! The reference limit, `udp-limit`, is a binary of this crate.
 
 pub mod aead;
 pub mod client;
+pub mod cluster;
 pub mod daemon;
 pub mod engine;
 pub mod error;

@@ -63,6 +63,33 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         junk_sources: usize,
     },
+    /// Cluster: CONNECT to INTRO latency, target on the asker's node against on another node.
+    ClusterConnect {
+        /// The asker's node (and the same-node target's).
+        #[arg(long)]
+        near: SocketAddr,
+        /// The other node (the cross-node target's).
+        #[arg(long)]
+        far: SocketAddr,
+        /// The cluster's public key (base64); asked of `--near` when not given.
+        #[arg(long, value_name = "KEY")]
+        server_key: Option<PublicKey>,
+        /// CONNECTs to each target (one at a time, the targets alternating).
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// Pause between one CONNECT's answers and the next CONNECT, microseconds.
+        #[arg(long, default_value_t = 500)]
+        gap_us: u64,
+        /// An INTRO or CONNECT_ACK not received this many milliseconds after its CONNECT is lost.
+        #[arg(long, default_value_t = 1000)]
+        timeout_ms: u64,
+        /// Give up when the near node has not learnt of the far target after this many seconds.
+        #[arg(long, default_value_t = 10)]
+        converge_s: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Wait until a server answers a STUN Binding request (exit 1 if it never does).
     Wait(Wait),
     /// Print a UDP port on 127.0.0.1 that is free right now.
@@ -297,6 +324,27 @@ fn real_main() -> anyhow::Result<()> {
                 },
             };
             (load, mode, None)
+        }
+        Command::ClusterConnect {
+            near,
+            far,
+            server_key,
+            requests,
+            gap_us,
+            timeout_ms,
+            converge_s,
+            json,
+        } => {
+            let r = peerbench::cluster::cluster_connect(&peerbench::cluster::ConnectConfig {
+                near,
+                far,
+                server_key,
+                requests,
+                gap: Duration::from_micros(gap_us),
+                timeout: Duration::from_millis(timeout_ms),
+                converge: Duration::from_secs(converge_s),
+            })?;
+            return print(&r, json);
         }
         Command::Wait(w) => {
             let deadline = Instant::now() + Duration::from_secs(w.timeout_s);

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use peerbench::{JunkConfig, JunkKind, LoadConfig, MixWeights, Mode, PopulateConfig, Report};
 use peerd_shared::proto::PublicKey;
-use support::{peerctl_bin, peerd_bin, Server};
+use support::{peerctl_bin, peerd_bin, Engines, Server, CONVERGE};
 
 /// Starts the server on a free port with the limits meant for real
 /// networks off (the smoke load is many handshakes and requests from one
@@ -221,4 +221,28 @@ fn daemon_startup_registers_and_answers_id() {
         r.start_to_registered_ms > 0.0 && r.peerctl_id_ms > 0.0,
         "{r}"
     );
+}
+
+#[test]
+fn cluster_connect_times_both_targets_of_a_real_cluster() {
+    let engines = Engines::start();
+    let a = engines.node("a", &[]);
+    let b = engines.node("b", &[]);
+    let report = peerbench::cluster::cluster_connect(&peerbench::cluster::ConnectConfig {
+        near: a.addr,
+        far: b.addr,
+        // Asked with KEY_REQUEST.
+        server_key: None,
+        requests: 20,
+        gap: Duration::ZERO,
+        timeout: Duration::from_secs(5),
+        converge: CONVERGE,
+    })
+    .expect("cluster-connect runs");
+    for side in [&report.same_node, &report.cross_node] {
+        assert_eq!(side.requests, 20, "{report}");
+        assert_eq!(side.intro_lost, 0, "every CONNECT made an INTRO\n{report}");
+        assert_eq!(side.ack_lost, 0, "every CONNECT was acknowledged\n{report}");
+        assert!(side.intro_p50_us >= 1.0, "{report}");
+    }
 }
