@@ -92,7 +92,6 @@ fn kinds_the_server_does_not_serve_get_unknown_type() {
 }
 
 #[test]
-#[ignore = "server: a short peer-to-peer payload gets bad_request (docs/protocol.md 5.3: the kind is checked first)"]
 fn a_peer_to_peer_kind_is_unknown_type_whatever_its_fields() {
     let server = Server::fresh(&[]);
     let mut p = Peer::join(&server);
@@ -180,7 +179,6 @@ fn protocol_v1_json_gets_one_unsupported_version_answer() {
 }
 
 #[test]
-#[ignore = "server: a v1 datagram over 1200 bytes is answered (docs/protocol.md 2: dropped)"]
 fn an_oversized_v1_datagram_is_dropped() {
     let server = Server::fresh(&[]);
     let text = format!(r#"{{"v":1,"seq":4,"pad":"{}"}}"#, "x".repeat(1200));

@@ -67,17 +67,19 @@ fn silent_peer_expires_after_three_keepalives_and_refreshing_peer_stays() {
 }
 
 #[test]
-#[ignore = "server: an expired peer's sessions are dropped, so its KEEPALIVE and LIST go unanswered"]
-fn an_expired_peer_is_told_unauthorized_and_keepalive_brings_it_back() {
+fn an_expired_peer_gets_no_answer_on_its_session_and_a_handshake_brings_it_back() {
     let server = Server::fresh(&["--keepalive", "1"]);
     let mut b = Peer::join(&server);
-    server.wait_for_log(&format!("id {} expired", b.id));
-    // docs/protocol.md 5.2-5.4: requests of a peer that is not online are
-    // refused with `unauthorized`; KEEPALIVE brings it back.
-    assert_eq!(b.call(Req::List(0)).code(), ErrorCode::Unauthorized);
-    assert!(matches!(
-        b.call(Req::Keepalive).body(),
-        Body::KeepaliveAck { .. }
-    ));
+    let id = b.id;
+    server.wait_for_log(&format!("id {id} expired"));
+    // docs/protocol.md 5.1: the server forgot the expired peer's sessions,
+    // so a request on one gets no answer (not even an ERROR).
+    let seq = b.seq();
+    let frame = b.seal(&Peer::encode(&Body::List { seq, after: 0 }));
+    b.client.send(&frame);
+    b.expect_nothing(std::time::Duration::from_millis(500));
+    // A new handshake brings it back with its id.
+    b.register();
+    assert_eq!(b.id, id, "the same key keeps its id");
     assert!(matches!(b.call(Req::List(0)).body(), Body::ListAck { .. }));
 }

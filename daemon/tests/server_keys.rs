@@ -94,7 +94,6 @@ fn a_new_server_makes_its_key_and_says_so() {
 }
 
 #[test]
-#[ignore = "server: the directory holding server.key is created 0755, not 0700"]
 fn the_directory_the_server_makes_for_its_key_is_private() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("fresh").join("registry.sqlite3");

@@ -17,7 +17,7 @@ use std::time::Instant;
 use peerd_shared::proto::codec::canonical;
 use peerd_shared::proto::cookie::CookieGuard;
 use peerd_shared::proto::handshake::Accepted;
-use peerd_shared::proto::{Frame, Identity, PublicKey, EXPIRY_KEEPALIVES};
+use peerd_shared::proto::{Frame, Identity, PublicKey, EXPIRY_KEEPALIVES, MAX_DATAGRAM};
 use peerd_shared::PeerId;
 use tracing::{debug, info};
 
@@ -190,6 +190,10 @@ impl Registry {
         now_ms: u64,
         out: &mut ReplyBuffer,
     ) {
+        if datagram.len() > MAX_DATAGRAM {
+            // docs/protocol.md 2: a datagram over the limit is dropped.
+            return self.dropped("an oversized protocol v1 datagram", source, now_ms);
+        }
         if self.legacy.check(source, now_ms) != Verdict::Accept {
             return;
         }
