@@ -20,9 +20,8 @@ fn args_with_config(text: &str) -> (tempfile::TempDir, StartArgs) {
 
 #[test]
 fn file_fills_in_and_flags_win() {
-    let (_dir, mut args) = args_with_config(
-        "server = \"127.0.0.1:9\"\ndata_dir = \"/tmp/pd\"\nrelay = \"always\"\n",
-    );
+    let (_dir, mut args) =
+        args_with_config("server = \"127.0.0.1:9\"\ndata_dir = \"/tmp/pd\"\nrelay = \"always\"\n");
     let c = Config::resolve(&args).expect("resolve");
     assert_eq!(c.relay, RelayPolicy::Always);
     assert_eq!(c.server, "127.0.0.1:9".parse().unwrap());
@@ -82,8 +81,7 @@ fn a_list_of_servers_is_tried_in_order_without_repeats() {
 
 #[test]
 fn retention_is_a_duration_of_the_file() {
-    let (_dir, args) =
-        args_with_config("inbox_retention = \"90d\"\noutbox_retention = \"1.5h\"\n");
+    let (_dir, args) = args_with_config("inbox_retention = \"90d\"\noutbox_retention = \"1.5h\"\n");
     let c = Config::resolve(&args).expect("resolve");
     assert_eq!(
         c.retention.inbox,

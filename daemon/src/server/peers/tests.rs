@@ -1,4 +1,5 @@
 use super::*;
+use peerd_shared::proto::SessionKeys;
 
 fn id(n: u64) -> PeerId {
     PeerId::new(n).expect("valid id")
