@@ -8,6 +8,9 @@
 //! escaped (`peerd_shared::text`), times are in the local zone (or UTC),
 //! and on a terminal the text column is cut to the terminal's width
 //! ([`View`]). JSON keeps the exact text.
+//!
+//! This file holds the human output; `output/json.rs` the JSON helpers;
+//! `output/tests.rs` the unit tests.
 
 use std::time::Duration;
 
@@ -17,63 +20,14 @@ use peerd_shared::control::{
     SendOutcome, Status, Trusted,
 };
 use peerd_shared::text::escape_control;
-use serde::Serialize;
 
-use crate::client::ClientError;
 pub use crate::view::View;
 use crate::view::MIN_TEXT_WIDTH;
 use crate::when::{format_duration, time};
 
-/// The JSON object printed for a failure.
-#[derive(Debug, Serialize)]
-struct ErrorObject<'a> {
-    error: ErrorBody<'a>,
-}
+mod json;
 
-#[derive(Debug, Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: &'a str,
-}
-
-/// `{"error":{"code":..,"message":..}}` on one line.
-pub fn error_json(code: &str, message: &str) -> String {
-    serde_json::to_string(&ErrorObject {
-        error: ErrorBody { code, message },
-    })
-    .unwrap_or_else(|_| r#"{"error":{"code":"internal","message":"cannot encode error"}}"#.into())
-}
-
-/// The JSON line of a client error.
-pub fn client_error_json(err: &ClientError) -> String {
-    error_json(&err.code(), &err.to_string())
-}
-
-/// Any serialisable value on one line (a daemon `result`, an event).
-pub fn json_line<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|e| error_json("internal", &e.to_string()))
-}
-
-/// Milliseconds rounded to microseconds, as `--json` prints round trips.
-fn round_ms(ms: f64) -> f64 {
-    (ms * 1000.0).round() / 1000.0
-}
-
-/// `response` with its measured times (`elapsed_ms`, `rtt_ms`) rounded
-/// to microseconds, for `--json`.
-pub fn rounded(mut response: Response) -> Response {
-    match &mut response {
-        Response::Sent(o) => o.elapsed_ms = o.elapsed_ms.map(round_ms),
-        Response::Pong(p) => p.rtt_ms = round_ms(p.rtt_ms),
-        Response::Paths { peers } => {
-            for p in peers {
-                p.rtt_ms = p.rtt_ms.map(round_ms);
-            }
-        }
-        _ => {}
-    }
-    response
-}
+pub use json::{client_error_json, error_json, json_line, rounded};
 
 /// A time in milliseconds as ping(8) prints it, to three significant
 /// digits or whole milliseconds: `0.061 ms`, `1.34 ms`, `12.5 ms`, `130 ms`.

@@ -1,5 +1,6 @@
 //! Human sentences and tables, for fixed inputs.
 
+use super::json::round_ms;
 use super::*;
 use peerd_shared::{MsgId, PeerId};
 

@@ -19,11 +19,15 @@
 //! it replaces staying there for [`PREVIOUS_GRACE_MS`]. So a retried
 //! REGISTER answered twice never takes INTRO away from the session the
 //! daemon actually kept.
+//!
+//! This file holds the table of ids; `peers/sessions.rs` the methods on
+//! sessions (indices, install, confirm, sweep); `peers/tests.rs` the unit
+//! tests.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use peerd_shared::proto::{PublicKey, Session, SessionKeys, SERVER_WINDOW_WORDS};
+use peerd_shared::proto::{PublicKey, Session, SERVER_WINDOW_WORDS};
 use peerd_shared::PeerId;
 
 /// A session with the server's replay window.
@@ -264,121 +268,6 @@ impl Peers {
         }
     }
 
-    /// The server's index for the next session of `id`.
-    pub fn next_index(&self, id: PeerId) -> Option<u32> {
-        let index = self.index(id)?;
-        let generation = u32::from(self.slots[index].generation.wrapping_add(1)) & 7;
-        u32::try_from(index << GENERATION_BITS)
-            .ok()
-            .map(|i| i | generation)
-    }
-
-    /// Installs a new session for `id` (made with [`Peers::next_index`]):
-    /// current at once unless the current one is confirmed; then it waits
-    /// for its first frame ([`Peers::session`] confirms it).
-    pub fn install(&mut self, id: PeerId, keys: SessionKeys, local: u32, remote: u32, now_ms: u64) {
-        let Some(index) = self.index(id) else {
-            return;
-        };
-        let live = Live {
-            session: Session::new(keys, local, remote),
-            established_ms: now_ms,
-            confirmed: false,
-        };
-        let slot = &mut self.slots[index];
-        slot.generation = slot.generation.wrapping_add(1);
-        self.side.remove(&local);
-        let current_confirmed = slot.live.as_ref().is_some_and(|l| l.confirmed);
-        let parked = if current_confirmed {
-            live
-        } else {
-            match slot.live.replace(live) {
-                Some(old) => old,
-                None => return,
-            }
-        };
-        let side = Side {
-            slot: index as u32,
-            forget_ms: now_ms + UNCONFIRMED_MS,
-            live: parked,
-        };
-        self.side.insert(side.live.session.local, side);
-    }
-
-    /// The session with the server-side index `local`, and its peer. A
-    /// session found here is about to receive an authenticated frame (the
-    /// caller opens it next): call [`Peers::confirm_session`] once it did.
-    pub fn session(&mut self, local: u32) -> Option<(PeerId, &mut Live)> {
-        let index = (local >> GENERATION_BITS) as usize;
-        let id = PeerId::new(index as u64 + 1)?;
-        let slot = self.slots.get_mut(index)?;
-        match slot.live.as_mut() {
-            Some(live) if live.session.local == local => Some((id, live)),
-            _ => match self.side.get_mut(&local) {
-                Some(side) if side.slot as usize == index => Some((id, &mut side.live)),
-                _ => None,
-            },
-        }
-    }
-
-    /// A frame authenticated on session `local`: it is confirmed, and if it
-    /// was waiting beside the current one it becomes current (the old
-    /// current one keeps receiving for [`PREVIOUS_GRACE_MS`]).
-    pub fn confirm_session(&mut self, local: u32, now_ms: u64) {
-        let index = (local >> GENERATION_BITS) as usize;
-        let Some(slot) = self.slots.get_mut(index) else {
-            return;
-        };
-        if let Some(live) = slot.live.as_mut().filter(|l| l.session.local == local) {
-            live.confirmed = true;
-            return;
-        }
-        let Some(mut side) = self
-            .side
-            .remove(&local)
-            .filter(|s| s.slot as usize == index)
-        else {
-            return;
-        };
-        side.live.confirmed = true;
-        let newer = slot
-            .live
-            .as_ref()
-            .is_none_or(|cur| !cur.confirmed || side.live.established_ms >= cur.established_ms);
-        if !newer {
-            side.forget_ms = now_ms + PREVIOUS_GRACE_MS;
-            self.side.insert(local, side);
-            return;
-        }
-        if let Some(old) = slot.live.replace(side.live) {
-            let forget_ms = now_ms + PREVIOUS_GRACE_MS;
-            let old_local = old.session.local;
-            self.side.insert(
-                old_local,
-                Side {
-                    slot: index as u32,
-                    live: old,
-                    forget_ms,
-                },
-            );
-        }
-    }
-
-    /// The current session of `id`, to send it INTRO or RELAYED.
-    pub fn current(&mut self, id: PeerId) -> Option<&mut Live> {
-        self.registered_slot(id)?.live.as_mut()
-    }
-
-    /// Drops every session of `id` (it expired).
-    pub fn drop_sessions(&mut self, id: PeerId) {
-        if let Some(slot) = self.registered_slot(id) {
-            slot.live = None;
-        }
-        if let Some(index) = index_of(id) {
-            self.side.retain(|_, s| s.slot as usize != index);
-        }
-    }
-
     /// Records the source of an authenticated datagram from `id`.
     pub fn roam(&mut self, id: PeerId, addr: SocketAddr) -> bool {
         match self.registered_slot(id) {
@@ -448,11 +337,6 @@ impl Peers {
         })
     }
 
-    /// Forgets replaced and unconfirmed sessions past their time.
-    pub fn sweep_side(&mut self, now_ms: u64) {
-        self.side.retain(|_, s| s.forget_ms > now_ms);
-    }
-
     /// Ids online (including not yet swept expired ones).
     pub fn online_count(&self) -> usize {
         self.online_count
@@ -468,137 +352,7 @@ fn index_of(id: PeerId) -> Option<usize> {
     usize::try_from(id.get() - 1).ok()
 }
 
+mod sessions;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(n: u64) -> PeerId {
-        PeerId::new(n).expect("valid id")
-    }
-
-    fn keys() -> SessionKeys {
-        SessionKeys {
-            send: [1; 32],
-            recv: [2; 32],
-        }
-    }
-
-    #[test]
-    fn bitset_walks_members_in_order() {
-        let mut b = BitSet::default();
-        for i in [0, 63, 64, 200] {
-            b.set(i, true);
-        }
-        b.set(1000, false);
-        let mut seen = vec![];
-        let mut at = Some(0);
-        while let Some(i) = at.and_then(|f| b.next_from(f)) {
-            seen.push(i);
-            at = Some(i + 1);
-        }
-        assert_eq!(seen, [0, 63, 64, 200]);
-        assert_eq!(b.next_from(201), None);
-        assert_eq!(b.next_from(100_000), None);
-    }
-
-    #[test]
-    fn loaded_ids_with_gaps_and_v1_reservations_continue_after_the_highest() {
-        let p = Peers::load(
-            [
-                (id(1), PublicKey([1; 32]), 5),
-                (id(3), PublicKey([3; 32]), 0),
-            ],
-            7,
-        );
-        assert!(p.is_registered(id(3)));
-        assert!(!p.is_registered(id(2)));
-        assert_eq!(p.next_id(), Some(id(8)));
-        assert_eq!(p.id_of(&PublicKey([3; 32])), Some(id(3)));
-        assert_eq!(p.last_ts(id(1)), 5);
-        assert_eq!(
-            p.id_of(&PublicKey([0; 32])),
-            None,
-            "reserved slots hold no key"
-        );
-    }
-
-    #[test]
-    fn learned_ids_keep_their_place_and_a_clash_changes_nothing() {
-        let mut p = Peers::default();
-        assert!(p.learn(id(5), PublicKey([5; 32])));
-        assert!(p.learn(id(5), PublicKey([5; 32])), "again: the same");
-        assert!(p.learn(id(2), PublicKey([2; 32])), "below the highest");
-        assert!(!p.learn(id(5), PublicKey([6; 32])), "another key for id 5");
-        assert!(
-            !p.learn(id(7), PublicKey([2; 32])),
-            "key 2 under another id"
-        );
-        assert_eq!(p.id_of(&PublicKey([5; 32])), Some(id(5)));
-        assert_eq!(p.id_of(&PublicKey([2; 32])), Some(id(2)));
-        assert!(p.is_registered(id(2)) && !p.is_registered(id(3)));
-        assert_eq!(p.key_of(id(5)), Some(PublicKey([5; 32])));
-    }
-
-    #[test]
-    fn abandoned_ids_are_never_reused() {
-        let mut p = Peers::default();
-        let a = p.assign(PublicKey([9; 32])).unwrap();
-        p.abandon(a);
-        assert_eq!(p.id_of(&PublicKey([9; 32])), None);
-        assert!(!p.is_registered(a));
-        let b = p.assign(PublicKey([9; 32])).unwrap();
-        assert_eq!((a, b), (id(1), id(2)));
-    }
-
-    fn install_next(p: &mut Peers, a: PeerId, remote: u32, now_ms: u64) -> u32 {
-        let local = p.next_index(a).unwrap();
-        p.install(a, keys(), local, remote, now_ms);
-        local
-    }
-
-    fn current_remote(p: &mut Peers, a: PeerId) -> Option<u32> {
-        p.current(a).map(|l| l.session.remote)
-    }
-
-    #[test]
-    fn an_unconfirmed_session_never_takes_over_from_a_confirmed_one() {
-        let mut p = Peers::default();
-        let a = p.assign(PublicKey([9; 32])).unwrap();
-        p.confirm(a);
-        let first = install_next(&mut p, a, 71, 0);
-        let second = install_next(&mut p, a, 72, 10);
-        assert_ne!(first, second);
-        assert_eq!(first >> 3, second >> 3, "one slot");
-        assert_eq!(
-            current_remote(&mut p, a),
-            Some(72),
-            "nothing confirmed: the newest"
-        );
-        p.confirm_session(first, 20);
-        assert_eq!(
-            current_remote(&mut p, a),
-            Some(71),
-            "the one the daemon kept"
-        );
-        let third = install_next(&mut p, a, 73, 30);
-        assert_eq!(
-            current_remote(&mut p, a),
-            Some(71),
-            "a retry waits beside it"
-        );
-        assert!(p.session(third).is_some(), "and receives");
-        p.confirm_session(third, 40);
-        assert_eq!(current_remote(&mut p, a), Some(73));
-        assert!(
-            p.session(first).is_some(),
-            "the replaced one keeps receiving"
-        );
-        p.sweep_side(40 + PREVIOUS_GRACE_MS);
-        assert!(p.session(first).is_none());
-        assert!(p.session(second).is_none(), "never confirmed: forgotten");
-        assert!(p.session(third).is_some());
-        assert!(p.session(third ^ 8).is_none(), "another slot's index");
-        p.drop_sessions(a);
-        assert!(p.session(third).is_none());
-    }
-}
+mod tests;

@@ -3,6 +3,10 @@
 //! (sections 5.2 and 6: requests, replies, INTRO, RELAYED, ERROR, MESSAGE,
 //! PROBE). Each starts with its kind byte; [`Body::decode`] reads one
 //! without panicking on any input, [`Body::encode`] writes one.
+//!
+//! This file holds [`Body`] and the field helpers; `payload/kind.rs` the
+//! kind bytes; `payload/handshake.rs` the handshake payloads
+//! ([`InitPayload`], [`RespPayload`]).
 
 use std::net::SocketAddr;
 
@@ -11,60 +15,15 @@ use super::error::ErrorCode;
 use super::keys::{PublicKey, KEY_LEN};
 use crate::{MsgId, PeerId, Seq};
 
+mod handshake;
+pub mod kind;
+
+pub use handshake::{InitPayload, RespPayload};
+
 /// Most bytes of text in a MESSAGE.
 pub const MAX_TEXT: usize = 1000;
 /// Most bytes of an ERROR's message.
 pub const MAX_ERROR_MESSAGE: usize = 160;
-
-/// Kind bytes (the first byte of every payload).
-pub mod kind {
-    pub const REGISTER: u8 = 0x01;
-    pub const HELLO: u8 = 0x02;
-    pub const REGISTERED: u8 = 0x81;
-    pub const HELLO_ACK: u8 = 0x82;
-    pub const KEEPALIVE: u8 = 0x10;
-    pub const LIST: u8 = 0x11;
-    pub const CONNECT: u8 = 0x12;
-    pub const UNREGISTER: u8 = 0x13;
-    pub const RELAY: u8 = 0x14;
-    pub const KEEPALIVE_ACK: u8 = 0x90;
-    pub const LIST_ACK: u8 = 0x91;
-    pub const CONNECT_ACK: u8 = 0x92;
-    pub const UNREGISTER_ACK: u8 = 0x93;
-    pub const RELAY_ACK: u8 = 0x94;
-    pub const INTRO: u8 = 0x98;
-    pub const RELAYED: u8 = 0x99;
-    pub const ERROR: u8 = 0x9F;
-    pub const MESSAGE: u8 = 0x20;
-    pub const MESSAGE_ACK: u8 = 0x21;
-    pub const PROBE: u8 = 0x22;
-    pub const PROBE_ACK: u8 = 0x23;
-}
-
-/// The payload of a HANDSHAKE_INIT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InitPayload {
-    /// To the server: register (or refresh) the initiator's key.
-    Register { timestamp: u64 },
-    /// To a peer: open a session; `from` is the initiator's id.
-    Hello { timestamp: u64, from: PeerId },
-}
-
-/// The payload of a HANDSHAKE_RESP.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RespPayload {
-    /// From the server: the id bound to the key, the keepalive period in
-    /// seconds, the source address the server saw.
-    Registered {
-        id: PeerId,
-        keepalive: u16,
-        addr: SocketAddr,
-    },
-    /// From the server: the key was not registered.
-    Refused { code: ErrorCode, message: String },
-    /// From a peer: its id.
-    HelloAck { from: PeerId },
-}
 
 /// A payload that could not be read: its kind is unknown, or its fields are
 /// short or out of range. `seq` is the request's when it could be read.
@@ -157,87 +116,6 @@ pub enum Body<'a> {
     ProbeAck {
         nonce: u64,
     },
-}
-
-impl InitPayload {
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        match *self {
-            Self::Register { timestamp } => {
-                out.put_u8(kind::REGISTER);
-                out.put_u64(timestamp);
-            }
-            Self::Hello { timestamp, from } => {
-                out.put_u8(kind::HELLO);
-                out.put_u64(timestamp);
-                out.put_u64(from.get());
-            }
-        }
-    }
-
-    pub fn decode(buf: &[u8]) -> Result<Self, Short> {
-        let mut r = Reader::new(buf);
-        match r.u8()? {
-            kind::REGISTER => Ok(Self::Register {
-                timestamp: r.u64()?,
-            }),
-            kind::HELLO => Ok(Self::Hello {
-                timestamp: r.u64()?,
-                from: r.peer()?,
-            }),
-            _ => Err(Short),
-        }
-    }
-
-    /// The handshake's timestamp.
-    pub fn timestamp(&self) -> u64 {
-        match *self {
-            Self::Register { timestamp } | Self::Hello { timestamp, .. } => timestamp,
-        }
-    }
-}
-
-impl RespPayload {
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        match self {
-            Self::Registered {
-                id,
-                keepalive,
-                addr,
-            } => {
-                out.put_u8(kind::REGISTERED);
-                out.put_u64(id.get());
-                out.put_u16(*keepalive);
-                out.put_addr(*addr);
-            }
-            Self::Refused { code, message } => {
-                put_error(out, Seq(0), *code, message);
-            }
-            Self::HelloAck { from } => {
-                out.put_u8(kind::HELLO_ACK);
-                out.put_u64(from.get());
-            }
-        }
-    }
-
-    pub fn decode(buf: &[u8]) -> Result<Self, Short> {
-        let mut r = Reader::new(buf);
-        match r.u8()? {
-            kind::REGISTERED => Ok(Self::Registered {
-                id: r.peer()?,
-                keepalive: r.u16()?,
-                addr: r.addr()?,
-            }),
-            kind::HELLO_ACK => Ok(Self::HelloAck { from: r.peer()? }),
-            kind::ERROR => {
-                let (_, code, message) = read_error(&mut r)?;
-                Ok(Self::Refused {
-                    code,
-                    message: message.to_owned(),
-                })
-            }
-            _ => Err(Short),
-        }
-    }
 }
 
 fn put_error(out: &mut Vec<u8>, seq: Seq, code: ErrorCode, message: &str) {

@@ -15,6 +15,10 @@
 //! One entry per id: when two nodes both claim a peer (it moved, or
 //! registered with both), the newest registration (greatest handshake
 //! timestamp; on a tie, the greater node name) is the one kept.
+//!
+//! This file holds the entries and the nodes' bookkeeping;
+//! `replica/snapshot.rs` the snapshots (asking, assembling, applying);
+//! `replica/tests.rs` the unit tests.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -140,21 +144,6 @@ impl Replica {
         (i, fresh)
     }
 
-    /// Whether a snapshot of node `i` should be asked for now (and notes
-    /// that it is).
-    fn ask(&mut self, i: u32, now_ms: u64) -> bool {
-        let Some(n) = self.nodes.get_mut(&i) else {
-            return false;
-        };
-        match n.asked_ms {
-            Some(at) if now_ms.saturating_sub(at) < SNAPSHOT_RETRY_MS => false,
-            _ => {
-                n.asked_ms = Some(now_ms);
-                true
-            }
-        }
-    }
-
     /// A heartbeat: true when a snapshot of the node must be asked for.
     pub fn on_heartbeat(&mut self, name: &str, incarnation: u64, seq: u64, now_ms: u64) -> bool {
         let (i, fresh) = self.touch(name, incarnation, now_ms);
@@ -252,71 +241,6 @@ impl Replica {
         self.count(i, 1);
     }
 
-    /// One part of a SNAPSHOT. When its last part is in, the node's entries
-    /// are replaced by it (each pushed to `applied`) and the ANNOUNCEs
-    /// buffered since are replayed. True when the snapshot must be asked
-    /// for again (a part went missing, or announcements overflowed).
-    #[allow(clippy::too_many_arguments)]
-    pub fn on_snapshot(
-        &mut self,
-        name: &str,
-        incarnation: u64,
-        snap: u64,
-        seq: u64,
-        part: u32,
-        last: bool,
-        entries: &[Presence],
-        now_ms: u64,
-        applied: &mut Vec<Presence>,
-    ) -> bool {
-        let (i, _) = self.touch(name, incarnation, now_ms);
-        let Some(n) = self.nodes.get_mut(&i) else {
-            return false;
-        };
-        let a = n.assembly.get_or_insert_with(Assembly::default);
-        if part == 0 {
-            *a = Assembly {
-                snap,
-                ..Assembly::default()
-            };
-        }
-        if a.snap != snap || a.next_part != part || a.entries.len() + entries.len() > MAX_SNAPSHOT {
-            n.assembly = None;
-            // The parts still coming are useless: ask again (when due).
-            return last && self.ask(i, now_ms);
-        }
-        a.entries.extend_from_slice(entries);
-        a.next_part += 1;
-        if !last {
-            return false;
-        }
-        let Some(done) = n.assembly.take() else {
-            return false;
-        };
-        let buffered = std::mem::take(&mut n.buffered);
-        let overflowed = std::mem::take(&mut n.overflowed);
-        n.buffered_events = 0;
-        n.asked_ms = None;
-        n.synced = true;
-        n.seq = seq;
-        self.drop_entries(i);
-        for p in done.entries {
-            applied.push(p);
-            self.upsert(i, p);
-        }
-        let mut top = seq;
-        for (s, events) in buffered.into_iter().filter(|(s, _)| *s > seq) {
-            top = top.max(s);
-            for e in &events {
-                self.apply(i, e, applied);
-            }
-        }
-        if let Some(n) = self.nodes.get_mut(&i) {
-            n.seq = top;
-        }
-        overflowed && self.ask(i, now_ms)
-    }
-
     /// Drops every entry of node `i`.
     fn drop_entries(&mut self, i: u32) {
         if self.nodes.get(&i).is_some_and(|n| n.count == 0) {
@@ -345,26 +269,6 @@ impl Replica {
             gone.push((self.node_name(i).to_owned(), count));
         }
         gone
-    }
-
-    /// Nodes whose snapshot is overdue: asked again now.
-    pub fn overdue(&mut self, now_ms: u64) -> Vec<String> {
-        let due: Vec<u32> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| {
-                n.asked_ms
-                    .is_some_and(|at| now_ms.saturating_sub(at) >= SNAPSHOT_RETRY_MS)
-            })
-            .map(|(i, _)| *i)
-            .collect();
-        let mut asked = Vec::with_capacity(due.len());
-        for i in due {
-            if self.ask(i, now_ms) {
-                asked.push(self.node_name(i).to_owned());
-            }
-        }
-        asked
     }
 
     /// Forgets every node and entry (the bus is lost).
@@ -414,167 +318,7 @@ pub fn wins(ts: u64, name: &str, old_ts: u64, old_name: &str) -> bool {
     (ts, name) > (old_ts, old_name)
 }
 
+mod snapshot;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(n: u64) -> PeerId {
-        PeerId::new(n).expect("valid id")
-    }
-
-    fn p(n: u64, ts: u64) -> Presence {
-        Presence {
-            id: id(n),
-            key: PublicKey([n as u8; 32]),
-            ts,
-            addr: SocketAddr::from(([10, 0, 0, 1], 4000 + n as u16)),
-        }
-    }
-
-    fn ids(r: &Replica) -> Vec<u64> {
-        r.from(id(1)).map(|(i, _)| i.get()).collect()
-    }
-
-    fn online(n: u64, ts: u64) -> Event {
-        Event::Online(p(n, ts))
-    }
-
-    #[test]
-    fn announcements_in_order_apply_and_a_gap_asks_for_a_snapshot() {
-        let mut r = Replica::default();
-        let mut seen = Vec::new();
-        // First contact: applied at once, and a snapshot is asked for.
-        assert!(r.on_announce("b", 7, 1, &[online(1, 10)], 0, &mut seen));
-        assert_eq!(ids(&r), [1]);
-        // Asked already: not again before the retry time.
-        assert!(!r.on_announce("b", 7, 2, &[online(2, 10)], 100, &mut seen));
-        assert!(!r.on_snapshot("b", 7, 1, 1, 0, true, &[p(1, 10)], 200, &mut seen));
-        assert_eq!(ids(&r), [1, 2], "seq 2 replayed on top of the snapshot");
-        // In order: nothing to ask.
-        let off = Event::Offline { id: id(1), ts: 10 };
-        assert!(!r.on_announce("b", 7, 3, &[off], 300, &mut seen));
-        assert_eq!(ids(&r), [2]);
-        // Seq 4 lost: 5 is applied and a snapshot asked for.
-        assert!(r.on_announce("b", 7, 5, &[online(5, 10)], 400, &mut seen));
-        assert_eq!(ids(&r), [2, 5]);
-        // A duplicate of an old one changes nothing once synced again.
-        assert!(!r.on_snapshot(
-            "b",
-            7,
-            2,
-            5,
-            0,
-            true,
-            &[p(2, 10), p(5, 10), p(4, 10)],
-            500,
-            &mut seen
-        ));
-        assert_eq!(ids(&r), [2, 4, 5]);
-        assert!(!r.on_announce("b", 7, 3, &[online(9, 10)], 600, &mut seen));
-        assert_eq!(ids(&r), [2, 4, 5]);
-    }
-
-    #[test]
-    fn a_heartbeat_ahead_of_the_last_announcement_reveals_a_lost_one() {
-        let mut r = Replica::default();
-        let mut seen = Vec::new();
-        assert!(r.on_heartbeat("b", 1, 0, 0), "a node never heard of");
-        assert!(!r.on_snapshot("b", 1, 9, 0, 0, true, &[], 10, &mut seen));
-        assert!(!r.on_heartbeat("b", 1, 0, 1000), "in step");
-        assert!(r.on_heartbeat("b", 1, 1, 2000), "ANNOUNCE 1 never came");
-        assert!(!r.on_heartbeat("b", 1, 1, 3000), "asked already");
-        assert_eq!(r.overdue(3999), Vec::<String>::new());
-        assert_eq!(r.overdue(4000), ["b"], "asked again after the retry time");
-    }
-
-    #[test]
-    fn a_silent_node_is_dropped_with_its_peers_after_three_heartbeats() {
-        let mut r = Replica::default();
-        let mut seen = Vec::new();
-        r.on_snapshot("b", 1, 1, 0, 0, true, &[p(1, 5), p(2, 5)], 0, &mut seen);
-        r.on_snapshot("c", 1, 1, 0, 0, true, &[p(3, 5)], 0, &mut seen);
-        assert_eq!(r.nodes(), 2);
-        r.on_heartbeat("c", 1, 0, 2000);
-        assert!(r.expire(DEAD_AFTER_MS - 1).is_empty());
-        assert_eq!(r.expire(DEAD_AFTER_MS), [("b".to_owned(), 2)]);
-        assert_eq!(ids(&r), [3]);
-        assert_eq!(r.expire(2000 + DEAD_AFTER_MS), [("c".to_owned(), 1)]);
-        assert_eq!(r.len(), 0);
-    }
-
-    #[test]
-    fn a_restarted_node_loses_its_old_peers() {
-        let mut r = Replica::default();
-        let mut seen = Vec::new();
-        r.on_snapshot("b", 1, 1, 0, 0, true, &[p(1, 5)], 0, &mut seen);
-        assert!(
-            r.on_heartbeat("b", 2, 0, 100),
-            "a new incarnation is synced anew"
-        );
-        assert_eq!(r.len(), 0);
-    }
-
-    #[test]
-    fn the_newest_registration_of_a_peer_wins_whatever_the_order() {
-        let mut r = Replica::default();
-        let mut seen = Vec::new();
-        r.on_snapshot("b", 1, 1, 0, 0, true, &[], 0, &mut seen);
-        r.on_snapshot("c", 1, 1, 0, 0, true, &[], 0, &mut seen);
-        // The peer moved from b (ts 10) to c (ts 20); c's news came first.
-        r.on_announce("c", 1, 1, &[online(1, 20)], 1, &mut seen);
-        r.on_announce("b", 1, 1, &[online(1, 10)], 2, &mut seen);
-        let at = r.get(id(1)).unwrap();
-        assert_eq!((r.node_name(at.node), at.ts), ("c", 20));
-        // b's late offline does not remove c's registration.
-        r.on_announce(
-            "b",
-            1,
-            2,
-            &[Event::Offline { id: id(1), ts: 10 }],
-            3,
-            &mut seen,
-        );
-        assert!(r.get(id(1)).is_some());
-        // A tie goes to the greater name, for every node alike.
-        r.on_announce("b", 1, 3, &[online(2, 30)], 4, &mut seen);
-        r.on_announce("c", 1, 2, &[online(2, 30)], 5, &mut seen);
-        assert_eq!(r.node_name(r.get(id(2)).unwrap().node), "c");
-        assert!(wins(30, "c", 30, "b") && !wins(30, "b", 30, "c"));
-        // Counting per node stays right: b holds nothing now.
-        assert_eq!(r.expire(4 + DEAD_AFTER_MS), [("b".to_owned(), 0)]);
-        assert_eq!(ids(&r), [1, 2]);
-    }
-
-    #[test]
-    fn a_snapshot_with_a_missing_part_is_thrown_away_and_asked_again() {
-        let mut r = Replica::default();
-        let mut seen = Vec::new();
-        assert!(r.on_heartbeat("b", 1, 4, 0));
-        assert!(!r.on_snapshot("b", 1, 5, 4, 0, false, &[p(1, 1)], 10, &mut seen));
-        // Part 1 lost; part 2 is the last.
-        assert!(
-            !r.on_snapshot("b", 1, 5, 4, 2, true, &[p(3, 1)], 20, &mut seen),
-            "asked at 0"
-        );
-        assert_eq!(r.len(), 0);
-        assert_eq!(r.overdue(SNAPSHOT_RETRY_MS), ["b"]);
-        assert!(!r.on_snapshot("b", 1, 6, 4, 0, false, &[p(1, 1)], 2100, &mut seen));
-        assert!(!r.on_snapshot("b", 1, 6, 4, 1, true, &[p(2, 1)], 2200, &mut seen));
-        assert_eq!(ids(&r), [1, 2]);
-        assert_eq!(
-            r.overdue(10_000),
-            Vec::<String>::new(),
-            "synced: nothing due"
-        );
-    }
-
-    #[test]
-    fn losing_the_bus_forgets_everything() {
-        let mut r = Replica::default();
-        let mut seen = Vec::new();
-        r.on_snapshot("b", 1, 1, 0, 0, true, &[p(1, 5)], 0, &mut seen);
-        r.clear();
-        assert_eq!((r.len(), r.nodes()), (0, 0));
-        assert!(r.on_heartbeat("b", 1, 0, 10), "heard again: synced anew");
-    }
-}
+mod tests;

@@ -3,10 +3,13 @@
 //! hostile input, without sockets; the answer to protocol v1 JSON as
 //! properties. [`Harness`] drives the [`Registry`];
 //! [`Client`] is a daemon's side built from `peerd_shared::proto` alone.
+//! `handshakes.rs`, `requests.rs`, `sessions.rs` and `legacy.rs` hold the
+//! tests of handshakes, requests, sessions over time and protocol v1.
 
 mod handshakes;
 mod legacy;
 mod requests;
+mod sessions;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -13,9 +13,15 @@
 //! It owns the [`Transport`], so every datagram of the daemon, to the
 //! server or to a peer, is sealed and opened here; the actor around it
 //! (`RegistryLink`) only moves bytes and messages.
+//!
+//! `inputs` holds the state and what comes in; `transitions` the moves
+//! between states; `replies` the reading of the server's replies;
+//! `handshake` the timing of REGISTER handshakes; `vocabulary` what it
+//! takes and gives; `tests` the unit tests.
 
 mod handshake;
 mod inputs;
+mod replies;
 #[cfg(test)]
 mod tests;
 mod transitions;

@@ -7,7 +7,8 @@
 //! and believes nothing it cannot authenticate.
 //!
 //! - `seal`: the state, the REGISTER handshake, requests, the sending side;
-//! - `open`: the receiving side (handshakes, cookies, TRANSPORT, RELAYED);
+//! - `open`: the receiving side (handshakes, cookies, TRANSPORT;
+//!   `open/server_body.rs`: what the server says, INTRO, RELAYED);
 //! - `server`, `peers`: what is known of the server and of each peer
 //!   (keys, pins, sessions, handshakes out); `sessions`: the sessions with
 //!   one party and the confirmation rule;

@@ -2,6 +2,9 @@
 //! nothing is believed before it is authenticated (docs/protocol.md 2 to
 //! 6). Handshake answers and confirmations this causes are queued in the
 //! transport's outgoing datagrams.
+//!
+//! This file holds handshakes, cookies and TRANSPORT frames;
+//! `open/server_body.rs` what the server says on its session.
 
 use std::net::SocketAddr;
 
@@ -9,12 +12,13 @@ use peerd_shared::proto::codec::canonical;
 use peerd_shared::proto::frame::{CookieReply, Init, Resp, Transport as Frame};
 use peerd_shared::proto::handshake::accept;
 use peerd_shared::proto::{cookie, Body, InitPayload, RespPayload};
-use peerd_shared::text::escape_control;
 use peerd_shared::PeerId;
 
 use super::seal::{seal_body, Owner};
-use super::{Inbound, Origin, PeerPacket, Route, ServerReply, Transport};
+use super::{Inbound, Origin, PeerPacket, Route, Transport};
 use crate::peer::core::clock::Now;
+
+mod server_body;
 
 /// How a frame came: from its source, or inside RELAYED from `from`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,96 +309,6 @@ impl Transport {
                 }
             }
             _ => tracing::debug!(%src, "dropped a frame for no session of ours"),
-        }
-    }
-
-    /// What the server says on its session.
-    fn on_server_body(
-        &mut self,
-        body: Body<'_>,
-        src: SocketAddr,
-        now: Now,
-        out: &mut Vec<Inbound>,
-    ) {
-        let reply = match body {
-            Body::KeepaliveAck {
-                seq,
-                keepalive,
-                addr,
-            } => ServerReply::KeepaliveAck {
-                seq,
-                keepalive,
-                addr,
-            },
-            Body::ListAck { seq, more, peers } => ServerReply::ListAck { seq, more, peers },
-            Body::ConnectAck {
-                seq,
-                target,
-                key,
-                addr,
-            } => ServerReply::ConnectAck {
-                seq,
-                target,
-                key,
-                addr,
-            },
-            Body::UnregisterAck { seq } => ServerReply::UnregisterAck { seq },
-            Body::RelayAck { seq } => {
-                self.relays.answered(seq, now.at);
-                return;
-            }
-            Body::Error { seq, code, message } => match self.relays.answered(seq, now.at) {
-                // The server's words go into reasons, replies and the log:
-                // their control characters are escaped here, once.
-                Some(target) => {
-                    let message = escape_control(message).into_owned();
-                    return out.push(Inbound::RelayRefused {
-                        target,
-                        code,
-                        message,
-                    });
-                }
-                None => ServerReply::Error {
-                    seq,
-                    code,
-                    message: escape_control(message).into_owned(),
-                },
-            },
-            Body::Intro { from, key, addr } => return self.introduced(from, key, addr, out),
-            Body::Relayed { from, data } => {
-                return self.open_frame(src, data, Via::Relayed(from), now, out);
-            }
-            other => {
-                return tracing::debug!(
-                    kind = other.name(),
-                    "dropped a server frame of a peer's kind"
-                )
-            }
-        };
-        out.push(Inbound::Reply(reply));
-    }
-
-    fn introduced(
-        &mut self,
-        peer: PeerId,
-        key: peerd_shared::proto::PublicKey,
-        addr: SocketAddr,
-        out: &mut Vec<Inbound>,
-    ) {
-        match self.introduce(peer, key) {
-            super::KeyCheck::Pinned { new } => {
-                if new {
-                    out.push(Inbound::KeyPinned { peer, key });
-                }
-                out.push(Inbound::Intro { peer, addr });
-            }
-            super::KeyCheck::Changed { pinned, offered } => {
-                out.push(Inbound::KeyChanged {
-                    peer,
-                    pinned,
-                    offered,
-                });
-            }
         }
     }
 }
