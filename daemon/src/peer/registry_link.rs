@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 
 use super::alarm::{now, Alarm};
 use super::core::registration::{Action, Answer, LinkError, Registration};
-use super::core::transport::{Inbound, PeerPacket, Route, SealError};
+use super::core::transport::{Inbound, KeyChange, PeerPacket, Route, SealError};
 use super::inbox::{Inbox, MessageReceived};
 use super::outbox::{LinkEvent, Outbox};
 use super::socket::{self, Received};
@@ -215,12 +215,7 @@ impl RegistryLink {
                 pinned,
                 offered,
             } => {
-                let reason = SealError::KeyChanged {
-                    peer,
-                    pinned: pinned.fingerprint(),
-                    offered: offered.fingerprint(),
-                }
-                .to_string();
+                let reason = KeyChange::new(peer, &pinned, &offered).to_string();
                 self.outbox.do_send(LinkEvent::KeyChanged { peer, reason });
             }
             Inbound::PathProof { peer, src } => {

@@ -62,8 +62,8 @@ pub struct Store {
     /// it changed, not once per message).
     saved_next_msg: u64,
 }
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+/// The inbox table (also what an older inbox is copied into).
+const INBOX_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS inbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     sender INTEGER NOT NULL,
@@ -75,6 +75,10 @@ CREATE TABLE IF NOT EXISTS inbox (
     received_ms INTEGER NOT NULL,
     UNIQUE (sender, msg)
 );
+";
+/// Every other table and index (after [`INBOX_TABLE`]).
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
     msg INTEGER PRIMARY KEY,
     target INTEGER NOT NULL,
@@ -118,26 +122,16 @@ fn never_reuse_inbox_rows(conn: &Connection) -> rusqlite::Result<()> {
     if sql.contains("AUTOINCREMENT") {
         return Ok(());
     }
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "BEGIN IMMEDIATE;
          ALTER TABLE inbox RENAME TO inbox_old;
-         CREATE TABLE inbox (
-             seq INTEGER PRIMARY KEY AUTOINCREMENT,
-             sender INTEGER NOT NULL,
-             msg INTEGER NOT NULL,
-             text TEXT NOT NULL,
-             addr TEXT NOT NULL,
-             path TEXT NOT NULL,
-             sent_ms INTEGER NOT NULL,
-             received_ms INTEGER NOT NULL,
-             UNIQUE (sender, msg)
-         );
+         {INBOX_TABLE}
          INSERT INTO inbox SELECT seq, sender, msg, text, addr, path, sent_ms, received_ms
              FROM inbox_old;
          DROP TABLE inbox_old;
          CREATE INDEX IF NOT EXISTS inbox_received ON inbox (received_ms);
-         COMMIT;",
-    )
+         COMMIT;"
+    ))
 }
 
 pub(super) fn path_text(p: PathKind) -> &'static str {
@@ -197,6 +191,7 @@ impl Store {
         // keep working when the disk is full.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(INBOX_TABLE)?;
         conn.execute_batch(SCHEMA)?;
         never_reuse_inbox_rows(&conn)?;
         let mut store = Self {

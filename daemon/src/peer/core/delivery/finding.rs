@@ -36,19 +36,11 @@ impl Delivery {
                 }
                 LookupAnswer::Found
             }
-            Err(LinkError::KeyChanged {
-                peer: p,
-                pinned,
-                offered,
-            }) => {
+            Err(LinkError::KeyChanged(change)) => {
                 self.known.insert(peer);
-                let e = LinkError::KeyChanged {
-                    peer: p,
-                    pinned,
-                    offered,
-                };
-                self.block(peer, e.to_string(), now);
-                LookupAnswer::KeyChanged(e.to_string())
+                let reason = change.to_string();
+                self.block(peer, reason.clone(), now);
+                LookupAnswer::KeyChanged(reason)
             }
             Err(LinkError::UnknownPeer(_)) => {
                 self.path(peer).forget();

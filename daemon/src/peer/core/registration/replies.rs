@@ -11,7 +11,7 @@ use peerd_shared::PeerId;
 
 use super::{Action, Answer, LinkError, Purpose, Registration};
 use crate::peer::core::clock::Now;
-use crate::peer::core::transport::{KeyCheck, ServerReply};
+use crate::peer::core::transport::{KeyChange, KeyCheck, ServerReply};
 
 impl<C> Registration<C> {
     fn on_error(&mut self, purpose: Purpose<C>, code: ErrorCode, message: String, now: Now) {
@@ -99,11 +99,9 @@ impl<C> Registration<C> {
                     offered = %offered.fingerprint(),
                     "the server gives another key for a pinned peer: refused until `peerctl trust {target}`"
                 );
-                Err(LinkError::KeyChanged {
-                    peer: target,
-                    pinned: pinned.fingerprint(),
-                    offered: offered.fingerprint(),
-                })
+                Err(LinkError::KeyChanged(KeyChange::new(
+                    target, &pinned, &offered,
+                )))
             }
         }
     }

@@ -7,7 +7,7 @@ use peerd_shared::control::{ListedPeer, RegState};
 use peerd_shared::proto::PublicKey;
 use peerd_shared::PeerId;
 
-use crate::peer::core::transport::Datagram;
+use crate::peer::core::transport::{Datagram, KeyChange};
 
 /// Why a request to the server did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,15 +20,8 @@ pub enum LinkError {
     NotRegistered(String),
     #[error("the server refused: {0}")]
     Refused(String),
-    #[error(
-        "peer {peer}'s key changed: pinned {pinned}, the server now gives {offered}; \
-         verify it and run `peerctl trust {peer}`"
-    )]
-    KeyChanged {
-        peer: PeerId,
-        pinned: String,
-        offered: String,
-    },
+    #[error(transparent)]
+    KeyChanged(KeyChange),
     #[error("the daemon is stopping")]
     Stopping,
 }

@@ -26,7 +26,8 @@ mod sessions;
 mod tests;
 
 pub use packets::{
-    Datagram, Inbound, KeyCheck, Origin, PeerPacket, Route, SealError, ServerReply, ServerRequest,
+    Datagram, Inbound, KeyChange, KeyCheck, Origin, PeerPacket, Route, SealError, ServerReply,
+    ServerRequest,
 };
 pub use peers::PeerKey;
 pub use seal::Transport;

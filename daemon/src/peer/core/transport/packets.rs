@@ -161,6 +161,30 @@ pub enum Inbound {
     SessionReady { peer: PeerId },
 }
 
+/// A pinned peer the server now gives another key for (both named by
+/// fingerprint): the error text the user sees wherever it is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "peer {peer}'s key changed: pinned {pinned}, the server now gives {offered}; \
+     verify it and run `peerctl trust {peer}`"
+)]
+pub struct KeyChange {
+    pub peer: PeerId,
+    pub pinned: String,
+    pub offered: String,
+}
+
+impl KeyChange {
+    /// The change from `pinned` to `offered` for `peer`.
+    pub fn new(peer: PeerId, pinned: &PublicKey, offered: &PublicKey) -> Self {
+        Self {
+            peer,
+            pinned: pinned.fingerprint(),
+            offered: offered.fingerprint(),
+        }
+    }
+}
+
 /// Why a packet cannot be sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
@@ -178,15 +202,8 @@ pub enum SealError {
     Handshaking(PeerId),
     #[error("peer {0} has not been introduced by the server")]
     NotIntroduced(PeerId),
-    #[error(
-        "peer {peer}'s key changed: pinned {pinned}, the server now gives {offered}; \
-         verify it and run `peerctl trust {peer}`"
-    )]
-    KeyChanged {
-        peer: PeerId,
-        pinned: String,
-        offered: String,
-    },
+    #[error(transparent)]
+    KeyChanged(KeyChange),
     #[error("{0}")]
     Seal(String),
 }

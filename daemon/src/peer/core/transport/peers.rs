@@ -12,7 +12,7 @@ use peerd_shared::PeerId;
 
 use super::seal::{seal_body, Owner};
 use super::sessions::Sessions;
-use super::{KeyCheck, PeerPacket, Route, SealError, Transport};
+use super::{KeyChange, KeyCheck, PeerPacket, Route, SealError, Transport};
 use crate::peer::core::clock::Now;
 
 /// HELLO handshakes out with one peer, at most (older ones are forgotten).
@@ -118,11 +118,9 @@ impl Transport {
             .get(&peer)
             .ok_or(SealError::NotIntroduced(peer))?;
         match t.offered {
-            Some(offered) => Err(SealError::KeyChanged {
-                peer,
-                pinned: t.key.fingerprint(),
-                offered: offered.fingerprint(),
-            }),
+            Some(offered) => Err(SealError::KeyChanged(KeyChange::new(
+                peer, &t.key, &offered,
+            ))),
             None => Ok(()),
         }
     }
