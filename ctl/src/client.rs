@@ -104,19 +104,7 @@ pub fn kind_code(kind: ErrorKind) -> String {
 /// What kind of file `path` is when it exists and is not a socket.
 fn not_a_socket(path: &Path) -> Option<&'static str> {
     let kind = std::fs::metadata(path).ok()?.file_type();
-    Some(if kind.is_socket() {
-        return None;
-    } else if kind.is_file() {
-        "a regular file"
-    } else if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a named pipe"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "a device"
-    } else {
-        "another kind of file"
-    })
+    (!kind.is_socket()).then(|| peerd_shared::paths::file_kind(&kind))
 }
 
 /// One request line: `req` and the command's fields, flattened.

@@ -49,6 +49,25 @@ pub fn socket_path(explicit: Option<&Path>, data_dir: Option<&Path>) -> PathBuf 
     }
 }
 
+/// What a file that is not a socket is, in words ("a regular file", "a
+/// directory", ...), for errors about a control socket path.
+pub fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_file() {
+        "a regular file"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "another kind of file"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,7 +60,7 @@ pub fn claim(path: &Path) -> Result<(std::os::unix::net::UnixListener, SocketFil
             return Err(err(format!(
                 "it is {}, not a socket; peerd removes nothing but a socket file \
                  left by a daemon that died: pick another --socket",
-                file_kind(&meta.file_type())
+                peerd_shared::paths::file_kind(&meta.file_type())
             )));
         }
         match std::os::unix::net::UnixStream::connect(path) {
@@ -103,23 +103,6 @@ fn already_running(path: &Path) -> PeerError {
     PeerError::AlreadyRunning {
         path: path.to_path_buf(),
         pid: super::probe::pid(path),
-    }
-}
-
-/// What a file that is not a socket is, in words.
-fn file_kind(kind: &std::fs::FileType) -> &'static str {
-    if kind.is_file() {
-        "a regular file"
-    } else if kind.is_dir() {
-        "a directory"
-    } else if kind.is_symlink() {
-        "a symbolic link"
-    } else if kind.is_fifo() {
-        "a named pipe"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "a device"
-    } else {
-        "another kind of file"
     }
 }
 
