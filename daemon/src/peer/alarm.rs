@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix::{Actor, AsyncContext, Context, SpawnHandle};
 
-use super::core::clock::Now;
+use super::core::clock::{Deadlines, Now};
 
 /// Both clocks, now.
 pub fn now() -> Now {
@@ -55,4 +55,30 @@ impl Alarm {
     pub fn rang(&mut self) {
         self.armed = None;
     }
+}
+
+/// An actor driving a core with timers: it carries out what the core
+/// returns after every input, then [`rearm`]s its alarm for the core's next
+/// deadline; when the alarm rings, the core is told the time and what it
+/// returns is carried out the same way.
+pub trait Driven: Actor<Context = Context<Self>> {
+    /// The core and the actor's alarm for it.
+    fn timed(&mut self) -> (&mut dyn Deadlines, &mut Alarm);
+
+    /// Carries out what the core asked for; ends with [`rearm`].
+    fn carry_out(&mut self, ctx: &mut Context<Self>);
+}
+
+/// Sets `actor`'s alarm for its core's next deadline.
+pub fn rearm<A: Driven>(actor: &mut A, ctx: &mut Context<A>) {
+    let (core, alarm) = actor.timed();
+    let at = core.poll_timeout();
+    alarm.set(ctx, at, wake::<A>);
+}
+
+fn wake<A: Driven>(actor: &mut A, ctx: &mut Context<A>) {
+    let (core, alarm) = actor.timed();
+    alarm.rang();
+    core.handle_timeout(now());
+    actor.carry_out(ctx);
 }

@@ -22,7 +22,8 @@ use peerd_shared::control::ListedPeer;
 use peerd_shared::PeerId;
 use tokio::sync::oneshot;
 
-use super::alarm::{now, Alarm};
+use super::alarm::{now, rearm, Alarm, Driven};
+use super::core::clock::Deadlines;
 use super::core::registration::{Action, Answer, LinkError, Registration};
 use super::core::transport::{Inbound, KeyChange, PeerPacket, Route, SealError};
 use super::inbox::{Inbox, MessageReceived};
@@ -110,48 +111,6 @@ impl RegistryLink {
             self.ready = true;
             notify::ready(status);
         }
-    }
-
-    /// Carries out what the core asked for, then arms its timer.
-    fn carry_out(&mut self, ctx: &mut Context<Self>) {
-        for action in self.core.take_actions() {
-            match action {
-                Action::Send(datagram) => self.sender.send(&datagram),
-                Action::Answer { caller, result } => self.answer(caller, result),
-                Action::Up { id } => {
-                    self.announce(&format!("registered as id {id}"));
-                    self.outbox.do_send(LinkEvent::Up { id });
-                }
-                Action::Down { reason } => {
-                    if self.ready {
-                        notify::status(&format!("not registered: {reason}"));
-                    }
-                    self.outbox.do_send(LinkEvent::Down { reason });
-                }
-                Action::RememberId(id) => self.remember(id),
-                Action::RememberTimestamp(ts) => {
-                    self.keep("the handshake timestamp", move |s| s.set_last_timestamp(ts))
-                }
-                Action::PinPeerKey { peer, key } => {
-                    let at = now().unix_ms;
-                    tracing::info!(%peer, fingerprint = %key.fingerprint(), "pinned the peer's key");
-                    self.keep("a peer's key", move |s| s.pin_key(peer, &key, at));
-                }
-                Action::PinServerKey(key) => {
-                    if let Err(e) = super::identity::pin_server_key(&self.data_dir, &key) {
-                        tracing::error!(error = %e, "cannot pin the server's key");
-                    }
-                }
-            }
-        }
-        let at = self.core.poll_timeout();
-        self.alarm.set(ctx, at, Self::wake);
-    }
-
-    fn wake(&mut self, ctx: &mut Context<Self>) {
-        self.alarm.rang();
-        self.core.handle_timeout(now());
-        self.carry_out(ctx);
     }
 
     fn answer(&self, caller: Caller, result: Result<Answer, LinkError>) {
@@ -274,6 +233,46 @@ impl RegistryLink {
             }
             (Err(e), _) => tracing::debug!(peer = %out.peer, error = %e, "not sent"),
         }
+    }
+}
+
+impl Driven for RegistryLink {
+    fn timed(&mut self) -> (&mut dyn Deadlines, &mut Alarm) {
+        (&mut self.core, &mut self.alarm)
+    }
+
+    fn carry_out(&mut self, ctx: &mut Context<Self>) {
+        for action in self.core.take_actions() {
+            match action {
+                Action::Send(datagram) => self.sender.send(&datagram),
+                Action::Answer { caller, result } => self.answer(caller, result),
+                Action::Up { id } => {
+                    self.announce(&format!("registered as id {id}"));
+                    self.outbox.do_send(LinkEvent::Up { id });
+                }
+                Action::Down { reason } => {
+                    if self.ready {
+                        notify::status(&format!("not registered: {reason}"));
+                    }
+                    self.outbox.do_send(LinkEvent::Down { reason });
+                }
+                Action::RememberId(id) => self.remember(id),
+                Action::RememberTimestamp(ts) => {
+                    self.keep("the handshake timestamp", move |s| s.set_last_timestamp(ts))
+                }
+                Action::PinPeerKey { peer, key } => {
+                    let at = now().unix_ms;
+                    tracing::info!(%peer, fingerprint = %key.fingerprint(), "pinned the peer's key");
+                    self.keep("a peer's key", move |s| s.pin_key(peer, &key, at));
+                }
+                Action::PinServerKey(key) => {
+                    if let Err(e) = super::identity::pin_server_key(&self.data_dir, &key) {
+                        tracing::error!(error = %e, "cannot pin the server's key");
+                    }
+                }
+            }
+        }
+        rearm(self, ctx);
     }
 }
 

@@ -33,6 +33,18 @@ impl Now {
     }
 }
 
+/// A core with timers: its driver (an actor, or a fake-clock test) asks
+/// [`poll_timeout`](Deadlines::poll_timeout) when to come back, and calls
+/// [`handle_timeout`](Deadlines::handle_timeout) once that instant has
+/// passed. Calling it early does nothing that is not due.
+pub trait Deadlines {
+    /// When [`Deadlines::handle_timeout`] must run next (`None`: nothing
+    /// is waiting).
+    fn poll_timeout(&mut self) -> Option<Instant>;
+    /// Does what is due at `now`.
+    fn handle_timeout(&mut self, now: Now);
+}
+
 /// A Unix-millisecond time as `YYYY-MM-DD HH:MM:SS UTC`, for notes to people.
 pub fn format_ms(ms: u64) -> String {
     let ms = i64::try_from(ms).unwrap_or(i64::MAX);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use peerd_shared::proto::{Identity, PublicKey, SecretKey};
 use peerd_shared::PeerId;
 
-use super::clock::Now;
+use super::clock::{Deadlines, Now};
 use super::registration::{Action, Answer, LinkError, Registration};
 use super::transport::{Datagram, Inbound, Transport};
 use crate::server::args::Limits;

@@ -13,8 +13,8 @@ use peerd_shared::{MsgId, PeerId};
 use tokio::sync::oneshot;
 
 use super::sends::{OutboxWrite, Then};
-use crate::peer::alarm::{now, Alarm};
-use crate::peer::core::clock::Now;
+use crate::peer::alarm::{now, rearm, Alarm, Driven};
+use crate::peer::core::clock::{Deadlines, Now};
 use crate::peer::core::delivery::{Action, Change, Delivery, PingId};
 use crate::peer::core::queue::OutMsg;
 use crate::peer::core::registration::LinkError;
@@ -141,9 +141,25 @@ impl Outbox {
         }
     }
 
-    /// Carries out what the core asked for, sends the writes waiting for
-    /// the store, and arms the core's timer.
-    pub(super) fn carry_out(&mut self, ctx: &mut Context<Self>) {
+    /// Gives the messages still queued in the store to the core.
+    fn resume(&mut self, rows: Vec<crate::peer::store::QueuedRow>, now: Now) {
+        if !rows.is_empty() {
+            tracing::info!(count = rows.len(), "resuming queued messages");
+        }
+        for row in rows {
+            let m = OutMsg::new(row.to, row.text, row.created_ms, row.expires_ms, now.at);
+            self.core.queued(row.msg, m, false, now);
+        }
+    }
+}
+
+impl Driven for Outbox {
+    fn timed(&mut self) -> (&mut dyn Deadlines, &mut Alarm) {
+        (&mut self.core, &mut self.alarm)
+    }
+
+    /// Also sends the writes waiting for the store.
+    fn carry_out(&mut self, ctx: &mut Context<Self>) {
         let now = now();
         let mut packets = Vec::new();
         for action in self.core.take_actions() {
@@ -192,25 +208,7 @@ impl Outbox {
             m.update(self.core.stats(), || self.core.path_counts());
         }
         batch::flush(self, ctx);
-        let at = self.core.poll_timeout();
-        self.alarm.set(ctx, at, Self::wake);
-    }
-
-    fn wake(&mut self, ctx: &mut Context<Self>) {
-        self.alarm.rang();
-        self.core.handle_timeout(now());
-        self.carry_out(ctx);
-    }
-
-    /// Gives the messages still queued in the store to the core.
-    fn resume(&mut self, rows: Vec<crate::peer::store::QueuedRow>, now: Now) {
-        if !rows.is_empty() {
-            tracing::info!(count = rows.len(), "resuming queued messages");
-        }
-        for row in rows {
-            let m = OutMsg::new(row.to, row.text, row.created_ms, row.expires_ms, now.at);
-            self.core.queued(row.msg, m, false, now);
-        }
+        rearm(self, ctx);
     }
 }
 

@@ -4,7 +4,7 @@
 use actix::prelude::*;
 
 use super::actor::{LinkEvent, ListPaths, Outbox, Ping, Stopping};
-use crate::peer::alarm::now;
+use crate::peer::alarm::{now, Driven};
 use crate::peer::core::transport::PeerPacket;
 
 impl Handler<LinkEvent> for Outbox {

@@ -12,7 +12,7 @@ use peerd_shared::{MsgId, PeerId};
 use tokio::sync::oneshot;
 
 use super::actor::{Accepted, Delete, Enqueue, Outbox};
-use crate::peer::alarm::now;
+use crate::peer::alarm::{now, Driven};
 use crate::peer::core::clock::Now;
 use crate::peer::core::delivery::{Admission, Change, LookupAnswer};
 use crate::peer::core::queue::OutMsg;

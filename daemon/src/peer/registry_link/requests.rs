@@ -8,7 +8,7 @@ use peerd_shared::proto::PublicKey;
 use peerd_shared::PeerId;
 use tokio::sync::oneshot;
 
-use super::super::alarm::now;
+use super::super::alarm::{now, Driven};
 use super::super::core::registration::{LinkError, LinkStatus};
 use super::super::core::transport::PeerKey;
 use super::super::outbox::LinkEvent;

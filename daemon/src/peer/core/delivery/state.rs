@@ -12,7 +12,7 @@ use peerd_shared::PeerId;
 use super::probing::PendingPing;
 use super::Action;
 use crate::peer::args::RelayPolicy;
-use crate::peer::core::clock::Now;
+use crate::peer::core::clock::{Deadlines, Now};
 use crate::peer::core::path::PeerPath;
 use crate::peer::core::queue::Queue;
 use crate::peer::core::timers::Timers;
@@ -108,30 +108,6 @@ impl Delivery {
         std::mem::take(&mut self.out)
     }
 
-    /// When [`Delivery::handle_timeout`] must run next.
-    pub fn poll_timeout(&mut self) -> Option<Instant> {
-        [
-            self.queue.next_deadline(),
-            self.path_timers.earliest(),
-            self.next_ping_deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-    }
-
-    /// Retransmits, expires, punches, keeps paths alive and probes, as due.
-    pub fn handle_timeout(&mut self, now: Now) {
-        while let Some(id) = self.queue.pop_due(now.at) {
-            self.attempt(id, now);
-        }
-        while let Some(peer) = self.path_timers.pop_due(now.at) {
-            self.poll_path(peer, now);
-        }
-        self.ping_tick(now);
-        self.settle(now);
-    }
-
     /// The path to `peer` (created unknown), marked for re-arming.
     pub(super) fn path(&mut self, peer: PeerId) -> &mut PeerPath {
         if self.touched.last() != Some(&peer) {
@@ -162,5 +138,30 @@ impl Delivery {
                 None => self.path_timers.disarm(peer),
             }
         }
+    }
+}
+
+impl Deadlines for Delivery {
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        [
+            self.queue.next_deadline(),
+            self.path_timers.earliest(),
+            self.next_ping_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Retransmits, expires, punches, keeps paths alive and probes, as due.
+    fn handle_timeout(&mut self, now: Now) {
+        while let Some(id) = self.queue.pop_due(now.at) {
+            self.attempt(id, now);
+        }
+        while let Some(peer) = self.path_timers.pop_due(now.at) {
+            self.poll_path(peer, now);
+        }
+        self.ping_tick(now);
+        self.settle(now);
     }
 }

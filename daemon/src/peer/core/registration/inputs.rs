@@ -10,7 +10,7 @@ use peerd_shared::PeerId;
 
 use super::handshake::Rounds;
 use super::{Action, Answer, LinkError, LinkStatus, Purpose};
-use crate::peer::core::clock::Now;
+use crate::peer::core::clock::{Deadlines, Now};
 use crate::peer::core::requests::{Due, Requests};
 use crate::peer::core::timing::REQUEST_TRIES;
 use crate::peer::core::transport::{Inbound, PeerKey, PeerPacket, Route, SealError, Transport};
@@ -220,9 +220,10 @@ impl<C> Registration<C> {
         }
         rest
     }
+}
 
-    /// When [`Registration::handle_timeout`] must run next.
-    pub fn poll_timeout(&mut self) -> Option<Instant> {
+impl<C> Deadlines for Registration<C> {
+    fn poll_timeout(&mut self) -> Option<Instant> {
         [
             self.requests.next_deadline(),
             self.rounds.next(),
@@ -235,7 +236,7 @@ impl<C> Registration<C> {
     }
 
     /// Retransmits, gives up, handshakes, refreshes and re-keys as due.
-    pub fn handle_timeout(&mut self, now: Now) {
+    fn handle_timeout(&mut self, now: Now) {
         self.transport.sweep_sessions(now.at);
         self.rounds_due(now);
         if self.next_keepalive.is_some_and(|at| at <= now.at) {

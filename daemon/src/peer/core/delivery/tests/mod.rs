@@ -16,7 +16,7 @@ use peerd_shared::{MsgId, PeerId};
 
 use super::{Action, Delivery};
 use crate::peer::args::RelayPolicy;
-use crate::peer::core::clock::Now;
+use crate::peer::core::clock::{Deadlines, Now};
 use crate::peer::core::queue::OutMsg;
 use crate::peer::core::transport::{Origin, PeerPacket, Route};
 
