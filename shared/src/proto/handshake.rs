@@ -19,6 +19,7 @@ use super::crypto::{hash, mac, mac_eq, MAC_LEN};
 use super::frame::{ty, Init, Resp, INIT_OVERHEAD, MAX_DATAGRAM, RESP_OVERHEAD};
 use super::keys::{PublicKey, SecretKey};
 use super::payload::{InitPayload, RespPayload};
+use super::x25519::Resolver;
 
 /// The Noise protocol name.
 pub const NOISE_PARAMS: &str = "Noise_IK_25519_ChaChaPoly_BLAKE2s";
@@ -94,7 +95,7 @@ impl Identity {
 }
 
 fn builder<'a>(local: &'a Identity, ephemeral: Option<&'a [u8; 32]>) -> Builder<'a> {
-    let b = Builder::new(params())
+    let b = Builder::with_resolver(params(), Box::new(Resolver))
         .local_private_key(local.secret.expose())
         .expect("set once")
         .prologue(PROLOGUE)

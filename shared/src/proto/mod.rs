@@ -4,7 +4,8 @@
 //! - [`keys`]: static X25519 keys, their text and fingerprints, key files;
 //! - [`crypto`]: `HASH`, `MAC` and the AEADs, each from a well-kept crate;
 //! - [`frame`]: the frames, dispatched on the first byte;
-//! - [`handshake`]: the Noise IK handshake with `mac1`/`mac2`;
+//! - [`handshake`]: the Noise IK handshake with `mac1`/`mac2` (its X25519
+//!   from aws-lc: `x25519`);
 //! - [`cookie`]: cookies under load;
 //! - [`session`] and [`replay`]: TRANSPORT frames and the replay window;
 //! - [`payload`], [`codec`] and [`error`]: what the frames carry.
@@ -19,6 +20,7 @@ pub mod keys;
 pub mod payload;
 pub mod replay;
 pub mod session;
+mod x25519;
 
 pub use error::ErrorCode;
 pub use frame::{Frame, MAX_DATAGRAM};
