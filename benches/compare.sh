@@ -88,11 +88,12 @@ cargo build --release -p peerd -p peerctl -p peerbench >&2
 BIN=target/release
 # The generator has a build of its own, with the portable ChaCha20 and
 # Poly1305 back ends of the RustCrypto crates: for the small payloads of
-# these loads they are about 5 x cheaper than the default run-time AVX2
-# ones (0.42 against 2.18 us per seal + open of a 5-byte payload, measured
-# on the machine of RESULTS.md), and on 2 shared cores every microsecond
-# the generator spends is one the server does not get. The servers and
-# udp-limit are built with the defaults, as shipped.
+# these loads they are about 5 x cheaper than the run-time AVX2 ones (0.42
+# against 2.18 us per seal + open of a 5-byte payload, measured on the
+# machine of RESULTS.md), and on 2 shared cores every microsecond the
+# generator spends is one the server does not get. The workspace's
+# .cargo/config.toml now sets the same flags for every build (peerd ships
+# with them), so the two builds differ only when RUSTFLAGS is set outside.
 echo "== building the generator (release, portable AEAD back ends)" >&2
 RUSTFLAGS="${RUSTFLAGS:-} --cfg chacha20_force_soft --cfg poly1305_force_soft" \
     CARGO_TARGET_DIR=target/generator cargo build --release -p peerbench >&2
