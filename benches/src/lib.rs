@@ -34,6 +34,7 @@ pub mod setup;
 pub mod stats;
 pub mod sys;
 pub mod workload;
+pub mod x25519;
 
 pub use error::BenchError;
 pub use junk::{JunkConfig, JunkKind};

@@ -106,6 +106,15 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         rounds: u32,
     },
+    /// CPU time of one X25519 DH and one public key, curve25519-dalek against aws-lc.
+    X25519 {
+        /// Operations per round.
+        #[arg(long, default_value_t = 20_000)]
+        iterations: u32,
+        /// Rounds (the best is kept).
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+    },
     /// Register N peers from distinct source addresses (127.1.x.y), then time a full LIST walk.
     Populate {
         /// Server address.
@@ -362,6 +371,15 @@ fn real_main() -> anyhow::Result<()> {
         } => {
             for f in peerbench::aead::measure(&sizes, iterations, rounds) {
                 println!("{:>5} bytes: {:.3} us per seal + open", f.len, f.us);
+            }
+            return Ok(());
+        }
+        Command::X25519 { iterations, rounds } => {
+            for f in peerbench::x25519::measure(iterations, rounds) {
+                println!(
+                    "{:>16}: {:.2} us per DH, {:.2} us per public key",
+                    f.library, f.dh_us, f.public_key_us
+                );
             }
             return Ok(());
         }
