@@ -134,10 +134,12 @@ fn serve(
         }
         out.tally.add(Counter::DatagramsReceived, received);
         out.tally.add(Counter::DatagramsSent, out.len() as u64);
-        send_all(fd, v6, &out);
+        // Counted before answered: whoever has an answer finds its request
+        // in the next scrape.
         if let Some(m) = &metrics {
             m.publish(&out.tally);
         }
+        send_all(fd, v6, &out);
     }
 }
 

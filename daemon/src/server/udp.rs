@@ -70,7 +70,9 @@ pub fn bind(
 }
 
 /// Serves until `shutdown` completes. With `metrics`, the loop's counts
-/// are published once per wake-up and the gauges once a second.
+/// are published before each batch of answers is sent (a client that has
+/// its answer finds its request counted) and at the end of each wake-up,
+/// the gauges once a second.
 pub async fn serve(
     socket: UdpSocket,
     mut registry: Registry,
@@ -95,7 +97,7 @@ pub async fn serve(
                 out.clear();
                 backend.apply(report, &mut registry, &mut out);
                 backend.hand_over(&mut registry, &mut out);
-                send_all(&socket, fd, v6, &mut out, &mut dests).await;
+                send_all(&socket, fd, v6, &mut out, &mut dests, metrics.as_ref()).await;
             }
             _ = sweep.tick() => {
                 let now = Instant::now();
@@ -115,7 +117,7 @@ pub async fn serve(
                 registry.handle(&datagram, source, Instant::now(), &mut out);
                 registry.flush_announcements(&mut out);
                 backend.hand_over(&mut registry, &mut out);
-                send_all(&socket, fd, v6, &mut out, &mut dests).await;
+                send_all(&socket, fd, v6, &mut out, &mut dests, metrics.as_ref()).await;
             }
             ready = socket.readable() => {
                 ready.map_err(ServerError::Socket)?;
@@ -151,7 +153,7 @@ pub async fn serve(
                     registry.flush_announcements(&mut out);
                     backend.hand_over(&mut registry, &mut out);
                     out.tally.add(Counter::DatagramsReceived, received);
-                    send_all(&socket, fd, v6, &mut out, &mut dests).await;
+                    send_all(&socket, fd, v6, &mut out, &mut dests, metrics.as_ref()).await;
                     if drained {
                         break;
                     }
@@ -167,16 +169,21 @@ pub async fn serve(
     Ok(())
 }
 
-/// Sends every queued datagram, `BATCH` per `sendmmsg`, waiting while the
-/// socket's buffer is full. A datagram the kernel refuses is skipped.
+/// Publishes the counts (with `metrics`), then sends every queued
+/// datagram, `BATCH` per `sendmmsg`, waiting while the socket's buffer is
+/// full. A datagram the kernel refuses is skipped.
 async fn send_all(
     socket: &UdpSocket,
     fd: RawFd,
     v6: bool,
     out: &mut ReplyBuffer,
     dests: &mut Vec<(Dest, SocketAddr)>,
+    metrics: Option<&Publisher>,
 ) {
     out.tally.add(Counter::DatagramsSent, out.len() as u64);
+    if let Some(m) = metrics {
+        m.publish(&out.tally);
+    }
     dests.clear();
     dests.extend(
         out.datagrams()
