@@ -66,23 +66,7 @@ fn a_nodes_peers_are_listed_by_every_other_node() {
             c.ids
         );
     }
-    for (i, d) in c.daemons.iter().enumerate() {
-        let others: Vec<PeerId> = c
-            .ids
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, id)| *id)
-            .collect();
-        poll_for(
-            format!("LIST on node n{} to show {others:?}", i + 1),
-            CONVERGE,
-            || {
-                let listed: Vec<PeerId> = d.list().ok()?.iter().map(|p| p.id).collect();
-                others.iter().all(|o| listed.contains(o)).then_some(())
-            },
-        );
-    }
+    replicated(&c);
     // Each daemon asked its own node, which answered for the whole cluster
     // (the first LISTs may have come before the replicas caught up).
     for (i, n) in c.nodes.iter().enumerate() {
