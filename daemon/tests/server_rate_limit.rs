@@ -194,6 +194,34 @@ fn excess_stun_is_dropped() {
     );
 }
 
+/// Answers to one source in a row leave the server as one segmented send
+/// (UDP GSO, docs/operate.md): each must still arrive as its own datagram,
+/// a whole STUN answer for its own request.
+#[test]
+fn a_burst_of_stun_from_one_source_gets_one_whole_answer_per_request() {
+    let server = Server::fresh(&["--rate-limit", "0", "--global-rate-limit", "0"]);
+    let c = server.client();
+    let txids: Vec<[u8; 12]> = (0..64u8).map(|i| [i; 12]).collect();
+    for t in &txids {
+        c.send(&peerd_shared::stun::binding_request(*t));
+    }
+    let mut answered = HashSet::new();
+    for bytes in c.recv_burst(FLOOD_QUIET) {
+        let r = peerd_shared::stun::parse_binding_response(&bytes).expect("a whole STUN answer");
+        assert_eq!(
+            r.mapped,
+            c.addr(),
+            "each answer carries the client's address"
+        );
+        assert!(answered.insert(r.txid), "one answer per request");
+    }
+    let asked: HashSet<_> = txids
+        .into_iter()
+        .map(peerd_shared::stun::TransactionId::Rfc5389)
+        .collect();
+    assert_eq!(answered, asked);
+}
+
 #[test]
 fn unauthenticated_frames_over_the_limit_get_no_answer() {
     let server = Server::fresh(&["--rate-limit", "5", "--rate-burst", "5"]);

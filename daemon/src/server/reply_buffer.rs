@@ -75,6 +75,46 @@ impl ReplyBuffer {
         self.items.iter().map(|(to, r)| (*to, &self.buf[r.clone()]))
     }
 
+    /// The datagrams as runs for segmented sends (UDP GSO): consecutive
+    /// datagrams for one destination, all of one length but the last, which
+    /// may be shorter, as one span of the arena with that length; at most
+    /// `max_count` datagrams and `max_bytes` bytes a run. Each run is
+    /// `(to, bytes, segment)`; with `max_count` 1, one run per datagram.
+    pub fn runs(
+        &self,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> impl Iterator<Item = (SocketAddr, &[u8], usize)> + '_ {
+        let mut i = 0;
+        std::iter::from_fn(move || {
+            let (to, first) = self.items.get(i)?;
+            let segment = first.len();
+            let mut end = first.end;
+            i += 1;
+            let mut count = 1;
+            while segment > 0 && count < max_count {
+                let Some((next_to, r)) = self.items.get(i) else {
+                    break;
+                };
+                if next_to != to
+                    || r.start != end
+                    || r.is_empty()
+                    || r.len() > segment
+                    || r.end - first.start > max_bytes
+                {
+                    break;
+                }
+                end = r.end;
+                i += 1;
+                count += 1;
+                if r.len() < segment {
+                    break;
+                }
+            }
+            Some((*to, &self.buf[first.start..end], segment))
+        })
+    }
+
     /// How many datagrams are queued.
     pub fn len(&self) -> usize {
         self.items.len()
@@ -204,5 +244,43 @@ mod tests {
             Err(SealError::TooLarge)
         );
         assert_eq!(out.len(), 2, "nothing queued for a refused seal");
+    }
+
+    #[test]
+    fn runs_join_equal_datagrams_for_one_destination_only() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        let mut out = ReplyBuffer::new();
+        for (to, bytes) in [
+            (a, &b"aaaa"[..]),
+            (a, b"bbbb"),
+            (a, b"cc"), // shorter: ends the run
+            (a, b"dddd"),
+            (b, b"eeee"),   // another destination
+            (b, b"ffffff"), // longer: a run of its own
+            (b, b""),
+            (b, b""),
+        ] {
+            out.raw(to, bytes);
+        }
+        let runs: Vec<_> = out.runs(64, 65_000).collect();
+        assert_eq!(
+            runs,
+            vec![
+                (a, &b"aaaabbbbcc"[..], 4),
+                (a, b"dddd", 4),
+                (b, b"eeee", 4),
+                (b, b"ffffff", 6),
+                (b, b"", 0),
+                (b, b"", 0),
+            ]
+        );
+        // Limits: count and bytes per run.
+        assert_eq!(out.runs(2, 65_000).next(), Some((a, &b"aaaabbbb"[..], 4)));
+        assert_eq!(out.runs(64, 7).next(), Some((a, &b"aaaa"[..], 4)));
+        // One per datagram, in order, when runs are of one.
+        let singles: Vec<_> = out.runs(1, 65_000).map(|(to, b, _)| (to, b)).collect();
+        let datagrams: Vec<_> = out.datagrams().collect();
+        assert_eq!(singles, datagrams);
     }
 }

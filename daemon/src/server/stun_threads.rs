@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::args::Limits;
-use super::mmsg::{self, Dest, RecvBatch};
+use super::mmsg::{self, Gso, RecvBatch};
 use super::reply_buffer::ReplyBuffer;
 use super::stun_port as stun;
 use crate::metrics::{Board, Counter, Publisher};
@@ -91,6 +91,7 @@ fn serve(
     );
     let mut batch = RecvBatch::new();
     let mut out = ReplyBuffer::new();
+    let mut gso = Gso::new();
     let epoch = Instant::now();
     let mut swept = epoch;
     while !stop.load(Ordering::Relaxed) {
@@ -139,27 +140,27 @@ fn serve(
         if let Some(m) = &metrics {
             m.publish(&out.tally);
         }
-        send_all(fd, v6, &out);
+        send_all(fd, v6, &out, &mut gso);
     }
 }
 
-/// Sends every queued answer, [`mmsg::BATCH`] per call, waiting while the
-/// socket's buffer is full; a datagram the kernel refuses is skipped.
-fn send_all(fd: std::os::fd::RawFd, v6: bool, out: &ReplyBuffer) {
-    let mut items = [(Dest::new(mmsg::UNSPECIFIED), &[][..]); mmsg::BATCH];
-    let mut datagrams = out.datagrams().peekable();
-    while datagrams.peek().is_some() {
-        let mut n = 0;
-        for (to, bytes) in datagrams.by_ref().take(mmsg::BATCH) {
-            items[n] = (Dest::new(mmsg::on_socket(to, v6)), bytes);
-            n += 1;
-        }
+/// Sends every queued answer, [`mmsg::BATCH`] entries per call (answers
+/// to one source in a row as one segmented entry while `gso` allows),
+/// waiting while the socket's buffer is full; a datagram the kernel refuses
+/// is skipped.
+fn send_all(fd: std::os::fd::RawFd, v6: bool, out: &ReplyBuffer, gso: &mut Gso) {
+    for (items, n) in mmsg::batches(out, v6, gso.enabled()) {
         let mut at = 0;
         while at < n {
             match mmsg::send_wait(fd, &items[at..n]) {
                 Ok(sent) => at += sent.max(1),
                 Err(e) => {
-                    debug!("send: {e}");
+                    debug!("send to {}: {e}", items[at].to);
+                    for single in gso.refused(&e, items[at]) {
+                        if let Err(e) = mmsg::send_wait(fd, &[single]) {
+                            debug!("send to {}: {e}", single.to);
+                        }
+                    }
                     at += 1;
                 }
             }

@@ -20,7 +20,7 @@ use tracing::{debug, info, warn};
 
 use super::backend::Backend;
 use super::error::ServerError;
-use super::mmsg::{self, Dest, RecvBatch};
+use super::mmsg::{self, Gso, RecvBatch};
 use super::registry::Registry;
 use super::reply_buffer::ReplyBuffer;
 use super::reuseport;
@@ -85,7 +85,7 @@ pub async fn serve(
     let fd = socket.as_raw_fd();
     let mut batch = RecvBatch::new();
     let mut out = ReplyBuffer::new();
-    let mut dests = Vec::with_capacity(mmsg::BATCH);
+    let mut gso = Gso::new();
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
@@ -97,7 +97,7 @@ pub async fn serve(
                 out.clear();
                 backend.apply(report, &mut registry, &mut out);
                 backend.hand_over(&mut registry, &mut out);
-                send_all(&socket, fd, v6, &mut out, &mut dests, metrics.as_ref()).await;
+                send_all(&socket, fd, v6, &mut out, &mut gso, metrics.as_ref()).await;
             }
             _ = sweep.tick() => {
                 let now = Instant::now();
@@ -117,7 +117,7 @@ pub async fn serve(
                 registry.handle(&datagram, source, Instant::now(), &mut out);
                 registry.flush_announcements(&mut out);
                 backend.hand_over(&mut registry, &mut out);
-                send_all(&socket, fd, v6, &mut out, &mut dests, metrics.as_ref()).await;
+                send_all(&socket, fd, v6, &mut out, &mut gso, metrics.as_ref()).await;
             }
             ready = socket.readable() => {
                 ready.map_err(ServerError::Socket)?;
@@ -153,7 +153,7 @@ pub async fn serve(
                     registry.flush_announcements(&mut out);
                     backend.hand_over(&mut registry, &mut out);
                     out.tally.add(Counter::DatagramsReceived, received);
-                    send_all(&socket, fd, v6, &mut out, &mut dests, metrics.as_ref()).await;
+                    send_all(&socket, fd, v6, &mut out, &mut gso, metrics.as_ref()).await;
                     if drained {
                         break;
                     }
@@ -170,34 +170,22 @@ pub async fn serve(
 }
 
 /// Publishes the counts (with `metrics`), then sends every queued
-/// datagram, `BATCH` per `sendmmsg`, waiting while the socket's buffer is
-/// full. A datagram the kernel refuses is skipped.
+/// datagram, `BATCH` entries per `sendmmsg` (datagrams to one peer in a row
+/// as one segmented entry while `gso` allows), waiting while the socket's
+/// buffer is full. A datagram the kernel refuses is skipped.
 async fn send_all(
     socket: &UdpSocket,
     fd: RawFd,
     v6: bool,
     out: &mut ReplyBuffer,
-    dests: &mut Vec<(Dest, SocketAddr)>,
+    gso: &mut Gso,
     metrics: Option<&Publisher>,
 ) {
     out.tally.add(Counter::DatagramsSent, out.len() as u64);
     if let Some(m) = metrics {
         m.publish(&out.tally);
     }
-    dests.clear();
-    dests.extend(
-        out.datagrams()
-            .map(|(to, _)| (Dest::new(mmsg::on_socket(to, v6)), to)),
-    );
-    let mut items = [(Dest::new(mmsg::UNSPECIFIED), &[][..]); mmsg::BATCH];
-    let mut datagrams = out.datagrams().zip(dests.iter()).peekable();
-    let mut skipped = 0;
-    while datagrams.peek().is_some() {
-        let mut n = 0;
-        for ((_, bytes), (dest, _)) in datagrams.by_ref().take(mmsg::BATCH) {
-            items[n] = (*dest, bytes);
-            n += 1;
-        }
+    for (items, n) in mmsg::batches(out, v6, gso.enabled()) {
         let mut at = 0;
         while at < n {
             match socket.try_io(Interest::WRITABLE, || mmsg::send(fd, &items[at..n])) {
@@ -209,11 +197,31 @@ async fn send_all(
                     }
                 }
                 Err(e) => {
-                    debug!("send to {}: {e}", dests[skipped + at].1);
+                    debug!("send to {}: {e}", items[at].to);
+                    for single in gso.refused(&e, items[at]) {
+                        send_one(socket, fd, single).await;
+                    }
                     at += 1;
                 }
             }
         }
-        skipped += n;
+    }
+}
+
+/// Sends one datagram, waiting while the socket's buffer is full.
+async fn send_one(socket: &UdpSocket, fd: RawFd, item: mmsg::Out<'_>) {
+    loop {
+        match socket.try_io(Interest::WRITABLE, || mmsg::send(fd, &[item])) {
+            Ok(_) => return,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if socket.writable().await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                debug!("send to {}: {e}", item.to);
+                return;
+            }
+        }
     }
 }
