@@ -6,6 +6,7 @@
 #   benches/stun_ab.sh A/peerd B/peerd               # 5 rounds of 5 s, 64 x 8 and 1000 x 1
 #   ROUNDS=3 DURATION=10 NICE=-20 benches/stun_ab.sh A/peerd B/peerd
 #   PIN=1 benches/stun_ab.sh A/peerd B/peerd         # servers on CPU 0, generator (1 thread) on CPU 1
+#   PIN=0 ...                                        # no pinning (default: pinned on exactly 2 cores, as compare.sh)
 #
 # Each round starts coturn (`turnserver --stun-only`, as compare.sh) and
 # both builds (the limits meant for real networks off, as compare.sh),
@@ -24,7 +25,11 @@ B=$2
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
 NICE=${NICE:-0}
-PIN=${PIN:-0}
+PIN=${PIN:-auto}
+if [ "$PIN" = auto ]; then
+    PIN=0
+    [ "$(nproc)" = 2 ] && PIN=1
+fi
 OUT=${OUT:-$(mktemp -d /tmp/peerd-stun-ab.XXXXXX)}
 cd "$(dirname "$0")/.."
 cargo build --release -p peerbench >&2
@@ -111,4 +116,4 @@ for shape in ("64x8", "1000x1"):
             line += f", x coturn {statistics.median(ratios):.3f} (rounds {' '.join(f'{q:.2f}' for q in ratios)})"
         print(line)
 PY
-echo "results: $OUT" >&2
+echo "PIN=$PIN; results: $OUT" >&2
