@@ -61,19 +61,6 @@ SCALE=${SCALE:-100000}
 SCALE_BIG=${SCALE_BIG:-0}
 OUT=${OUT:-$(mktemp -d /tmp/peerd-compare.XXXXXX)}
 NICE=${NICE:-0}
-PIN=${PIN:-auto}
-# On a 2-core machine the generator needs one core. Unpinned, the scheduler
-# splits the two between the generator's threads and the server's, and the
-# split depends on the server: one cheaper per answer drives the generator
-# harder, which then takes the CPU that server would use (RESULTS.md, "run
-# 6 (PIN=1) and run 7"). Pinned, each server has one core and the
-# generator the other, as a server on its own machine would. So on exactly
-# 2 cores the server loads are pinned unless PIN=0; the daemon benchmarks
-# never are (they start servers and daemons of their own).
-if [ "$PIN" = auto ]; then
-    PIN=0
-    [ "$(nproc)" = 2 ] && PIN=1
-fi
 DAEMON_ONLY=${DAEMON_ONLY:-0}
 DAEMON_MESSAGES=${DAEMON_MESSAGES:-50000}
 DAEMON_LATENCY_S=${DAEMON_LATENCY_S:-10}
@@ -81,15 +68,11 @@ DAEMON=${DAEMON:-1}
 JUNK_RATE=${JUNK_RATE:-50000}
 JUNK_KA_RATE=${JUNK_KA_RATE:-10000}
 LIMITS_OFF=(--rate-limit 0 --global-rate-limit 0 --handshake-limit 0)
-# Prefixes: priority for both sides, and a CPU each when pinning.
-SRV=(nice -n "$NICE")
-GEN=(nice -n "$NICE")
-GEN_ARGS=()
-if [ "$PIN" = 1 ]; then
-    SRV+=(taskset -c 0)
-    GEN+=(taskset -c 1)
-    GEN_ARGS=(--threads 1)
-fi
+# Priority for servers and generator, and a CPU each when pinning (on
+# exactly 2 cores unless PIN=0; the daemon benchmarks are never pinned:
+# they start servers and daemons of their own).
+# shellcheck source=benches/common.sh
+. "$(dirname "$0")/common.sh"
 
 cd "$(dirname "$0")/.."
 mkdir -p "$OUT"
@@ -151,11 +134,8 @@ start_server() {
     SERVER_KEY=
     case $kind in
     coturn)
-        "${SRV[@]}" turnserver --stun-only -L 127.0.0.1 --listening-port "$port" \
-            --no-cli --no-tls --no-dtls --no-tcp --no-auth \
-            --log-file stdout --simple-log --no-stdout-log \
-            --pidfile "$OUT/turnserver-$port.pid" --userdb "$OUT/turndb-$port" \
-            >"$OUT/coturn-$port.log" 2>&1 &
+        coturn_args "$port" "$OUT"
+        "${SRV[@]}" "${COTURN[@]}" >"$OUT/coturn-$port.log" 2>&1 &
         ;;
     limit)
         "${SRV[@]}" "$BIN/udp-limit" --listen "$SERVER_ADDR" >"$OUT/limit-$port.log" 2>&1 &

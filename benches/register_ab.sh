@@ -33,6 +33,7 @@ if [ "$NICE" != 0 ]; then
 fi
 PID=
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null || true' EXIT
+mkdir -p "$OUT"
 RESULTS=$OUT/results.txt
 : >"$RESULTS"
 

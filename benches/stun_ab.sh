@@ -25,24 +25,13 @@ B=$2
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
 NICE=${NICE:-0}
-PIN=${PIN:-auto}
-if [ "$PIN" = auto ]; then
-    PIN=0
-    [ "$(nproc)" = 2 ] && PIN=1
-fi
 OUT=${OUT:-$(mktemp -d /tmp/peerd-stun-ab.XXXXXX)}
 cd "$(dirname "$0")/.."
 cargo build --release -p peerbench >&2
 GEN_BIN=target/release/peerbench
 command -v turnserver >/dev/null || { echo "needs coturn's turnserver (apt-get install coturn)" >&2; exit 2; }
-SRV=(nice -n "$NICE")
-GEN=(nice -n "$NICE")
-GEN_ARGS=()
-if [ "$PIN" = 1 ]; then
-    SRV+=(taskset -c 0)
-    GEN+=(taskset -c 1)
-    GEN_ARGS=(--threads 1)
-fi
+# shellcheck source=benches/common.sh
+. benches/common.sh
 if [ "$NICE" != 0 ]; then
     # Plain nice does nothing against other sessions under autogroup
     # scheduling (see compare.sh); set this session's autogroup too.
@@ -50,6 +39,7 @@ if [ "$NICE" != 0 ]; then
 fi
 PIDS=()
 trap 'for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; true' EXIT
+mkdir -p "$OUT"
 RESULTS=$OUT/results.txt
 : >"$RESULTS"
 
@@ -60,11 +50,8 @@ for r in $(seq 1 "$ROUNDS"); do
         ADDR[$t]=127.0.0.1:$port
         case $t in
         coturn)
-            "${SRV[@]}" turnserver --stun-only -L 127.0.0.1 --listening-port "$port" \
-                --no-cli --no-tls --no-dtls --no-tcp --no-auth \
-                --log-file stdout --simple-log --no-stdout-log \
-                --pidfile "$OUT/turnserver-$port.pid" --userdb "$OUT/turndb-$port" \
-                >"$OUT/coturn-$r.log" 2>&1 &
+            coturn_args "$port" "$OUT"
+            "${SRV[@]}" "${COTURN[@]}" >"$OUT/coturn-$r.log" 2>&1 &
             ;;
         *)
             bin=$A
