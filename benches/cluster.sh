@@ -98,11 +98,9 @@ wait_log() {
     done
 }
 
-AUTOGROUP_WAS=
-if [ "$NICE" != 0 ] && [ -w "/proc/$$/autogroup" ]; then
-    AUTOGROUP_WAS=$(sed -n 's/.* nice //p' "/proc/$$/autogroup")
-    echo "$NICE" >"/proc/$$/autogroup" 2>/dev/null || AUTOGROUP_WAS=
-fi
+# shellcheck source=benches/common.sh
+. benches/common.sh
+autogroup_nice
 
 PIDS=()
 PGDATA=
@@ -113,9 +111,7 @@ cleanup() {
     for pid in "${PIDS[@]:-}"; do
         [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
     done
-    if [ -n "$AUTOGROUP_WAS" ]; then
-        echo "$AUTOGROUP_WAS" >"/proc/$$/autogroup" 2>/dev/null || true
-    fi
+    autogroup_restore
     [ -n "$PGDATA" ] && rm -rf "$PGDATA"
 }
 trap cleanup EXIT

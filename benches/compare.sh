@@ -73,6 +73,7 @@ LIMITS_OFF=(--rate-limit 0 --global-rate-limit 0 --handshake-limit 0)
 # they start servers and daemons of their own).
 # shellcheck source=benches/common.sh
 . "$(dirname "$0")/common.sh"
+pin_prefixes
 
 cd "$(dirname "$0")/.."
 mkdir -p "$OUT"
@@ -104,15 +105,8 @@ fi
 HAVE_COTURN=0
 command -v turnserver >/dev/null 2>&1 && HAVE_COTURN=1
 
-# With autogroup scheduling (kernel.sched_autogroup_enabled=1), the CPU is
-# shared fairly between sessions first, and a nice value only weighs within
-# its session: NICE also sets this session's autogroup nice, and the old
-# value is put back at exit.
-AUTOGROUP_WAS=
-if [ "$NICE" != 0 ] && [ -w "/proc/$$/autogroup" ]; then
-    AUTOGROUP_WAS=$(sed -n 's/.* nice //p' "/proc/$$/autogroup")
-    echo "$NICE" >"/proc/$$/autogroup" 2>/dev/null || AUTOGROUP_WAS=
-fi
+# NICE also sets this session's autogroup nice (common.sh), put back at exit.
+autogroup_nice
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 PIDS=()
@@ -120,9 +114,7 @@ cleanup() {
     for pid in "${PIDS[@]:-}"; do
         [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
     done
-    if [ -n "$AUTOGROUP_WAS" ]; then
-        echo "$AUTOGROUP_WAS" >"/proc/$$/autogroup" 2>/dev/null || true
-    fi
+    autogroup_restore
 }
 trap cleanup EXIT
 

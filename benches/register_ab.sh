@@ -26,13 +26,11 @@ OUT=${OUT:-$(mktemp -d /tmp/peerd-register-ab.XXXXXX)}
 cd "$(dirname "$0")/.."
 cargo build --release -p peerbench >&2
 GEN=target/release/peerbench
-if [ "$NICE" != 0 ]; then
-    # Plain nice does nothing against other sessions under autogroup
-    # scheduling (see compare.sh); set this session's autogroup too.
-    echo "$NICE" >"/proc/$$/autogroup" 2>/dev/null || true
-fi
+# shellcheck source=benches/common.sh
+. benches/common.sh
+autogroup_nice
 PID=
-trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null || true' EXIT
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; autogroup_restore' EXIT
 mkdir -p "$OUT"
 RESULTS=$OUT/results.txt
 : >"$RESULTS"

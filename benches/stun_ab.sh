@@ -32,13 +32,10 @@ GEN_BIN=target/release/peerbench
 command -v turnserver >/dev/null || { echo "needs coturn's turnserver (apt-get install coturn)" >&2; exit 2; }
 # shellcheck source=benches/common.sh
 . benches/common.sh
-if [ "$NICE" != 0 ]; then
-    # Plain nice does nothing against other sessions under autogroup
-    # scheduling (see compare.sh); set this session's autogroup too.
-    echo "$NICE" >"/proc/$$/autogroup" 2>/dev/null || true
-fi
+pin_prefixes
+autogroup_nice
 PIDS=()
-trap 'for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; true' EXIT
+trap 'for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; autogroup_restore' EXIT
 mkdir -p "$OUT"
 RESULTS=$OUT/results.txt
 : >"$RESULTS"
