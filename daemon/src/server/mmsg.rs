@@ -375,6 +375,29 @@ mod tests {
         }
     }
 
+    /// Reads `count` datagrams from `rx` with `recvmmsg` (or what came
+    /// within 5 s), checking that each batch is at most [`BATCH`] and every
+    /// datagram came from `tx`.
+    fn read(rx: &UdpSocket, tx: &UdpSocket, count: usize) -> Vec<Vec<u8>> {
+        let mut batch = RecvBatch::new();
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while seen.len() < count && Instant::now() < deadline {
+            match batch.recv(rx.as_raw_fd()) {
+                Ok(n) => {
+                    assert!(n <= BATCH);
+                    for (bytes, from) in batch.datagrams() {
+                        assert_eq!(from, tx.local_addr().expect("addr"));
+                        seen.push(bytes.to_vec());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("recvmmsg: {e}"),
+            }
+        }
+        seen
+    }
+
     #[test]
     fn a_batch_goes_out_and_comes_back_in() {
         let rx = UdpSocket::bind("127.0.0.1:0").expect("bind");
@@ -389,38 +412,7 @@ mod tests {
         while sent < items.len() {
             sent += send(tx.as_raw_fd(), &items[sent..]).expect("sendmmsg");
         }
-        let mut batch = RecvBatch::new();
-        let mut seen = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while seen.len() < payloads.len() && Instant::now() < deadline {
-            match batch.recv(rx.as_raw_fd()) {
-                Ok(n) => {
-                    assert!(n <= BATCH);
-                    for (bytes, from) in batch.datagrams() {
-                        assert_eq!(from, tx.local_addr().expect("addr"));
-                        seen.push(bytes.to_vec());
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-                Err(e) => panic!("recvmmsg: {e}"),
-            }
-        }
-        assert_eq!(seen, payloads);
-    }
-
-    /// Reads `count` datagrams from `rx` (or fails after 5 s).
-    fn read(rx: &UdpSocket, count: usize) -> Vec<Vec<u8>> {
-        let mut batch = RecvBatch::new();
-        let mut seen = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while seen.len() < count && Instant::now() < deadline {
-            match batch.recv(rx.as_raw_fd()) {
-                Ok(_) => seen.extend(batch.datagrams().map(|(b, _)| b.to_vec())),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-                Err(e) => panic!("recvmmsg: {e}"),
-            }
-        }
-        seen
+        assert_eq!(read(&rx, &tx, payloads.len()), payloads);
     }
 
     #[test]
@@ -444,7 +436,7 @@ mod tests {
         let mut expected: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10]).collect();
         expected.push(b"last".to_vec());
         expected.push(b"alone".to_vec());
-        assert_eq!(read(&rx, expected.len()), expected);
+        assert_eq!(read(&rx, &tx, expected.len()), expected);
     }
 
     #[test]
@@ -465,7 +457,10 @@ mod tests {
             assert!(!single.is_segmented());
             assert_eq!(send(tx.as_raw_fd(), &[*single]).expect("alone it fits"), 1);
         }
-        assert_eq!(read(&rx, 2), vec![vec![1u8; 40_000], vec![2u8; 40_000]]);
+        assert_eq!(
+            read(&rx, &tx, 2),
+            vec![vec![1u8; 40_000], vec![2u8; 40_000]]
+        );
         // A single datagram that fails is skipped; other errors keep GSO on.
         let mut gso = Gso::new();
         let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
